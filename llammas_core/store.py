@@ -1,0 +1,254 @@
+"""Artifact store: one interface over a local folder (default) and S3 (boto3).
+
+Keys are '/'-separated paths below the store root. Reads and writes stream: nothing here
+holds a whole object in memory. S3 credentials come from boto3's standard chain and are never
+logged or put into URIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO, Iterator
+from urllib.parse import urlparse
+
+from llammas_core.errors import ConfigError, InputError
+
+CHUNK = 8 << 20
+
+
+class Store(ABC):
+    """A root under which stages write content-addressed folders."""
+
+    uri: str
+
+    def url(self, key: str) -> str:
+        return f"{self.uri.rstrip('/')}/{key.lstrip('/')}"
+
+    def key_of(self, url: str) -> str:
+        """Inverse of url(): the key of a URI inside this store."""
+        root = self.uri.rstrip("/") + "/"
+        if not url.startswith(root):
+            raise InputError(f"{url} is not inside the store {self.uri}")
+        return url[len(root):]
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def open_read(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
+
+    @abstractmethod
+    def open_write(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A writable stream; the object appears whole at close, or not at all."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object below prefix, sorted by key."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None: ...
+
+    def put_file(self, local_path: str | Path, key: str) -> None:
+        with open(local_path, "rb") as src, self.open_write(key) as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+
+    def get_file(self, key: str, local_path: str | Path) -> Path:
+        local_path = Path(local_path)
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local_path.with_name(local_path.name + ".part")
+        with self.open_read(key) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+        os.replace(tmp, local_path)
+        return local_path
+
+    def read_json(self, key: str):
+        with self.open_read(key) as f:
+            return json.load(f)
+
+    def write_json(self, key: str, obj) -> None:
+        with self.open_write(key) as f:
+            f.write(json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+    def local_path(self, key: str) -> Path | None:
+        """A path on this machine holding the object, when the store is local (no copy needed)."""
+        return None
+
+
+class LocalStore(Store):
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.uri = self.root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents and path != self.root:
+            raise InputError(f"key {key!r} escapes the store root")
+        return path
+
+    def local_path(self, key: str) -> Path:
+        return self._path(key)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    @contextlib.contextmanager
+    def open_read(self, key: str):
+        path = self._path(key)
+        if not path.is_file():
+            raise InputError(f"{self.url(key)} does not exist")
+        with open(path, "rb") as f:
+            yield f
+
+    @contextlib.contextmanager
+    def open_write(self, key: str):
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def put_file(self, local_path: str | Path, key: str) -> None:
+        """Hard-link when possible: publishing a finished stage costs no copy on one disk."""
+        dst = self._path(key)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src = Path(local_path).resolve()
+        if src == dst:
+            return
+        tmp = dst.with_name(f".{dst.name}.link")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self._path(prefix)
+        if base.is_file():
+            yield prefix, base.stat().st_size
+            return
+        if not base.is_dir():
+            return
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield path.relative_to(self.root).as_posix(), path.stat().st_size
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = self._path(prefix)
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+class S3Store(Store):
+    """s3://bucket/prefix through boto3; endpoint_url for MinIO, Ceph or R2."""
+
+    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
+        import boto3
+        from botocore.config import Config
+
+        parsed = urlparse(uri)
+        self.bucket, self.prefix = parsed.netloc, parsed.path.strip("/")
+        if not self.bucket:
+            raise ConfigError(f"store URI {uri!r} names no bucket")
+        self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(retries={"mode": "adaptive", "max_attempts": 8}),
+        )
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key.lstrip('/')}" if self.prefix else key.lstrip("/")
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as e:
+            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+
+    @contextlib.contextmanager
+    def open_read(self, key: str):
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise InputError(f"{self.url(key)} does not exist") from None
+            raise
+        try:
+            yield body
+        finally:
+            body.close()
+
+    @contextlib.contextmanager
+    def open_write(self, key: str):
+        # Spool to a local temp file, then a managed (multipart) upload: bounded memory, and
+        # the object appears only when the upload completes.
+        with tempfile.TemporaryFile() as tmp:
+            yield tmp
+            tmp.seek(0)
+            self.client.upload_fileobj(tmp, self.bucket, self._key(key))
+
+    def put_file(self, local_path: str | Path, key: str) -> None:
+        self.client.upload_file(str(local_path), self.bucket, self._key(key))
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        full = self._key(prefix)
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:], obj["Size"]
+
+    def delete_prefix(self, prefix: str) -> None:
+        keys = [self._key(k) for k, _ in self.list(prefix)]
+        for i in range(0, len(keys), 1000):
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]]}
+            )
+
+
+def open_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> Store:
+    """The store for a URI: file://path, a plain path, or s3://bucket/prefix."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return S3Store(uri, endpoint_url=endpoint_url, region=region)
+    if parsed.scheme == "file":
+        return LocalStore(parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path)
+    if parsed.scheme == "":
+        return LocalStore(uri)
+    raise ConfigError(f"unsupported store URI scheme {parsed.scheme!r} in {uri!r} (use file:// or s3://)")
+
+
+def open_uri(uri: str, endpoint_url: str | None = None) -> tuple[Store, str]:
+    """(store, key) for any file URI, e.g. a manifest URI handed from one stage to the next."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return S3Store(f"s3://{parsed.netloc}", endpoint_url=endpoint_url), parsed.path.lstrip("/")
+    path = Path(parsed.path if parsed.scheme == "file" else uri).expanduser().resolve()
+    return LocalStore(path.parent), path.name
