@@ -218,7 +218,11 @@ class S3Store(Store):
         self.client.upload_file(str(local_path), self.bucket, self._key(key))
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
-        full = self._key(prefix)
+        # folder semantics, as for local stores: "a" lists "a/..." but not "ab"
+        if prefix and self.exists(prefix):
+            yield prefix, self.client.head_object(Bucket=self.bucket, Key=self._key(prefix))["ContentLength"]
+            return
+        full = self._key(prefix).rstrip("/") + "/" if prefix else self._key("")
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):

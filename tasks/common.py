@@ -1,0 +1,58 @@
+"""Conventions every llammas task follows: transient-only retries with backoff, cache keys over
+config and input identities, store URIs as results, and artifacts with each stage's statistics."""
+
+from __future__ import annotations
+
+import hashlib
+
+from prefect import Task, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import exponential_backoff
+
+from llammas_core import __version__
+from llammas_core.errors import is_transient
+from llammas_core.stage import canonical_json
+
+RETRIES = 3
+RETRY_DELAYS = exponential_backoff(backoff_factor=10)
+
+
+def retry_transient_only(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Retry network/S3 hiccups; a bad config or bad schema fails the same way every time."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, BaseException) and is_transient(exc)
+
+
+def identity_key(kind: str, *parts) -> str:
+    """A cache key from a stage kind, config and input identities (manifest ids, source fingerprints)."""
+    payload = canonical_json({"kind": kind, "parts": parts, "version": __version__})
+    return f"llammas-{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
+
+
+def artifact_key(text: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60]
+
+
+def log_line(message: str) -> None:
+    get_run_logger().info(message)
+
+
+def publish_stage_artifacts(stage: str, manifest_uri: str, manifest: dict, skipped: bool) -> None:
+    """A markdown summary and a per-step table of a stage, shown on the run page in the UI."""
+    steps = manifest.get("steps") or []
+    lines = [
+        f"### {stage}: {'reused' if skipped else 'computed'}",
+        f"- output: `{manifest_uri}`",
+        f"- records: {manifest.get('records', 'n/a')}",
+    ]
+    for title in ("removed", "quarantined"):
+        counts = manifest.get(title) or {}
+        if counts:
+            lines.append(f"- {title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if manifest.get("metrics"):
+        lines.append("- metrics: " + ", ".join(f"{k} {v}" for k, v in manifest["metrics"].items()))
+    create_markdown_artifact("\n".join(lines), key=artifact_key(f"{stage}-summary"), description=f"{stage} summary")
+    if steps:
+        create_table_artifact(steps, key=artifact_key(f"{stage}-steps"), description=f"{stage}: documents, bytes and time per step")

@@ -1,0 +1,37 @@
+"""Prefect tasks of the corpus flow: thin wrappers over llammas_core.corpus."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from llammas_core.config import StoreConfig
+from llammas_core.corpus.config import CorpusConfig, SourceConfig
+from llammas_core.corpus.stage import corpus_base_key, crawl_stage_id, run_corpus, run_crawl
+from tasks.common import RETRIES, RETRY_DELAYS, identity_key, log_line, publish_stage_artifacts, retry_transient_only
+
+
+def _crawl_key(context, parameters) -> str:
+    return identity_key("crawl", parameters["store"].uri, crawl_stage_id(parameters["source"]))
+
+
+def _corpus_key(context, parameters) -> str:
+    store, cfg = parameters["store"], parameters["corpus"]
+    base_key, _, _ = corpus_base_key(cfg, store.endpoint_url)
+    return identity_key("corpus", store.uri, base_key)
+
+
+@task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
+      cache_key_fn=_crawl_key, persist_result=True, task_run_name="crawl-{source.name}")
+def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
+    result = run_crawl(store.open(), source, store.work_path, log_line)
+    publish_stage_artifacts(f"crawl-{source.name}", result.manifest_uri, result.manifest, result.skipped)
+    return result.manifest_uri
+
+
+@task(name="curate-corpus", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+      retry_condition_fn=retry_transient_only, cache_key_fn=_corpus_key, persist_result=True,
+      task_run_name="corpus-{corpus.language}")
+def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
+    result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, log_line)
+    publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
+    return result.manifest_uri
