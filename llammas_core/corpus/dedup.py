@@ -12,13 +12,18 @@ from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.dedup import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupSignature
+import heapq
+import struct
+
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupBuildIndex,
     ExactDedupConfig,
     ExactDedupFilter,
     ExactDedupSignature,
     ExactFindDedups,
+    read_sigs,
 )
+from datatrove.utils.typeshelper import ExtensionHelperSD
 from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.utils.hashing import HashConfig
@@ -39,6 +44,30 @@ def exact_config() -> ExactDedupConfig:
 def minhash_config(cfg: DedupConfig) -> MinhashConfig:
     return MinhashConfig(n_grams=cfg.n_grams, num_buckets=cfg.num_buckets, hashes_per_bucket=cfg.hashes_per_bucket,
                          hash_config=HashConfig(precision=64))
+
+
+class ExactDedupIndex(ExactDedupBuildIndex):
+    """datatrove 0.10.1's ExactDedupBuildIndex calls next() without a default on every signature
+    file and crashes when a task got no documents (an empty file); same logic, empty files skipped."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        assert world_size == 1, "the index is built by a single task"
+        with self.stats.time_stats:
+            files = self.data_folder.list_files(glob_pattern="*/*" + ExtensionHelperSD.stage_1_signature)
+            readers = [read_sigs(f, i, self.config.hash_config, lines_to_buffer=self.lines_to_buffer)
+                       for i, f in enumerate(self.data_folder.open_files(files))]
+            pq = [sig for sig in (next(r, None) for r in readers) if sig is not None]
+            heapq.heapify(pq)
+            fmt = f"<{self.config.hash_config.struct_format}"
+            with self.output_folder.open(f"{self.index_name}{ExtensionHelperSD.index}", mode="wb") as out:
+                last = None
+                while pq:
+                    v = heapq.heappop(pq)
+                    if last != v.hash_value:
+                        out.write(struct.pack(fmt, v.hash_value))
+                    last = v.hash_value
+                    if (nxt := next(readers[v.file_id], None)) is not None:
+                        heapq.heappush(pq, nxt)
 
 
 class DedupPlan:
@@ -64,7 +93,7 @@ class DedupPlan:
                 ("exact_signatures", [self.reader(filtered), ExactDedupSignature(str(w / "exact/sigs"), ec)], tasks),
                 ("exact_find", [ExactFindDedups(str(w / "exact/sigs"), str(w / "exact/dups"), ec,
                                                 index_folder=str(self.prior_exact))], 1),
-                ("exact_index", [ExactDedupBuildIndex(str(w / "exact/sigs"), str(self.index_out / "exact"),
+                ("exact_index", [ExactDedupIndex(str(w / "exact/sigs"), str(self.index_out / "exact"),
                                                       index_name=self.run_name, config=ec)], 1),
             ]
         if self.cfg.minhash:

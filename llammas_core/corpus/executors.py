@@ -19,9 +19,10 @@ def _local(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
     from datatrove.executor import LocalPipelineExecutor
 
     workers = min(tasks, cfg.workers if cfg.workers > 0 else os.cpu_count() or 1)
-    # fork is much faster to start than forkserver and safe here: workers import nothing threaded first
+    # forkserver, not fork: forked workers would inherit the orchestrator's threads and signal
+    # handlers (Prefect turns SIGTERM into an exception), which hangs the pool on shutdown
     return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers,
-                                 logging_dir=str(logging_dir), start_method="fork")
+                                 logging_dir=str(logging_dir), start_method="forkserver")
 
 
 def _ray(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):

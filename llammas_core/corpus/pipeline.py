@@ -105,7 +105,7 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, st
                                 removed_writer(out / "removed", "minhash_dedup"))
     if cfg.pii.enabled:
         p = cfg.pii
-        final.append(PIIFormatter(emails=p.emails, ips=p.ips, id_codes=p.id_codes, phones=p.phones))
+        final.append(PIIFormatter(mask_emails=p.emails, mask_ips=p.ips, mask_id_codes=p.id_codes, mask_phones=p.phones))
     final.append(ParquetWriter(str(out / "data"), output_filename="${rank}.parquet", adapter=output_row,
                                schema=OUTPUT_SCHEMA, max_file_size=1 << 30, batch_size=1000))
     run("write", final, tasks)
@@ -114,9 +114,9 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, st
     return summarize(stats, out)
 
 
-def _count(step: dict, key: str) -> int:
-    value = step.get("stats", {}).get(key, 0)
-    return int(value.get("total", 0) if isinstance(value, dict) else value)
+def _total(value) -> float:
+    """datatrove stats hold plain numbers or {total, n, mean...} dicts."""
+    return float(value.get("total", 0) if isinstance(value, dict) else value or 0)
 
 
 def summarize(stats: dict[str, list], out: Path) -> dict:
@@ -125,13 +125,11 @@ def summarize(stats: dict[str, list], out: Path) -> dict:
     for group, steps in stats.items():
         for step in steps:
             s = step.get("stats", {})
-            doc_len = s.get("doc_len", {})
             table.append({
                 "group": group, "step": step.get("name"),
-                "docs_in": _count(step, "total"), "docs_out": _count(step, "forwarded"),
-                "docs_dropped": _count(step, "dropped"),
-                "bytes_out": int(doc_len.get("total", 0)) if isinstance(doc_len, dict) else 0,
-                "seconds": round(float(step.get("time_stats", {}).get("total", 0.0)), 3),
+                "docs_in": int(_total(s.get("total"))), "docs_out": int(_total(s.get("forwarded"))),
+                "docs_dropped": int(_total(s.get("dropped"))), "bytes_out": int(_total(s.get("doc_len"))),
+                "seconds": round(_total(step.get("time_stats")), 3),
             })
     removed = {p.name: _count_lines(p) for p in sorted((out / "removed").glob("*")) if p.is_dir()}
     quarantined = quarantine_counts(str(out / "quarantine")) if (out / "quarantine").exists() else {}

@@ -9,6 +9,7 @@ recognised by its base key (config + source fingerprints + code version) and ski
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Callable
 

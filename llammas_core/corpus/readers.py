@@ -1,0 +1,506 @@
+"""Input readers that quarantine bad input instead of dropping it.
+
+datatrove's readers log and skip malformed records, drop documents without text with a single
+warning, and let one corrupt file end a task. At corpus scale we need to know what was lost and
+why, so these readers keep datatrove's machinery (file listing, sharding `files[rank::world_size]`,
+compression inference, limit/skip, stats) and replace only the per-file parsing: every bad file or
+record becomes one quarantine entry and the run goes on with the next record or file.
+
+Quarantine layout: `<quarantine_folder>/<reason>/<source>-<rank:05d>.jsonl` (`source` is
+source_name made filename-safe), one JSON object a line:
+
+    {"reason", "detail", "source", "file", "position", "excerpt", ...}
+
+`position` is a 1-based line number (JSONL), a 0-based row (Parquet) or a byte offset in the
+decompressed stream (WARC/ARC/WET); null for whole-file problems. For "truncated_file" it is the
+last complete record before the break. `excerpt` is at most EXCERPT_CHARS characters of the raw
+input, undecodable bytes as backslash escapes. Readers may share a quarantine folder as long as
+their source names differ: a reader removes its own old entries for a rank when it starts that
+rank, so a rerun replaces them.
+
+Reasons (each also counted as datatrove stat `quarantined_<reason>`):
+    unreadable_file, empty_file, truncated_file, corrupt_file, missing_text_column (Parquet),
+    invalid_utf8, malformed_json, not_an_object, missing_text, too_large, binary_payload.
+Not bad input, so only counted (stat `skipped_<why>`): WARC responses with a status other than
+200, WARC records that carry no document (request, metadata, warcinfo, revisit...), and
+non-HTTP responses (dns:...).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import lzma
+import os
+import re
+import reprlib
+import zlib
+from pathlib import PurePosixPath
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import DataFileLike, DataFolderLike, get_datafolder
+from datatrove.pipeline.readers.base import BaseDiskReader
+
+EXCERPT_CHARS = 2_000
+DEFAULT_MAX_DOC_BYTES = 1_000_000
+
+_repr = reprlib.Repr()
+_repr.maxstring, _repr.maxother, _repr.maxdict, _repr.maxlist = 200, 200, 50, 20
+
+
+def _excerpt(raw: bytes | str | object) -> str:
+    if isinstance(raw, bytes):
+        text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "backslashreplace")
+    elif isinstance(raw, str):
+        text = raw[:EXCERPT_CHARS]
+    else:
+        text = _repr.repr(raw)
+    return text[:EXCERPT_CHARS]
+
+
+def _decompression_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (gzip.BadGzipFile, zlib.error, lzma.LZMAError)
+    try:
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    except ImportError:
+        pass
+    return errors
+
+
+def _datafolder(folder: DataFolderLike | os.PathLike):
+    # datatrove accepts str but not pathlib.Path
+    return get_datafolder(os.fspath(folder) if isinstance(folder, os.PathLike) else folder)
+
+
+class _BadFile(Exception):
+    """A whole-file problem found by a format parser; the base reader quarantines it."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class _Truncated(Exception):
+    """The input ends inside a record. Not an EOFError: warcio takes those for a clean end."""
+
+
+def quarantine_counts(quarantine_folder: DataFolderLike | os.PathLike) -> dict[str, int]:
+    """Number of quarantined items per reason, counted from the quarantine files."""
+    folder = _datafolder(quarantine_folder)
+    counts: dict[str, int] = {}
+    for path in folder.glob("*/*.jsonl"):
+        reason = PurePosixPath(path).parent.name
+        with folder.open(path, "rb") as f:
+            counts[reason] = counts.get(reason, 0) + sum(1 for line in f if line.strip())
+    return dict(sorted(counts.items()))
+
+
+class QuarantiningReader(BaseDiskReader):
+    """File-level robustness shared by the format readers.
+
+    Subclasses implement `_read_records(f, filepath)`, yielding `(position, Document | None)` for
+    every record they consume (None once they have quarantined or skipped it). This class opens the
+    file and turns unreadable, empty, truncated and corrupt files into quarantine entries.
+    """
+
+    compression: str | None = None
+    position_kind = "record"
+    # Errors that mean "this file is broken"; anything else propagates, and so do connection
+    # errors and timeouts (OSError subclasses), so the orchestrator can retry the task.
+    corrupt_errors: tuple[type[BaseException], ...] = _decompression_errors()
+
+    def __init__(
+        self,
+        data_folder: DataFolderLike | os.PathLike,
+        quarantine_folder: DataFolderLike | os.PathLike,
+        glob_pattern: str | None = None,
+        text_key: str = "text",
+        id_key: str = "id",
+        max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+        source_name: str | None = None,
+        paths_file: DataFileLike | None = None,
+        limit: int = -1,
+        skip: int = 0,
+        file_progress: bool = False,
+        doc_progress: bool = False,
+        default_metadata: dict | None = None,
+        recursive: bool = True,
+        shuffle_files: bool = False,
+    ):
+        super().__init__(
+            _datafolder(data_folder),
+            paths_file=paths_file,
+            limit=limit,
+            skip=skip,
+            file_progress=file_progress,
+            doc_progress=doc_progress,
+            text_key=text_key,
+            id_key=id_key,
+            default_metadata=default_metadata,
+            recursive=recursive,
+            glob_pattern=glob_pattern,
+            shuffle_files=shuffle_files,
+        )
+        self.quarantine_folder = _datafolder(quarantine_folder)
+        self.max_doc_bytes = max_doc_bytes
+        self.source_name = source_name or self.data_folder.path
+        self._file_tag = re.sub(r"[^A-Za-z0-9._-]+", "_", self.source_name).strip("_") or "source"
+        self._quarantine_out = None  # set inside run() only, so the step still pickles to workers
+        self._rank = 0
+
+    # -- quarantine ---------------------------------------------------------------------------
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self._rank = rank
+        for old in self.quarantine_folder.glob(f"*/{self._quarantine_file(rank)}"):
+            self.quarantine_folder.rm(old)
+        with self.quarantine_folder.get_output_file_manager(mode="wb", compression=None) as out:
+            self._quarantine_out = out
+            try:
+                yield from super().run(data, rank, world_size)
+            finally:
+                self._quarantine_out = None
+
+    def quarantine(self, reason: str, detail: str, filepath: str, position=None, raw=b"", **extra) -> None:
+        if self._quarantine_out is None:
+            raise RuntimeError("quarantine() is only available inside run()")
+        entry = {
+            "reason": reason,
+            "detail": detail,
+            "source": self.source_name,
+            "file": self.data_folder.resolve_paths(filepath),
+            "position": position,
+            "excerpt": _excerpt(raw),
+            **extra,
+        }
+        # backslashreplace: ids/excerpts may hold lone surrogates, which strict UTF-8 refuses
+        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        path = f"{reason}/{self._quarantine_file(self._rank)}"
+        self._quarantine_out.write(path, line.encode("utf-8", "backslashreplace"))
+        self.stat_update(f"quarantined_{reason}")
+
+    def _quarantine_file(self, rank: int) -> str:
+        return f"{self._file_tag}-{rank:05d}.jsonl"
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        try:
+            f = self.data_folder.open(filepath, "rb", compression=self.compression)
+        except OSError as e:
+            if isinstance(e, (ConnectionError, TimeoutError)):
+                raise  # transient: let the task be retried rather than quarantine good data
+            self.quarantine("unreadable_file", f"{type(e).__name__}: {e}", filepath)
+            return
+        position, seen = None, False
+        with f:
+            try:
+                for position, document in self._read_records(f, filepath):
+                    seen = True
+                    if document is not None:
+                        yield document
+            except _BadFile as e:
+                self.quarantine(e.reason, e.detail, filepath, position)
+            except (EOFError, _Truncated, *self.corrupt_errors) as e:
+                if isinstance(e, (ConnectionError, TimeoutError)):
+                    raise
+                truncated = isinstance(e, (EOFError, _Truncated))
+                where = f"after {self.position_kind} {position}" if seen else "before the first record"
+                what = "input ends early" if truncated else type(e).__name__
+                detail = f"{what} {where}, rest of file lost: {e}"
+                self.quarantine("truncated_file" if truncated else "corrupt_file", detail, filepath, position)
+            else:
+                if not seen:
+                    self.quarantine("empty_file", "file holds no records", filepath)
+
+    def _read_records(self, f, filepath: str):
+        raise NotImplementedError
+
+    # -- records --------------------------------------------------------------------------------
+
+    def _make_document(self, text: str, doc_id: str, metadata: dict, filepath: str) -> Document:
+        metadata = (self.default_metadata or {}) | metadata
+        metadata["source"] = self.source_name
+        metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
+        return Document(text=text, id=doc_id, metadata=metadata)
+
+    def _document_from_dict(self, record: dict, filepath: str, position: int, raw) -> Document | None:
+        """JSONL/Parquet record -> Document, or None after quarantining it (datatrove drops these)."""
+        text = record.pop(self.text_key, None)
+        if not isinstance(text, str) or not text.strip():
+            problem = "missing or null" if text is None else "empty" if isinstance(text, str) else type(text).__name__
+            self.quarantine("missing_text", f"text field {self.text_key!r}: {problem}", filepath, position, raw)
+            return None
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            self.quarantine("invalid_utf8", f"text is not valid Unicode: {e}", filepath, position, raw)
+            return None
+        if size > self.max_doc_bytes:
+            self.quarantine("too_large", f"text is {size} bytes > {self.max_doc_bytes}", filepath, position, raw)
+            return None
+        doc_id = record.pop(self.id_key, None)
+        doc_id = f"{filepath}/{position}" if doc_id in (None, "") else str(doc_id)
+        metadata = record.pop("metadata", None)
+        if not isinstance(metadata, dict):
+            metadata = {} if metadata is None else {"metadata": metadata}
+        return self._make_document(text, doc_id, metadata | record, filepath)
+
+
+class QuarantiningJsonlReader(QuarantiningReader):
+    """JSONL (plain, .gz, .zst: compression inferred from the name), one document a line.
+
+    Lines are read as bytes and decoded one by one, so an invalid UTF-8 line costs that line, not
+    the rest of the file (datatrove decodes the whole stream and gives up on the first bad byte).
+    Blank lines are not records and are ignored.
+    """
+
+    name = "🐿 Jsonl (quarantining)"
+    _requires_dependencies = ["orjson"]
+    position_kind = "line"
+
+    def __init__(self, data_folder, quarantine_folder, compression: str | None = "infer", **kwargs):
+        super().__init__(data_folder, quarantine_folder, **kwargs)
+        self.compression = compression
+        # JSON escapes inflate text up to 6x ("\u0000"); lines beyond that cannot hold an acceptable
+        # document and are cut while reading, so one giant line cannot exhaust memory.
+        self.max_line_bytes = 6 * self.max_doc_bytes + 65_536
+
+    def _read_records(self, f, filepath: str):
+        import orjson
+
+        if not isinstance(f, io.BufferedIOBase):
+            f = io.BufferedReader(f)  # e.g. zstandard's reader has no readline()
+        for lineno, raw, complete in _bounded_lines(f, self.max_line_bytes):
+            if not raw.strip():
+                continue
+            yield lineno, self._parse_line(orjson, raw, complete, filepath, lineno)
+
+    def _parse_line(self, orjson, raw: bytes, complete: bool, filepath: str, lineno: int) -> Document | None:
+        raw = raw.rstrip(b"\r\n")
+        if not complete:
+            self.quarantine("too_large", f"line longer than {self.max_line_bytes} bytes", filepath, lineno, raw)
+            return None
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.quarantine("invalid_utf8", str(e), filepath, lineno, raw)
+            return None
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            self.quarantine("malformed_json", str(e), filepath, lineno, raw)
+            return None
+        if not isinstance(record, dict):
+            self.quarantine("not_an_object", f"JSON {type(record).__name__}, not an object", filepath, lineno, raw)
+            return None
+        return self._document_from_dict(record, filepath, lineno, raw)
+
+
+def _bounded_lines(f, cap: int):
+    """Yield (line_number, bytes, complete); a line over `cap` bytes is cut and the rest skipped."""
+    lineno = 0
+    while line := f.readline(cap + 1):
+        lineno += 1
+        complete = len(line) <= cap or line.endswith(b"\n")
+        if not complete:
+            while (rest := f.readline(cap)) and not rest.endswith(b"\n"):
+                pass
+        yield lineno, line, complete
+
+
+class QuarantiningParquetReader(QuarantiningReader):
+    """Parquet files, one document a row; other columns go to metadata.
+
+    A file without the text column is one "missing_text_column" entry, not one entry per row:
+    that is a schema (or text_key) problem, and per-row entries would copy the whole file.
+    """
+
+    name = "📒 Parquet (quarantining)"
+    _requires_dependencies = ["pyarrow"]
+    position_kind = "row"
+
+    def __init__(self, data_folder, quarantine_folder, batch_size: int = 1000, **kwargs):
+        super().__init__(data_folder, quarantine_folder, **kwargs)
+        self.batch_size = batch_size
+        import pyarrow
+
+        # pyarrow reports corrupt pages as plain OSError, invalid UTF-8 in a string column as
+        # UnicodeDecodeError; either way the rest of the file is unreadable
+        self.corrupt_errors = self.corrupt_errors + (pyarrow.ArrowException, OSError, UnicodeDecodeError)
+
+    def _read_records(self, f, filepath: str):
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        try:
+            pqf = pq.ParquetFile(f)
+        except pyarrow.ArrowInvalid:
+            if f.seek(0, io.SEEK_END) == 0:
+                return  # zero bytes: reported as empty_file
+            raise
+        with pqf:
+            columns = pqf.schema_arrow.names
+            if self.text_key not in columns:
+                raise _BadFile("missing_text_column", f"no column {self.text_key!r}; columns: {columns}")
+            row = 0
+            for batch in pqf.iter_batches(batch_size=self.batch_size):
+                for record in batch.to_pylist():
+                    yield row, self._document_from_dict(record, filepath, row, dict(record))
+                    row += 1
+
+
+_DOCUMENT_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+class _RaiseOnTruncation:
+    """File wrapper for warcio.
+
+    warcio reads EOFError as a clean end of archive, so a truncated .gz would silently lose every
+    record in the last read block. Re-raise it as _Truncated, and read with read1() so the
+    records decompressed before the break still come through.
+    """
+
+    def __init__(self, f):
+        self._f = f
+        self._read = getattr(f, "read1", f.read)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._read(size)
+        except EOFError as e:
+            raise _Truncated(str(e)) from e
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+
+class QuarantiningWarcReader(QuarantiningReader):
+    """WARC, WET and ARC files (gzip/zstd inferred from the name), via warcio with arc2warc=True.
+
+    Documents come from 200 `response` records with an HTML/plain-text payload (text is the
+    decoded raw HTML; extraction happens later, metadata["extracted"] = False) and from WET
+    `conversion` records (already plain text, metadata["extracted"] = True). Ids are the
+    WARC-Record-ID, except for ARC files, whose ids warcio invents at random: there `<file>/<offset>`.
+    text_key/id_key are not used.
+    """
+
+    name = "🕷 Warc (quarantining)"
+    _requires_dependencies = ["warcio"]
+    position_kind = "offset"
+
+    def __init__(self, data_folder, quarantine_folder, compression: str | None = "infer", **kwargs):
+        super().__init__(data_folder, quarantine_folder, **kwargs)
+        self.compression = compression
+        from warcio.exceptions import ArchiveLoadFailed
+        from warcio.statusandheaders import StatusAndHeadersParserException
+
+        self.corrupt_errors = self.corrupt_errors + (ArchiveLoadFailed, StatusAndHeadersParserException)
+
+    def _read_records(self, f, filepath: str):
+        from warcio.archiveiterator import ArchiveIterator
+
+        is_arc = ".arc" in PurePosixPath(filepath).suffixes
+        records = ArchiveIterator(_RaiseOnTruncation(f), arc2warc=True)
+        for record in records:
+            document = self._process(record, records, filepath, is_arc)
+            yield _record_offset(record, records), document
+
+    def _process(self, record, records, filepath: str, is_arc: bool) -> Document | None:
+        headers = record.rec_headers
+        if record.rec_type is None:  # warcio parses garbage leniently into a record without headers
+            raise _BadFile("corrupt_file", "record without a WARC-Type: not a WARC/ARC file, or damaged")
+        if record.rec_type == "conversion":
+            payload_type, extracted = "text/plain", True
+        elif record.rec_type != "response":
+            self.stat_update("skipped_non_document_record")
+            return None
+        elif record.http_headers is None:
+            self.stat_update("skipped_non_http_response")
+            return None
+        elif record.http_headers.get_statuscode() != "200":
+            self.stat_update("skipped_non_200")  # redirects, 404s...: not bad input, just no document
+            return None
+        else:
+            payload_type, extracted = record.http_headers.get_header("Content-Type") or "", False
+
+        url = headers.get_header("WARC-Target-URI")
+        record_id = None if is_arc else headers.get_header("WARC-Record-ID")
+
+        def bad(reason, detail, raw):
+            offset = _record_offset(record, records)
+            self.quarantine(reason, detail, filepath, offset, raw, url=url, warc_record_id=record_id)
+
+        mime, _, params = payload_type.partition(";")
+        mime = mime.strip().lower()
+        stream = record.content_stream()
+        if mime and mime not in _DOCUMENT_TYPES:
+            bad("binary_payload", f"content type {payload_type!r} is not HTML/text", stream.read(EXCERPT_CHARS))
+            return None
+        payload = stream.read(self.max_doc_bytes + 1)
+        if len(payload) > self.max_doc_bytes:
+            bad("too_large", f"payload over {self.max_doc_bytes} bytes", payload[:EXCERPT_CHARS])
+            return None
+        if not payload.strip():
+            bad("missing_text", "empty payload", payload)
+            return None
+        if not mime and b"\x00" in payload[:1024]:  # no declared type: NUL bytes mean binary
+            bad("binary_payload", "no content type and payload looks binary", payload[:EXCERPT_CHARS])
+            return None
+        text = _decode(payload, _declared_charset(params, payload if mime != "text/plain" else b""))
+        if text is None:
+            detail = f"not decodable as its declared charset or UTF-8 ({payload_type!r})"
+            bad("invalid_utf8", detail, payload[:EXCERPT_CHARS])
+            return None
+
+        offset = _record_offset(record, records)
+        metadata = {
+            "url": url,
+            "content_type": mime or None,
+            "warc_date": headers.get_header("WARC-Date"),
+            "extracted": extracted,
+        }
+        if record_id:
+            metadata["warc_record_id"] = record_id
+        return self._make_document(text, record_id or f"{filepath}/{offset}", metadata, filepath)
+
+
+def _record_offset(record, records) -> int:
+    """Where `record` starts. Reads it to its end, so call it once the payload has been read;
+    raises _Truncated for a record cut short (uncompressed files end without any error)."""
+    offset = records.get_record_offset()
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        raise _Truncated(f"record at offset {offset} is shorter than its Content-Length")
+    return offset
+
+
+def _declared_charset(content_type_params: str, html: bytes) -> str | None:
+    """Charset from the Content-Type parameters, else from a <meta> tag near the top of the page."""
+    for param in content_type_params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip(" \"'"):
+            return value.strip(" \"'")
+    if match := _META_CHARSET.search(html[:4096]):
+        return match.group(1).decode("ascii")
+    return None
+
+
+def _decode(payload: bytes, charset: str | None) -> str | None:
+    """Decode with the declared charset if it works, else strict UTF-8; None when neither does.
+
+    No guessing (cchardet, cp1252 fallback): a wrong guess yields mojibake that passes every later
+    filter, while a quarantined page can be looked at.
+    """
+    for encoding in (charset, "utf-8"):
+        if encoding:
+            try:
+                return payload.decode(encoding)
+            except (LookupError, UnicodeDecodeError):
+                pass
+    return None
