@@ -49,6 +49,8 @@ def output_row(self, doc) -> dict:
     meta = doc.metadata
     cluster = int(meta.get("minhash_cluster_size", 1)) + int(meta.get("duplicate_count", 0))
     rest = {k: v for k, v in meta.items() if k not in KNOWN_META}
+    if "file_path" in rest:  # the scratch link's name (NNNNN-<file>), indexing the manifest's source_files
+        rest["file_path"] = rest["file_path"].rsplit("/", 1)[-1]
     return {
         "id": str(doc.id), "text": doc.text, "url": meta.get("url"), "source": meta.get("source"),
         "language": meta.get("language"), "language_score": meta.get("language_score"),
@@ -127,7 +129,8 @@ def summarize(stats: dict[str, list], out: Path) -> dict:
             s = step.get("stats", {})
             table.append({
                 "group": group, "step": step.get("name"),
-                "docs_in": int(_total(s.get("total"))), "docs_out": int(_total(s.get("forwarded"))),
+                "docs_in": int(_total(s.get("total"))),
+                "docs_out": int(_total(s.get("forwarded", s.get("documents")))),  # readers count `documents`
                 "docs_dropped": int(_total(s.get("dropped"))), "bytes_out": int(_total(s.get("doc_len"))),
                 "seconds": round(_total(step.get("time_stats")), 3),
             })

@@ -134,7 +134,8 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
                   ctx.work_dir / "prior_index" / "minhash")
         lid_model = _resolve_model(store, cfg.lid.model, ctx.work_dir)
         extra = run_corpus_pipeline(cfg, staged, ctx.work_dir, ctx.out_dir, f"run-{ctx.key}", lid_model, log)
-        return {**extra, "language": cfg.language, "base_key": base_key}
+        source_files = {n: sorted(f.uri for f in files) for n, files in resolved.items()}
+        return {**extra, "language": cfg.language, "base_key": base_key, "source_files": source_files}
 
     result = run_stage(store, "corpus", cfg, crawl_manifests + prior, body, work_root, extra_key=fingerprints)
     append_lineage(store, cfg.language, {"id": result.manifest["id"], "uri": result.manifest_uri,

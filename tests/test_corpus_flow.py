@@ -1,0 +1,234 @@
+"""The corpus stage end to end on the bundled demo inputs: what is kept, removed, masked and
+quarantined; kill then resume; incremental refresh; S3 store and sources; the Ray executor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from llammas_core.config import load_config
+from llammas_core.corpus.stage import read_lineage, run_corpus
+from llammas_core.errors import InputError
+from llammas_core.store import LocalStore, S3Store
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DOCS = REPO / "demo" / "web" / "docs.jsonl"
+
+
+def demo_config(tmp_path: Path, **corpus_overrides):
+    """configs/demo.yaml with absolute paths and a private store."""
+    cfg = load_config(REPO / "configs" / "demo.yaml").corpus
+    sources = [s.model_copy(update={"paths": [str(REPO / p) for p in s.paths]}) for s in cfg.sources]
+    return cfg.model_copy(update={"sources": sources, **corpus_overrides})
+
+
+def rows(store, manifest: dict) -> list[dict]:
+    out = []
+    for f in manifest["files"]:
+        if f["path"].startswith("data/"):
+            local = store.local_path(f"{manifest['id']}/{f['path']}")
+            out += pq.read_table(local).to_pylist()
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    store = LocalStore(tmp / "store")
+    result = run_corpus(store, demo_config(tmp), tmp / "work")
+    return store, result, {r["id"]: r for r in rows(store, result.manifest)}
+
+
+def test_demo_keeps_clean_estonian_only(demo_run):
+    _, result, kept = demo_run
+    originals = {f"et-{i:03d}" for i in range(1, 81)}
+    assert originals <= set(kept), sorted(originals - set(kept))
+    assert not [i for i in kept if i.startswith(("dup-", "near-", "junk-", "en-", "fi-", "lv-", "ru-"))]
+    assert all(r["language"] == "et" and r["language_score"] >= 0.6 for r in kept.values())
+    warc_pages = [r for r in kept.values() if r["source"] == "demo-warc"]
+    assert warc_pages and all(r["url"].startswith("http") and "<" not in r["text"][:50] for r in warc_pages)
+    assert result.manifest["records"] == len(kept)
+
+
+def test_duplicates_removed_with_cluster_size(demo_run):
+    _, result, kept = demo_run
+    # dup-01..10 copy et-001, 005, ...; near-01..10 are near-copies of et-031..040
+    for doc_id in ("et-001", "et-005", "et-031", "et-040"):
+        assert kept[doc_id]["duplicate_cluster_size"] == 2, doc_id
+    assert kept["et-002"]["duplicate_cluster_size"] == 1
+    assert result.manifest["removed"]["exact_dedup"] == 10
+    assert result.manifest["removed"]["minhash_dedup"] == 10
+
+
+def test_pii_masked(demo_run):
+    _, _, kept = demo_run
+    text = " ".join(kept[i]["text"] for i in ("et-022", "et-023", "et-024", "et-025", "et-026", "et-045"))
+    for secret in ("+372 5123 4567", "35501234784", "48805170276", "9.9.9.9"):
+        assert secret not in text
+    for token in ("<PHONE>", "<ID_CODE>", "<EMAIL>", "<IP>"):
+        assert token in text
+    assert "@" not in text
+
+
+def test_nothing_silently_lost(demo_run):
+    store, result, kept = demo_run
+    m = result.manifest
+    assert m["quarantined"] == {"binary_payload": 1, "invalid_utf8": 1, "malformed_json": 1, "missing_text": 2,
+                                "not_an_object": 1}
+    # every removed document is on disk with the reason that removed it
+    removed = []
+    for f in m["files"]:
+        if f["path"].startswith("removed/"):
+            import gzip
+
+            with gzip.open(store.local_path(f"{m['id']}/{f['path']}"), "rt") as fh:
+                removed += [json.loads(line) for line in fh]
+    assert len(removed) == sum(m["removed"].values())
+    assert all(r["metadata"].get("filter_reason") or r["metadata"].get("duplicate_count") is not None
+               or "minhash" in json.dumps(r["metadata"]) or r["metadata"].get("language") for r in removed)
+    lid_removed = [r for r in removed if r["metadata"].get("filter_reason", "").startswith("lid:")]
+    assert {r["id"][:3] for r in lid_removed} >= {"en-", "fi-", "lv-", "ru-"}
+    # documents in == kept + removed (+ the HTTP 404 page, skipped by the reader and counted)
+    total_in = sum(s["docs_out"] for s in m["steps"] if s["group"] == "filter" and "READER" in s["step"])
+    assert total_in == len(kept) + len(removed)
+
+
+def test_manifest_checksums_and_stats(demo_run):
+    store, result, _ = demo_run
+    import hashlib
+
+    for f in result.manifest["files"]:
+        data = store.local_path(f"{result.manifest['id']}/{f['path']}").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
+    steps = result.manifest["steps"]
+    assert {s["group"] for s in steps} >= {"filter", "exact_signatures", "minhash_buckets", "write"}
+    assert all(s["seconds"] >= 0 for s in steps)
+
+
+def test_rerun_is_skipped(demo_run, tmp_path):
+    store, result, _ = demo_run
+    again = run_corpus(store, demo_config(tmp_path), tmp_path / "other-work")
+    assert again.skipped and again.manifest_uri == result.manifest_uri
+    assert len(read_lineage(store, "et")) == 1
+
+
+def test_missing_source_is_a_clear_error(tmp_path):
+    cfg = demo_config(tmp_path)
+    bad = cfg.sources[0].model_copy(update={"paths": [str(tmp_path / "nope" / "*.jsonl")]})
+    with pytest.raises(InputError, match="demo-web.*matches no readable file"):
+        run_corpus(LocalStore(tmp_path / "s"), cfg.model_copy(update={"sources": [bad]}), tmp_path / "w")
+
+
+RUNNER = """
+import sys
+from pathlib import Path
+from llammas_core.corpus.config import CorpusConfig
+from llammas_core.corpus.stage import run_corpus
+from llammas_core.store import LocalStore
+cfg = CorpusConfig.model_validate_json(Path(sys.argv[1]).read_text())
+print(run_corpus(LocalStore(sys.argv[2]), cfg, Path(sys.argv[3])).manifest_uri)
+"""
+
+
+def test_kill_then_resume_gives_identical_output(tmp_path):
+    cfg = demo_config(tmp_path, sources=demo_config(tmp_path).sources[:1])
+    (tmp_path / "cfg.json").write_text(cfg.model_dump_json())
+    reference = run_corpus(LocalStore(tmp_path / "ref-store"), cfg, tmp_path / "ref-work")
+
+    work = tmp_path / "work"
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path / "cfg.json"), str(tmp_path / "store"),
+                             str(work)], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    marker = None
+    while time.time() < deadline and proc.poll() is None:  # kill once MinHash has started
+        marker = next(work.glob("corpus/*/logs/minhash_signatures/completions/*"), None)
+        if marker:
+            break
+        time.sleep(0.05)
+    assert marker is not None, "the run ended before it could be killed mid-stage"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = LocalStore(tmp_path / "store")
+    assert not list(store.list("corpus")), "a killed stage must not commit a manifest"
+
+    resumed = run_corpus(store, cfg, work)
+    assert resumed.manifest["key"] == reference.manifest["key"]
+    assert rows(store, resumed.manifest) == rows(LocalStore(tmp_path / "ref-store"), reference.manifest)
+    data = lambda m: [(f["path"], f["sha256"]) for f in m["files"] if f["path"].startswith("data/")]  # noqa: E731
+    assert data(resumed.manifest) == data(reference.manifest)
+
+
+def test_incremental_refresh_admits_only_new_documents(tmp_path):
+    lines = DEMO_DOCS.read_text().splitlines()
+    src = tmp_path / "dump"
+    src.mkdir()
+    (src / "part-000.jsonl").write_text("\n".join(lines[:40]) + "\n")
+    cfg = demo_config(tmp_path)
+    cfg = cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(update={"paths": [str(src)]})]})
+    store = LocalStore(tmp_path / "store")
+
+    first = run_corpus(store, cfg, tmp_path / "work")
+    (src / "part-001.jsonl").write_text("\n".join(lines[40:]) + "\n")  # the dump grows: dups of part 0 inside
+    second = run_corpus(store, cfg, tmp_path / "work")
+    third = run_corpus(store, cfg, tmp_path / "work")
+
+    full = run_corpus(LocalStore(tmp_path / "full-store"), cfg, tmp_path / "full-work")
+    old, new = rows(store, first.manifest), rows(store, second.manifest)
+    assert new and not second.skipped and third.skipped and third.manifest_uri == second.manifest_uri
+    assert not {r["text"] for r in old} & {r["text"] for r in new}
+    copies_of_part0 = {f"dup-{i:02d}" for i in range(1, 11)} | {f"near-{i:02d}" for i in range(1, 11)}
+    assert not {r["id"] for r in new} & copies_of_part0
+    assert len(old) + len(new) == full.manifest["records"]
+    assert [e["id"] for e in read_lineage(store, "et")] == [first.manifest["id"], second.manifest["id"]]
+
+
+def test_s3_store_and_s3_sources(tmp_path, s3_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    prefix = uuid.uuid4().hex
+    raw = S3Store(f"s3://llammas-test/{prefix}/raw", endpoint_url=s3_endpoint)
+    raw.put_file(DEMO_DOCS, "web/docs.jsonl")
+    cfg = demo_config(tmp_path)
+    cfg = cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(
+        update={"paths": [f"s3://llammas-test/{prefix}/raw/web/"]})]})
+    store = S3Store(f"s3://llammas-test/{prefix}/store", endpoint_url=s3_endpoint)
+
+    result = run_corpus(store, cfg, tmp_path / "work", endpoint_url=s3_endpoint)
+    assert result.manifest_uri.startswith(f"s3://llammas-test/{prefix}/store/corpus/")
+    assert store.exists(f"{result.manifest['id']}/manifest.json")
+    shard = next(f for f in result.manifest["files"] if f["path"].startswith("data/"))
+    local = store.get_file(f"{result.manifest['id']}/{shard['path']}", tmp_path / "shard.parquet")
+    kept = pq.read_table(local).column("id").to_pylist()
+    assert "et-001" in kept and "dup-01" not in kept
+    # the refresh index lives in S3 too: a fresh machine (empty work dir) dedups against it
+    (tmp_path / "more.jsonl").write_text(DEMO_DOCS.read_text().splitlines()[0] + "\n")
+    raw.put_file(tmp_path / "more.jsonl", "web/more.jsonl")
+    shutil.rmtree(tmp_path / "work")
+    second = run_corpus(store, cfg, tmp_path / "work2", endpoint_url=s3_endpoint)
+    assert second.manifest["records"] == 0 and not second.skipped
+
+
+@pytest.mark.slow
+def test_ray_executor_matches_local(tmp_path):
+    ray = pytest.importorskip("ray")
+    cfg = demo_config(tmp_path)
+    local = run_corpus(LocalStore(tmp_path / "local"), cfg, tmp_path / "w1")
+    ray_cfg = cfg.model_copy(update={"executor": cfg.executor.model_copy(update={"kind": "ray", "workers": 2})})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        via_ray = run_corpus(LocalStore(tmp_path / "ray"), ray_cfg, tmp_path / "w2")
+    finally:
+        ray.shutdown()
+    ids = lambda store, m: sorted(r["id"] for r in rows(store, m))  # noqa: E731
+    assert ids(LocalStore(tmp_path / "ray"), via_ray.manifest) == ids(LocalStore(tmp_path / "local"), local.manifest)
+    assert (tmp_path / "w2").rglob("ray*") is not None
