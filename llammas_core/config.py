@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
 from llammas_core.store import Store, open_store
+from llammas_core.train.config import TrainConfig
 
 
 class StoreConfig(BaseModel):
@@ -33,6 +34,18 @@ class StoreConfig(BaseModel):
         return Path(self.work_dir).expanduser().resolve()
 
 
+class TinyBaseConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vocab_size: int = 2000
+    hidden_size: int = 64
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate: int = 128
+    max_docs: int = Field(5000, description="Corpus documents the tokenizer is trained on.")
+
+
 class LlammasConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +54,10 @@ class LlammasConfig(BaseModel):
     english_corpus: CorpusConfig | None = Field(
         None, description="The pivot-language corpus mixed into continued pretraining (Llammas: English, 25%)."
     )
-    train: dict[str, Any] | None = Field(None, description="Training flow settings (llammas_core.train.config).")
+    tiny_base: TinyBaseConfig | None = Field(
+        None, description="Build a random-init tiny Llama + tokenizer from the corpora (demo/CI); train.model.base: '@tiny_base'."
+    )
+    train: TrainConfig | None = Field(None, description="Continued pretraining and instruction tuning.")
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:

@@ -4,6 +4,7 @@ config and input identities, store URIs as results, and artifacts with each stag
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from prefect import Task, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -11,8 +12,10 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
 from llammas_core import __version__
+from llammas_core.config import StoreConfig
 from llammas_core.errors import is_transient
 from llammas_core.stage import canonical_json
+from llammas_core.store import open_uri
 
 RETRIES = 3
 RETRY_DELAYS = exponential_backoff(backoff_factor=10)
@@ -28,6 +31,27 @@ def identity_key(kind: str, *parts) -> str:
     """A cache key from a stage kind, config and input identities (manifest ids, source fingerprints)."""
     payload = canonical_json({"kind": kind, "parts": parts, "version": __version__})
     return f"llammas-{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
+
+
+def _ref(identity: str) -> str:
+    return f"refs/prefect-cache/{identity}.json"
+
+
+def verified_cache_key(store: StoreConfig, identity: str) -> str:
+    """Prefect may reuse a cached result only while the stage it points at is still committed: a
+    wiped or pruned store must recompute, not hand out a URI to nothing. Until a result is known
+    to be committed, the key is unique, so nothing is reused."""
+    s = store.open()
+    if s.exists(_ref(identity)):
+        manifest_uri = s.read_json(_ref(identity))["manifest_uri"]
+        out_store, key = open_uri(manifest_uri, store.endpoint_url)
+        if out_store.exists(key):
+            return identity
+    return f"{identity}-unverified-{uuid.uuid4().hex}"
+
+
+def remember_result(store: StoreConfig, identity: str, manifest_uri: str) -> None:
+    store.open().write_json(_ref(identity), {"manifest_uri": manifest_uri})
 
 
 def artifact_key(text: str) -> str:

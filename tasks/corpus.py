@@ -7,17 +7,33 @@ from prefect import task
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.config import CorpusConfig, SourceConfig
 from llammas_core.corpus.stage import corpus_base_key, crawl_stage_id, run_corpus, run_crawl
-from tasks.common import RETRIES, RETRY_DELAYS, identity_key, log_line, publish_stage_artifacts, retry_transient_only
+from tasks.common import (
+    RETRIES,
+    RETRY_DELAYS,
+    identity_key,
+    log_line,
+    publish_stage_artifacts,
+    remember_result,
+    retry_transient_only,
+    verified_cache_key,
+)
+
+
+def _crawl_identity(store: StoreConfig, source: SourceConfig) -> str:
+    return identity_key("crawl", store.uri, crawl_stage_id(source))
+
+
+def _corpus_identity(store: StoreConfig, corpus: CorpusConfig) -> str:
+    base_key, _, _ = corpus_base_key(corpus, store.endpoint_url)  # source fingerprints: a grown dump is new
+    return identity_key("corpus", store.uri, base_key)
 
 
 def _crawl_key(context, parameters) -> str:
-    return identity_key("crawl", parameters["store"].uri, crawl_stage_id(parameters["source"]))
+    return verified_cache_key(parameters["store"], _crawl_identity(parameters["store"], parameters["source"]))
 
 
 def _corpus_key(context, parameters) -> str:
-    store, cfg = parameters["store"], parameters["corpus"]
-    base_key, _, _ = corpus_base_key(cfg, store.endpoint_url)
-    return identity_key("corpus", store.uri, base_key)
+    return verified_cache_key(parameters["store"], _corpus_identity(parameters["store"], parameters["corpus"]))
 
 
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
@@ -25,6 +41,7 @@ def _corpus_key(context, parameters) -> str:
 def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
     result = run_crawl(store.open(), source, store.work_path, log_line)
     publish_stage_artifacts(f"crawl-{source.name}", result.manifest_uri, result.manifest, result.skipped)
+    remember_result(store, _crawl_identity(store, source), result.manifest_uri)
     return result.manifest_uri
 
 
@@ -34,4 +51,5 @@ def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
 def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
     result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, log_line)
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
+    remember_result(store, _corpus_identity(store, corpus), result.manifest_uri)
     return result.manifest_uri

@@ -1,0 +1,28 @@
+"""The main job: target-language corpus (+ English corpus) -> (tiny base) -> training."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from llammas_core.config import LlammasConfig
+from llammas_core.errors import ConfigError
+from llammas_core.pipeline import resolve_refs
+from tasks.corpus import corpus_task
+from tasks.train import tiny_base_task, train_task
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(config: LlammasConfig) -> str:
+    """Curate the corpora, then train; returns the final model's manifest URI (or the corpus's
+    when the config has no train section)."""
+    if config.corpus is None:
+        raise ConfigError("the pipeline needs a `corpus` section")
+    outputs = {"@corpus": corpus_task(config.store, config.corpus)}
+    if config.english_corpus is not None:
+        outputs["@english_corpus"] = corpus_task(config.store, config.english_corpus)
+    if config.train is None:
+        return outputs["@corpus"]
+    if config.tiny_base is not None:
+        corpora = [outputs[k] for k in ("@corpus", "@english_corpus") if k in outputs]
+        outputs["@tiny_base"] = tiny_base_task(config.store, corpora, config.tiny_base)
+    return train_task(config.store, resolve_refs(config.train, outputs))

@@ -1,0 +1,479 @@
+"""Continued-pretraining data: stream documents, mix languages by documents, pack fixed blocks.
+
+The Llammas recipe: Estonian/English documents interleaved 75/25 with
+`datasets.interleave_datasets(..., stopping_strategy="all_exhausted")` semantics, each document
+tokenized with the tokenizer's own special tokens (Llama adds BOS) and followed by EOS, all
+concatenated and cut into fixed `block_size` blocks (tail dropped), loss on every token.
+
+Everything streams: corpus shards are read row-group by row-group, texts are tokenized a few
+hundred at a time, and only one partial block is kept between documents.
+
+Sources (`iter_texts`):
+- a corpus manifest URI (`file://.../manifest.json`, `s3://.../manifest.json`) or its stage folder:
+  the manifest's `data/*.parquet` (also `data/*.jsonl[.gz]`) shards, in manifest order;
+- a plain `.parquet` / `.jsonl` / `.jsonl.gz` file (local path, file:// or s3://), or a folder /
+  S3 prefix holding such files (sorted by key, searched recursively).
+Files in a non-local store are copied to a temporary file one at a time (bounded disk, no memory
+blow-up), then deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+from urllib.parse import urlparse
+
+import torch
+
+from llammas_core.errors import ConfigError, InputError
+from llammas_core.stage import MANIFEST, read_manifest
+from llammas_core.store import LocalStore, Store, open_store, open_uri
+
+TEXT_EXTS = (".parquet", ".jsonl", ".jsonl.gz")
+TOKENIZE_BATCH = 256
+PARQUET_BATCH_ROWS = 1024
+
+__all__ = [
+    "iter_texts",
+    "iter_records",
+    "resolve_files",
+    "interleave",
+    "pack_blocks",
+    "CPTDataset",
+]
+
+
+# --------------------------------------------------------------------------- file resolution
+
+
+def _has_ext(key: str, exts: tuple[str, ...]) -> bool:
+    return key.lower().endswith(exts)
+
+
+def _manifest_files(manifest_uri: str, exts: tuple[str, ...]) -> list[tuple[Store, str]]:
+    """(store, key) of each data/ shard of a committed manifest, in manifest order."""
+    manifest = read_manifest(manifest_uri)
+    folder = manifest_uri.rstrip("/")
+    if folder.endswith("/" + MANIFEST) or folder == MANIFEST:
+        folder = folder[: -len(MANIFEST)].rstrip("/")
+    # The folder the manifest was read from (robust to a relocated store); "uri" as fallback.
+    if not folder:
+        folder = manifest.get("uri", "")
+    store = open_store(folder)
+    files = [
+        f["path"]
+        for f in manifest.get("files", [])
+        if f["path"].startswith("data/") and _has_ext(f["path"], exts)
+    ]
+    return [(store, key) for key in files]
+
+
+def resolve_files(source: str, exts: tuple[str, ...] = TEXT_EXTS) -> list[tuple[Store, str]]:
+    """The readable files behind a source, in reading order; InputError when there are none."""
+    if not source:
+        raise InputError("empty data source")
+    parsed = urlparse(source)
+    if parsed.scheme not in ("", "file", "s3"):
+        raise InputError(f"unsupported data source scheme {parsed.scheme!r} in {source!r} (use a path, file:// or s3://)")
+    found: list[tuple[Store, str]]
+    if source.rstrip("/").endswith("/" + MANIFEST) or source.rstrip("/") == MANIFEST:
+        found = _manifest_files(source, exts)
+    elif parsed.scheme == "s3":
+        store, key = open_uri(source)
+        key = key.rstrip("/")
+        if _has_ext(key, exts):
+            found = [(store, key)] if store.exists(key) else []
+        elif store.exists(f"{key}/{MANIFEST}" if key else MANIFEST):
+            found = _manifest_files(source, exts)
+        else:
+            found = [(store, k) for k, _ in store.list(key + "/" if key else "") if _has_ext(k, exts)]
+    else:
+        path = Path(parsed.path if parsed.scheme == "file" else source).expanduser()
+        if path.is_file():
+            found = [(LocalStore(path.parent), path.name)] if _has_ext(path.name, exts) else []
+            if not found:
+                raise InputError(f"{source}: unsupported file type (expected one of {', '.join(exts)})")
+        elif path.is_dir():
+            if (path / MANIFEST).is_file():
+                found = _manifest_files(path.resolve().as_uri(), exts)
+            else:
+                store = LocalStore(path)
+                found = [(store, k) for k, _ in store.list("") if _has_ext(k, exts)]
+        else:
+            raise InputError(f"data source {source} does not exist")
+    if not found:
+        raise InputError(f"no readable data files ({', '.join(exts)}) in {source}")
+    return found
+
+
+@contextlib.contextmanager
+def _local_copy(store: Store, key: str):
+    """A local path for the object: the file itself in a local store, else a temporary copy."""
+    local = store.local_path(key)
+    if local is not None:
+        if not Path(local).is_file():
+            raise InputError(f"{store.url(key)} does not exist")
+        yield Path(local)
+        return
+    with tempfile.TemporaryDirectory(prefix="llammas-shard-") as tmp:
+        yield store.get_file(key, Path(tmp) / Path(key).name)
+
+
+def _iter_jsonl(path: Path, url: str) -> Iterator:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{url}:{lineno}: invalid JSON ({e.msg})") from None
+
+
+def _iter_parquet(path: Path, url: str, columns: list[str] | None) -> Iterator[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid / OSError for broken files
+        raise InputError(f"{url}: not a readable Parquet file ({e})") from None
+    names = pf.schema_arrow.names
+    if columns is not None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"{url}: no column {missing[0]!r} (columns: {', '.join(names)})")
+    # Row group by row group (iter_batches never reads more than one row group at a time).
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+        yield from batch.to_pylist()
+
+
+def _iter_json_list(path: Path, url: str) -> Iterator:
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{url}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, list):
+        raise InputError(f"{url}: expected a JSON list of records, got {type(data).__name__}")
+    yield from data
+
+
+def iter_records(
+    source: str, exts: tuple[str, ...] = TEXT_EXTS, columns: list[str] | None = None
+) -> Iterator:
+    """Every record (a dict, or a bare JSON value in JSONL) of every file behind `source`, in order.
+
+    Resolution happens at call time (errors surface immediately), reading lazily.
+    """
+    files = resolve_files(source, exts)
+
+    def gen():
+        for store, key in files:
+            url = store.url(key)
+            with _local_copy(store, key) as path:
+                low = key.lower()
+                if low.endswith(".parquet"):
+                    yield from _iter_parquet(path, url, columns)
+                elif low.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+                    yield from _iter_jsonl(path, url)
+                elif low.endswith(".json"):
+                    yield from _iter_json_list(path, url)
+                else:  # pragma: no cover - filtered by resolve_files
+                    raise InputError(f"{url}: unsupported file type")
+
+    return gen()
+
+
+def iter_texts(source: str, text_field: str = "text") -> Iterator[str]:
+    """Stream the non-empty `text_field` strings of a corpus manifest, file or folder, in order.
+
+    Raises InputError at call time when the source has no readable file, and while iterating for
+    a shard without the text column or when the whole source held no text.
+    """
+    records = iter_records(source, TEXT_EXTS, columns=[text_field])
+
+    def gen():
+        n = 0
+        for rec in records:
+            text = rec.get(text_field) if isinstance(rec, dict) else rec
+            if isinstance(text, str) and text:
+                n += 1
+                yield text
+        if n == 0:
+            raise InputError(f"{source}: no non-empty {text_field!r} values")
+
+    return gen()
+
+
+# --------------------------------------------------------------------------- mixing
+
+
+_UNSET, _END = object(), object()
+
+StreamSource = Callable[[], Iterable[str]] | Iterable[str]
+
+
+def _opener(stream: StreamSource, index: int) -> Callable[[], Iterator[str]]:
+    """A zero-arg function starting the stream again from its beginning."""
+    if callable(stream) and not hasattr(stream, "__iter__"):
+        return lambda: iter(stream())
+    if iter(stream) is stream:  # a one-shot iterator/generator: usable once only
+        used = [False]
+
+        def once():
+            if used[0]:
+                raise ConfigError(
+                    f"interleave: stream {index} is a one-shot iterator and must restart under "
+                    "all_exhausted; pass a zero-argument callable (e.g. lambda: iter_texts(uri)) or a list"
+                )
+            used[0] = True
+            return stream
+
+        return once
+    return lambda: iter(stream)
+
+
+def interleave(
+    streams: list[StreamSource], probabilities: list[float], seed: int
+) -> Iterator[str]:
+    """Sample documents from streams by probability until every stream has been exhausted once.
+
+    Same semantics as `datasets.interleave_datasets(..., probabilities, seed,
+    stopping_strategy="all_exhausted")`: at each step a stream is drawn with the given
+    probabilities (numpy Generator seeded with `seed`, drawn in batches of 1000); a stream that
+    ends is marked exhausted and restarted from its beginning; iteration stops as soon as the last
+    not-yet-exhausted stream ends. Deterministic for a seed.
+
+    Each stream is a zero-argument callable returning a fresh iterator (preferred, e.g.
+    `lambda: iter_texts(uri)`), or a re-iterable (list, ...). A one-shot iterator works only if it
+    never needs a restart (ConfigError otherwise). Every probability must be > 0 (ConfigError): a
+    never-drawn stream could never be exhausted. An empty stream counts as exhausted when drawn.
+    """
+    import numpy as np
+
+    if len(streams) != len(probabilities):
+        raise ConfigError(f"interleave: {len(streams)} streams but {len(probabilities)} probabilities")
+    if not streams:
+        raise ConfigError("interleave: no streams")
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if not np.all(np.isfinite(probs)) or np.any(probs <= 0):
+        raise ConfigError(f"interleave: probabilities must be > 0, got {list(probabilities)}")
+    probs = probs / probs.sum()
+    openers = [_opener(s, i) for i, s in enumerate(streams)]
+
+    def gen():
+        rng = np.random.default_rng(seed)
+        n = len(streams)
+        iterators = [op() for op in openers]
+        # One example of look-ahead per stream, as datasets does: a stream counts as exhausted
+        # as soon as its last example has been taken, so iteration stops right after it.
+        nexts: list = [_UNSET] * n
+        exhausted = [False] * n
+        while True:
+            for i in rng.choice(n, size=1000, p=probs):
+                if all(exhausted):
+                    return
+                i = int(i)
+                if nexts[i] is _UNSET:
+                    nexts[i] = next(iterators[i], _END)
+                result = nexts[i]
+                nexts[i] = next(iterators[i], _END)
+                if nexts[i] is _END:
+                    exhausted[i] = True
+                    iterators[i] = openers[i]()  # restart (all_exhausted oversamples small streams)
+                    nexts[i] = _UNSET
+                if result is not _END:
+                    yield result
+
+    return gen()
+
+
+# --------------------------------------------------------------------------- packing
+
+
+def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def pack_blocks(
+    texts: Iterable[str], tokenizer, block_size: int, batch_size: int = TOKENIZE_BATCH
+) -> Iterator[list[int]]:
+    """Tokenize documents streaming and cut their concatenation into fixed blocks (tail dropped).
+
+    Each document is encoded with the tokenizer's own special tokens (`add_special_tokens=True`:
+    a Llama tokenizer puts BOS at the document start, nothing else) and followed by EOS unless
+    the tokenizer already ended it with EOS. So consecutive documents are separated by EOS (and
+    BOS where the tokenizer adds one); blocks may start or end mid-document, as in the recipe.
+    Texts are tokenized `batch_size` at a time (fast tokenizer batch encode).
+    """
+    if block_size < 2:
+        raise ConfigError(f"block_size must be >= 2, got {block_size}")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ConfigError("tokenizer has no EOS token: documents cannot be separated")
+
+    def gen():
+        buf: list[int] = []
+        for batch in _batched(texts, batch_size):
+            batch = [t for t in batch if t]
+            if not batch:
+                continue
+            enc = tokenizer(batch, add_special_tokens=True, return_attention_mask=False, verbose=False)
+            for ids in enc["input_ids"]:
+                buf.extend(ids)
+                if not ids or ids[-1] != eos:
+                    buf.append(eos)
+            if len(buf) >= block_size:
+                n_full = len(buf) // block_size
+                for b in range(n_full):
+                    yield buf[b * block_size:(b + 1) * block_size]
+                buf = buf[n_full * block_size:]
+
+    return gen()
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    if rank is not None and world_size is not None:
+        return rank, world_size
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class CPTDataset(torch.utils.data.IterableDataset):
+    """Packed CPT blocks from a probability-weighted mix of text sources.
+
+    Yields {"input_ids": LongTensor[block_size], "labels": LongTensor[block_size]} (labels equal
+    input_ids: loss on all tokens, no attention mask: blocks are fully dense).
+
+    One deterministic global block stream (interleave -> pack_blocks) is cut into rounds of
+    `world_size` blocks and rank r takes block r of each round; an incomplete last round is
+    dropped, so every rank yields the same number of blocks (no DDP hang on the last step).
+    Rank and world size come from torch.distributed when initialized (or the rank/world_size
+    kwargs). `max_blocks` caps the *global* number of blocks (rounded down to a multiple of
+    world_size): tokens seen = max_blocks * block_size.
+
+    Resume: state_dict() -> {"blocks_yielded": n, "global_blocks": g, "world_size": w}: n blocks
+    yielded by this rank, g = n * w blocks of the global stream consumed by all ranks together.
+    load_state_dict() makes the next __iter__ skip the first g global blocks (or n * w when only
+    blocks_yielded is given), so a resumed run sees exactly the remaining data, also under a
+    changed world size. Skipping re-reads and re-tokenizes the skipped data (deterministic, no storage,
+    but costs about the time to tokenize it). The count is only exact in the process that iterates:
+    use DataLoader(num_workers=0), or have the trainer derive n = steps * per-device batch itself.
+    With num_workers > 0 blocks are additionally split across workers (no duplicates), but the
+    DataLoader's round-robin order is then not a prefix of the stream and count-based resume is
+    approximate.
+    A fresh __iter__ after a finished pass starts the stream over (same order).
+    """
+
+    def __init__(
+        self,
+        sources: list[str],
+        probabilities: list[float],
+        tokenizer,
+        block_size: int,
+        seed: int = 42,
+        max_blocks: int | None = None,
+        text_field: str = "text",
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
+        super().__init__()
+        if not sources:
+            raise ConfigError("CPTDataset needs at least one source")
+        if len(sources) != len(probabilities):
+            raise ConfigError(f"{len(sources)} sources but {len(probabilities)} probabilities")
+        if tokenizer.eos_token_id is None:
+            raise ConfigError("tokenizer has no EOS token: documents cannot be separated")
+        self.sources = list(sources)
+        self.probabilities = list(probabilities)
+        self.tokenizer = tokenizer
+        self.block_size = int(block_size)
+        self.seed = seed
+        self.max_blocks = max_blocks
+        self.text_field = text_field
+        self._rank, self._world = rank, world_size
+        self._start_global = 0  # global block index where the current pass started
+        self._n = 0  # blocks this rank yielded in the current pass
+        self._pass_world: int | None = None
+        self._resume: int | None = None  # global blocks to skip on the next __iter__
+
+    # -- stream
+    def _text_streams(self) -> list[Callable[[], Iterator[str]]]:
+        return [(lambda s=s: iter_texts(s, self.text_field)) for s in self.sources]
+
+    def global_blocks(self) -> Iterator[list[int]]:
+        """The full deterministic block stream, before rank sharding."""
+        if len(self.sources) == 1:
+            texts = self._text_streams()[0]()
+        else:
+            texts = interleave(self._text_streams(), self.probabilities, self.seed)
+        return pack_blocks(texts, self.tokenizer, self.block_size)
+
+    def __iter__(self):
+        rank, world = _dist_info(self._rank, self._world)
+        info = torch.utils.data.get_worker_info()
+        n_workers, worker_id = (info.num_workers, info.id) if info is not None else (1, 0)
+
+        skip_global = 0
+        if self._resume is not None:
+            skip_global, self._resume = self._resume, None
+        self._start_global, self._n, self._pass_world = skip_global, 0, world
+        limit = None
+        if self.max_blocks is not None:
+            limit = (self.max_blocks // world) * world
+
+        round_buf: list[list[int]] = []
+        g = -1
+        for g, block in enumerate(self.global_blocks()):
+            if limit is not None and g >= limit:
+                break
+            if g < skip_global:
+                continue
+            round_buf.append(block)
+            if len(round_buf) < world:
+                continue
+            mine, round_buf = round_buf[rank], []
+            round_idx = (g - skip_global) // world
+            if round_idx % n_workers != worker_id:
+                continue
+            self._n += 1
+            t = torch.tensor(mine, dtype=torch.long)
+            yield {"input_ids": t, "labels": t.clone()}
+
+    # -- resume
+    def state_dict(self) -> dict:
+        """{"blocks_yielded": this rank's blocks so far (counting those skipped on resume),
+        "global_blocks": blocks of the global stream consumed by all ranks, "world_size"}."""
+        world = self._pass_world or _dist_info(self._rank, self._world)[1]
+        global_blocks = self._start_global + self._n * world
+        return {"blocks_yielded": global_blocks // world, "global_blocks": global_blocks, "world_size": world}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Make the next __iter__ continue after the consumed blocks ("global_blocks", else
+        blocks_yielded * world_size)."""
+        if "global_blocks" in state:
+            skip = int(state["global_blocks"])
+        else:
+            world = int(state.get("world_size", _dist_info(self._rank, self._world)[1]))
+            skip = int(state.get("blocks_yielded", 0)) * world
+        if skip < 0:
+            raise ConfigError(f"invalid CPT data state {state}")
+        self._resume = skip
+        self._start_global, self._n = skip, 0

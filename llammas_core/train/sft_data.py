@@ -1,0 +1,614 @@
+"""Instruction-tuning data: chat records, the Llammas chat template, assistant-only labels, batching.
+
+Format (Llammas / Tulu style):
+
+    <s><|system|>\\n{system}\\n<|user|>\\n{user}\\n<|assistant|>\\n{answer}</s>\\n<|user|>\\n...
+
+Loss only on assistant tokens: each assistant turn's content and the EOS that closes it.
+
+Labels are found in character space, which works for any prefix-stable chat template (the
+tokenizer's own one too, no `{% generation %}` markers needed): for each assistant turn the
+conversation is rendered up to the turn with the generation prompt and up to the end of the turn;
+the characters in between are the assistant span. The whole conversation is then tokenized once
+(`add_special_tokens=False`, as `apply_chat_template` does) with offsets, and a token is labelled
+when it starts inside an assistant span. Tokenizers without offsets (non-fast) fall back to
+tokenizing the prompt / assistant segments separately.
+
+Batching: `PaddingFreeCollator` concatenates examples into one row with per-sequence
+`position_ids` and no attention mask; transformers (masking_utils.find_packed_sequence_indices)
+then builds a block-diagonal causal mask for sdpa/eager (and flash-attention uses varlen), so
+sequences never attend to each other. `TokenBudgetBatchSampler` groups examples into packs of
+at most `max_tokens` tokens (first-fit decreasing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from llammas_core.errors import ConfigError, InputError
+from llammas_core.train.cpt_data import iter_records
+
+CHAT_EXTS = (".json", ".jsonl", ".jsonl.gz", ".parquet")
+IGNORE_INDEX = -100
+PAD_TOKEN = "<pad>"
+
+# Llammas chat format as a Jinja template. Messages are joined by "\n"; every assistant turn ends
+# with eos_token; the generation prompt is "<|assistant|>\n". BOS is written by the template
+# (apply_chat_template tokenizes with add_special_tokens=False) when the tokenizer has one.
+DEFAULT_CHAT_TEMPLATE = (
+    "{%- if bos_token %}{{ bos_token }}{% endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if not loop.first %}{{ '\\n' }}{% endif -%}"
+    "{%- if message['role'] == 'system' -%}"
+    "{{ '<|system|>\\n' + message['content'] }}"
+    "{%- elif message['role'] == 'user' -%}"
+    "{{ '<|user|>\\n' + message['content'] }}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{{ '<|assistant|>\\n' + message['content'] + eos_token }}"
+    "{%- else -%}"
+    "{{ raise_exception('unsupported chat role: ' + message['role']) }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{%- if messages %}{{ '\\n' }}{% endif -%}"
+    "{{ '<|assistant|>\\n' }}"
+    "{%- endif -%}"
+)
+
+ROLE_ALIASES = {
+    "human": "user", "user": "user", "prompter": "user",
+    "gpt": "assistant", "assistant": "assistant", "bot": "assistant", "model": "assistant",
+    "system": "system",
+}
+
+__all__ = [
+    "DEFAULT_CHAT_TEMPLATE",
+    "SFTStats",
+    "load_chat_records",
+    "to_chat_record",
+    "prepare_tokenizer",
+    "resize_embeddings_for",
+    "encode_chat",
+    "encode_chats",
+    "SFTDataset",
+    "PaddingFreeCollator",
+    "PaddedCollator",
+    "pack_by_tokens",
+    "TokenBudgetBatchSampler",
+]
+
+
+@dataclass
+class SFTStats:
+    """Counts from reading and encoding chat data (all records ever seen by the object)."""
+
+    records_read: int = 0
+    dropped_invalid: int = 0          # not a chat / alpaca / sharegpt record, bad roles or content
+    dropped_no_assistant: int = 0     # no non-empty assistant turn
+    kept: int = 0
+    truncated: int = 0                # cut to max_length (overflow="truncate") and kept
+    dropped_too_long: int = 0         # longer than max_length with overflow="drop"
+    dropped_no_label_after_truncation: int = 0  # truncation removed every assistant token
+    tokens: int = 0
+    label_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _s(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def to_chat_record(record) -> dict | None:
+    """A record as {"messages": [...], **metadata}, or None when it has no recognisable shape.
+
+    Accepts {"messages": [{"role", "content"}]}, ShareGPT {"conversations": [{"from", "value"}]}
+    and Alpaca {"instruction", "input", "output"} (user = instruction + "\\n\\n" + input when
+    input is non-empty; assistant = output). Alpaca fields are stripped of surrounding whitespace.
+    Other keys are kept as metadata.
+    """
+    if not isinstance(record, dict):
+        return None
+    meta = {k: v for k, v in record.items() if k not in ("messages", "conversations", "instruction", "input", "output")}
+    if "messages" in record or "conversations" in record:
+        raw = record.get("messages") if "messages" in record else record.get("conversations")
+        if not isinstance(raw, list):
+            return None
+        messages = []
+        for m in raw:
+            if not isinstance(m, dict):
+                return None
+            role = ROLE_ALIASES.get(str(m.get("role", m.get("from", ""))).lower())
+            content = m.get("content", m.get("value"))
+            if role is None or not isinstance(content, str):
+                return None
+            messages.append({"role": role, "content": content})
+        return {"messages": messages, **meta}
+    if "instruction" in record and "output" in record:
+        instruction, inp, output = _s(record.get("instruction")), _s(record.get("input")), _s(record.get("output"))
+        user = instruction + ("\n\n" + inp if inp else "")
+        if not user:
+            return None
+        return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": output}], **meta}
+    return None
+
+
+def _has_assistant(messages: list[dict]) -> bool:
+    return any(m["role"] == "assistant" and m["content"].strip() for m in messages)
+
+
+def load_chat_records(source: str, stats: SFTStats | None = None) -> Iterator[dict]:
+    """Chat records from a JSON list / JSONL / Parquet file, a folder, or a manifest's data/ shards.
+
+    Yields {"messages": [...], ...metadata}; Alpaca and ShareGPT records are converted on read.
+    Records without a non-empty assistant turn are skipped and counted in
+    `stats.dropped_no_assistant`; unrecognisable records are skipped and counted in
+    `stats.dropped_invalid`. Raises InputError at call time when nothing is readable, and at the
+    end when no record at all was usable.
+    """
+    stats = stats if stats is not None else SFTStats()
+    records = iter_records(source, CHAT_EXTS)
+
+    def gen():
+        usable = 0
+        for raw in records:
+            stats.records_read += 1
+            rec = to_chat_record(raw)
+            if rec is None:
+                stats.dropped_invalid += 1
+                continue
+            if not _has_assistant(rec["messages"]):
+                stats.dropped_no_assistant += 1
+                continue
+            usable += 1
+            yield rec
+        if usable == 0:
+            raise InputError(
+                f"{source}: no usable chat records ({stats.records_read} read, {stats.dropped_invalid} "
+                f"unrecognised, {stats.dropped_no_assistant} without an assistant turn)"
+            )
+
+    return gen()
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+def prepare_tokenizer(tokenizer, chat_template: str | None = None):
+    """Make a tokenizer ready for SFT; returns (tokenizer, added_tokens).
+
+    - no EOS token -> ConfigError (the model could never learn to stop);
+    - chat template: `chat_template` when given (it overrides), else the tokenizer's own, else
+      DEFAULT_CHAT_TEMPLATE; set on the tokenizer so save_pretrained stores it
+      (chat_template.jinja) and training/eval render identically;
+    - pad token missing or equal to EOS -> a dedicated "<pad>" special token is added (pad == eos
+      would mask EOS out of padded labels/attention and the model never learns to stop).
+    `added_tokens` > 0 means the vocabulary grew: the caller must resize the model's embeddings
+    (see resize_embeddings_for) before training.
+    """
+    if tokenizer.eos_token is None or tokenizer.eos_token_id is None:
+        raise ConfigError(
+            "tokenizer has no EOS token: SFT needs one to end assistant turns (set eos_token in the tokenizer config)"
+        )
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    elif not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    added = 0
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        added = tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+        if tokenizer.pad_token_id == tokenizer.eos_token_id:  # pragma: no cover - defensive
+            raise ConfigError("could not give the tokenizer a pad token distinct from EOS")
+    return tokenizer, added
+
+
+def resize_embeddings_for(model, tokenizer, pad_to_multiple_of: int | None = None) -> bool:
+    """Grow the model's embeddings to len(tokenizer) when needed (new rows initialised to the
+    mean embedding; optionally rounded up to a multiple, e.g. 64, for matmul efficiency) and set
+    config / generation_config pad and eos ids; True when resized."""
+    n = len(tokenizer)
+    resized = False
+    if model.get_input_embeddings().weight.shape[0] < n:
+        model.resize_token_embeddings(n, pad_to_multiple_of=pad_to_multiple_of, mean_resizing=True)
+        resized = True
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if tokenizer.eos_token_id is not None:
+        model.config.eos_token_id = tokenizer.eos_token_id
+    gen = getattr(model, "generation_config", None)
+    if gen is not None:
+        gen.pad_token_id = tokenizer.pad_token_id
+    return resized
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _render(tokenizer, messages, add_generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+
+
+def _assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    full = _render(tokenizer, messages, False)
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        if i == 0:
+            try:
+                prefix = _render(tokenizer, [], True)
+            except Exception:  # templates that refuse an empty conversation
+                prefix = ""
+        else:
+            prefix = _render(tokenizer, messages[:i], True)
+        upto = full if i == len(messages) - 1 else _render(tokenizer, messages[: i + 1], False)
+        if not (upto.startswith(prefix) and full.startswith(upto)):
+            raise ConfigError(
+                "chat template is not prefix-stable (rendering a conversation prefix does not give a "
+                "prefix of the full rendering), so assistant tokens cannot be located; use "
+                "DEFAULT_CHAT_TEMPLATE or a template without history rewriting"
+            )
+        if len(upto) > len(prefix):
+            spans.append((len(prefix), len(upto)))
+    return full, spans
+
+
+def _labels_from_offsets(ids: list[int], offsets, spans) -> list[int]:
+    """Label a token when it starts inside an assistant span (spans sorted, disjoint)."""
+    labels = [IGNORE_INDEX] * len(ids)
+    k = 0
+    for j, (start, _end) in enumerate(offsets):
+        while k < len(spans) and start >= spans[k][1]:
+            k += 1
+        if k == len(spans):
+            break
+        if spans[k][0] <= start:
+            labels[j] = ids[j]
+    return labels
+
+
+def _tokenize_with_offsets(tokenizer, texts: list[str]):
+    """(ids, offsets) per text from one batched call, or None when the tokenizer has no offsets."""
+    try:
+        enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True,
+                        return_attention_mask=False, verbose=False)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    offsets = enc.get("offset_mapping")
+    if offsets is None:
+        return None
+    return list(zip(enc["input_ids"], offsets))
+
+
+def _encode_segments(tokenizer, text: str, spans) -> tuple[list[int], list[int]]:
+    ids: list[int] = []
+    labels: list[int] = []
+    pos = 0
+    for start, end in spans + [(len(text), len(text))]:
+        if start > pos:
+            seg = tokenizer(text[pos:start], add_special_tokens=False)["input_ids"]
+            ids += seg
+            labels += [IGNORE_INDEX] * len(seg)
+        if end > start:
+            seg = tokenizer(text[start:end], add_special_tokens=False)["input_ids"]
+            ids += seg
+            labels += seg
+        pos = end
+    return ids, labels
+
+
+def _check_encode_args(tokenizer, overflow: str) -> None:
+    if overflow not in ("truncate", "drop"):
+        raise ConfigError(f"overflow must be 'truncate' or 'drop', got {overflow!r}")
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError("tokenizer has no chat template: call prepare_tokenizer first")
+
+
+def _render_record(record, tokenizer, stats: SFTStats) -> tuple[str, list[tuple[int, int]]] | None:
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or not messages:
+        stats.dropped_invalid += 1
+        return None
+    last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    if last < 0:
+        stats.dropped_no_assistant += 1
+        return None
+    messages = [{"role": m["role"], "content": m["content"]} for m in messages[: last + 1]]
+    text, spans = _assistant_spans(tokenizer, messages)
+    if not spans:
+        stats.dropped_no_assistant += 1
+        return None
+    return text, spans
+
+
+def _finish(ids: list[int], labels: list[int], max_length: int, overflow: str, stats: SFTStats) -> dict | None:
+    if len(ids) > max_length:
+        if overflow == "drop":
+            stats.dropped_too_long += 1
+            return None
+        ids, labels = ids[:max_length], labels[:max_length]
+        # The first label never enters the loss (shifted), so require one after position 0.
+        if all(lab == IGNORE_INDEX for lab in labels[1:]):
+            stats.dropped_no_label_after_truncation += 1
+            return None
+        stats.truncated += 1
+    stats.kept += 1
+    stats.tokens += len(ids)
+    stats.label_tokens += sum(1 for lab in labels[1:] if lab != IGNORE_INDEX)
+    return {"input_ids": ids, "labels": labels}
+
+
+def encode_chats(records: list[dict], tokenizer, max_length: int, overflow: str = "truncate",
+                 stats: SFTStats | None = None) -> list[dict | None]:
+    """encode_chat over a list, tokenizing all conversations in one batched call (faster)."""
+    _check_encode_args(tokenizer, overflow)
+    stats = stats if stats is not None else SFTStats()
+    rendered = [_render_record(r, tokenizer, stats) for r in records]
+    todo = [x for x in rendered if x is not None]
+    tokenized = _tokenize_with_offsets(tokenizer, [t for t, _ in todo]) if todo else []
+    out: list[dict | None] = []
+    k = 0
+    for item in rendered:
+        if item is None:
+            out.append(None)
+            continue
+        text, spans = item
+        if tokenized is not None:
+            ids, offsets = tokenized[k]
+            ids, labels = list(ids), _labels_from_offsets(ids, offsets, spans)
+        else:
+            ids, labels = _encode_segments(tokenizer, text, spans)
+        k += 1
+        out.append(_finish(ids, labels, max_length, overflow, stats))
+    return out
+
+
+def encode_chat(record: dict, tokenizer, max_length: int, overflow: str = "truncate",
+                stats: SFTStats | None = None) -> dict | None:
+    """Tokenize one chat record with assistant-only labels.
+
+    Returns {"input_ids": list[int], "labels": list[int]} where labels are -100 on every
+    system/user/template token and equal input_ids on assistant content and the EOS closing each
+    assistant turn. Messages after the last assistant turn are dropped (they would carry no loss).
+    Longer than max_length: overflow="truncate" keeps the first max_length tokens, "drop" returns
+    None. None also when no assistant token survives or the record has no assistant turn.
+    Counts go to `stats` when given.
+    """
+    return encode_chats([record], tokenizer, max_length, overflow, stats)[0]
+
+
+class SFTDataset(torch.utils.data.Dataset):
+    """Map-style dataset of encoded chat examples.
+
+    Built from chat records (e.g. load_chat_records(...)); every record is encoded once up front
+    and stored compactly (int32 tokens + a label mask in one flat array, offsets per example).
+    Items are {"input_ids": LongTensor[n], "labels": LongTensor[n]}. `lengths` feeds
+    TokenBudgetBatchSampler; `stats` holds the counts (kept, dropped_no_assistant, truncated,
+    dropped_too_long, ...), including those of load_chat_records when its stats object is passed.
+    """
+
+    def __init__(self, records: Iterable[dict], tokenizer, max_length: int, overflow: str = "truncate",
+                 stats: SFTStats | None = None):
+        self.stats = stats if stats is not None else SFTStats()
+        self.max_length = max_length
+        tokens: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        lengths: list[int] = []
+        _check_encode_args(tokenizer, overflow)
+        for ex in self._encoded(records, tokenizer, max_length, overflow):
+            ids = np.asarray(ex["input_ids"], dtype=np.int32)
+            tokens.append(ids)
+            masks.append(np.asarray([lab != IGNORE_INDEX for lab in ex["labels"]], dtype=np.bool_))
+            lengths.append(len(ids))
+        self.lengths = lengths
+        self._offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]) if lengths else np.zeros(1, np.int64)
+        self._tokens = np.concatenate(tokens) if tokens else np.zeros(0, np.int32)
+        self._mask = np.concatenate(masks) if masks else np.zeros(0, np.bool_)
+
+    def _encoded(self, records, tokenizer, max_length, overflow, chunk: int = 512):
+        buf: list[dict] = []
+        for rec in records:
+            buf.append(rec)
+            if len(buf) >= chunk:
+                yield from (e for e in encode_chats(buf, tokenizer, max_length, overflow, self.stats) if e is not None)
+                buf = []
+        if buf:
+            yield from (e for e in encode_chats(buf, tokenizer, max_length, overflow, self.stats) if e is not None)
+
+    @classmethod
+    def from_source(cls, source: str, tokenizer, max_length: int, overflow: str = "truncate") -> "SFTDataset":
+        stats = SFTStats()
+        return cls(load_chat_records(source, stats), tokenizer, max_length, overflow, stats)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> dict:
+        if i < 0:
+            i += len(self)
+        a, b = int(self._offsets[i]), int(self._offsets[i + 1])
+        ids = torch.from_numpy(self._tokens[a:b].astype(np.int64))
+        labels = ids.clone()
+        labels[~torch.from_numpy(self._mask[a:b])] = IGNORE_INDEX
+        return {"input_ids": ids, "labels": labels}
+
+
+# --------------------------------------------------------------------------- collators
+
+
+def _as_long(x) -> torch.Tensor:
+    return x.long() if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.long)
+
+
+class PaddingFreeCollator:
+    """Concatenate a batch into one row: input_ids/labels/position_ids of shape [1, total].
+
+    position_ids restart at 0 for each sequence and the first label of each sequence is -100 (no
+    prediction across a boundary). No attention_mask is returned ON PURPOSE: transformers only
+    derives the block-diagonal (per-sequence causal) mask from position_ids when attention_mask is
+    None AND past_key_values is None (masking_utils._preprocess_mask_arguments ->
+    find_packed_sequence_indices), for sdpa/eager/flex; flash-attention uses the same
+    position_ids (or the cu_seq_lens kwargs with return_flash_attn_kwargs=True).
+
+    PITFALL (measured with transformers 5.23): with config.use_cache=True (the Llama default)
+    a forward pass without past_key_values creates a DynamicCache even in training, which
+    silently disables packed-sequence detection: sequences then attend to each other. So the
+    batch carries "use_cache": False (disable_cache=True, the default). A training loop that
+    moves every batch value with .to(device) must skip non-tensors, or set
+    model.config.use_cache = False (or enable gradient checkpointing, which also turns the cache
+    off) and build the collator with disable_cache=False. Never add an all-ones attention_mask.
+    """
+
+    def __init__(self, return_flash_attn_kwargs: bool = False, disable_cache: bool = True):
+        self.return_flash_attn_kwargs = return_flash_attn_kwargs
+        self.disable_cache = disable_cache
+
+    def __call__(self, examples: list[dict]) -> dict:
+        if not examples:
+            raise ValueError("empty batch")
+        ids, labels, pos, lens = [], [], [], []
+        for ex in examples:
+            x = _as_long(ex["input_ids"]).view(-1)
+            y = _as_long(ex.get("labels", x)).view(-1).clone()
+            if x.numel() == 0:
+                continue
+            y[0] = IGNORE_INDEX
+            ids.append(x)
+            labels.append(y)
+            pos.append(torch.arange(x.numel(), dtype=torch.long))
+            lens.append(x.numel())
+        batch = {
+            "input_ids": torch.cat(ids).unsqueeze(0),
+            "labels": torch.cat(labels).unsqueeze(0),
+            "position_ids": torch.cat(pos).unsqueeze(0),
+        }
+        if self.return_flash_attn_kwargs:
+            cu = torch.tensor([0] + lens, dtype=torch.int32).cumsum(0, dtype=torch.int32)
+            batch.update(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=max(lens), max_length_k=max(lens))
+        if self.disable_cache:
+            batch["use_cache"] = False
+        return batch
+
+
+class PaddedCollator:
+    """Right-pad a batch: input_ids [B, maxlen] (pad_token_id), attention_mask, labels (-100 on pads).
+
+    `pad_token_id` may be an int or a tokenizer. `pad_to_multiple_of` rounds maxlen up.
+    """
+
+    def __init__(self, pad_token_id, pad_to_multiple_of: int | None = None):
+        if not isinstance(pad_token_id, int):
+            pad_token_id = getattr(pad_token_id, "pad_token_id", None)
+        if pad_token_id is None:
+            raise ConfigError("PaddedCollator needs a pad token id (see prepare_tokenizer)")
+        self.pad_token_id = int(pad_token_id)
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, examples: list[dict]) -> dict:
+        seqs = [_as_long(ex["input_ids"]).view(-1) for ex in examples]
+        labs = [_as_long(ex.get("labels", ex["input_ids"])).view(-1) for ex in examples]
+        maxlen = max(s.numel() for s in seqs)
+        if self.pad_to_multiple_of:
+            maxlen = int(math.ceil(maxlen / self.pad_to_multiple_of) * self.pad_to_multiple_of)
+        b = len(seqs)
+        input_ids = torch.full((b, maxlen), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((b, maxlen), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros((b, maxlen), dtype=torch.long)
+        for i, (s, lab) in enumerate(zip(seqs, labs)):
+            n = s.numel()
+            input_ids[i, :n] = s
+            labels[i, :n] = lab
+            attention_mask[i, :n] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+# --------------------------------------------------------------------------- token-budget batching
+
+
+def pack_by_tokens(lengths: list[int], max_tokens: int) -> list[list[int]]:
+    """Group example indices into packs of at most max_tokens tokens, first-fit decreasing.
+
+    Examples are taken longest first (ties by index) and each goes into the earliest-opened pack
+    with room (a max segment tree finds it in O(log n)). An example longer than max_tokens gets a
+    pack of its own. Deterministic; packs are returned in opening order.
+    """
+    if max_tokens <= 0:
+        raise ConfigError(f"max_tokens must be > 0, got {max_tokens}")
+    n = len(lengths)
+    if n == 0:
+        return []
+    order = sorted(range(n), key=lambda i: (-lengths[i], i))
+    size = 1
+    while size < n:
+        size *= 2
+    tree = [-1] * (2 * size)  # max remaining capacity per subtree; leaf b = pack b (-1: not open)
+    packs: list[list[int]] = []
+    for i in order:
+        need = lengths[i]
+        if need > max_tokens or tree[1] < need:
+            b = len(packs)
+            packs.append([i])
+            remaining = max(max_tokens - need, 0)
+        else:
+            node = 1
+            while node < size:  # leftmost leaf with capacity >= need
+                node = 2 * node if tree[2 * node] >= need else 2 * node + 1
+            b = node - size
+            packs[b].append(i)
+            remaining = tree[node] - need
+        node = b + size
+        tree[node] = remaining
+        node //= 2
+        while node:
+            tree[node] = max(tree[2 * node], tree[2 * node + 1])
+            node //= 2
+    return packs
+
+
+class TokenBudgetBatchSampler(torch.utils.data.Sampler):
+    """Batches of example indices of at most max_tokens tokens, for PaddingFreeCollator.
+
+    Packs are computed once with pack_by_tokens (deterministic); each epoch their order is
+    shuffled with seed + epoch (set_epoch). With num_replicas > 1 (torch.distributed when
+    initialized, or the kwargs) rank r takes packs r, r + R, ... of the shuffled order and every
+    rank gets the same number of batches (the surplus < R packs of an epoch are skipped).
+    """
+
+    def __init__(self, lengths: list[int], max_tokens: int, seed: int = 42, shuffle: bool = True,
+                 num_replicas: int | None = None, rank: int | None = None):
+        self.packs = pack_by_tokens(list(lengths), max_tokens)
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+        if num_replicas is None or rank is None:
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                num_replicas, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+            else:
+                num_replicas, rank = 1, 0
+        self.num_replicas, self.rank = num_replicas, rank
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.packs) // self.num_replicas
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.packs)))
+        if self.shuffle:
+            rng = np.random.default_rng(self.seed + self.epoch)
+            order = rng.permutation(len(self.packs)).tolist()
+        n = len(self) * self.num_replicas
+        for k in order[self.rank:n:self.num_replicas]:
+            yield list(self.packs[k])

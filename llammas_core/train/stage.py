@@ -1,0 +1,201 @@
+"""Training as content-addressed stages: `cpt` then `sft`, each a trainer subprocess.
+
+- "cpt" key: the CPT view of the config (model, method, optim, cpt; not launch/telemetry/checkpoint
+  cadence, so raising a wall-clock limit or the GPU count's launcher settings resumes the same
+  stage) + the corpus manifest ids (plain-file sources: path + size/mtime fingerprint) + the base.
+- "sft" key: the SFT view + the CPT output manifest id (when CPT ran) + the SFT data ids.
+
+Each body writes the trainer's output straight into ctx.out_dir (model/, adapter/, metrics.json,
+metrics.jsonl, loss.png), keeps checkpoints in ctx.work_dir/checkpoints (stable across attempts,
+so a retry resumes) and, with checkpoint.sync_to_store, mirrors complete checkpoints to
+`<store>/checkpoints/<stage>/<key>/` so a retry on another machine resumes too.
+Manifest extra fields: phase, metrics, model (relative folder), model_uri, adapter, init_model, data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from llammas_core.errors import ConfigError
+from llammas_core.stage import MANIFEST, StageContext, StageResult, read_manifest, run_stage
+from llammas_core.store import Store
+from llammas_core.train.config import TrainConfig
+from llammas_core.train.launch import launch_trainer
+
+
+def _is_manifest_ref(source: str) -> bool:
+    s = source.rstrip("/")
+    if s.endswith("/" + MANIFEST) or s == MANIFEST:
+        return True
+    return "://" not in s and os.path.isdir(s) and os.path.isfile(os.path.join(s, MANIFEST))
+
+
+def _fingerprint_path(source: str) -> str:
+    """Identity of a plain file/folder source: path + (name, size, mtime) of its files."""
+    path = Path(source.removeprefix("file://")).expanduser()
+    if "://" in source and not source.startswith("file://"):
+        return f"uri:{source}"
+    if not path.exists():
+        raise ConfigError(f"data source {source} does not exist")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(path) if path.is_dir() else p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return f"file:{path.resolve()}:{h.hexdigest()[:16]}"
+
+
+def data_inputs(sources: list[str]) -> tuple[list[dict], list[str]]:
+    """(manifests, extra key ids) for data sources."""
+    manifests, extra = [], []
+    for s in sources:
+        if _is_manifest_ref(s):
+            manifests.append(read_manifest(s))
+        else:
+            extra.append(_fingerprint_path(s))
+    return manifests, extra
+
+
+def model_inputs(base: str, revision: str | None) -> tuple[list[dict], list[str]]:
+    if _is_manifest_ref(base):
+        return [read_manifest(base)], []
+    return [], [f"model:{base}@{revision or ''}"]
+
+
+def _model_dir_of(store: Store, manifest: dict, work_dir: Path) -> str:
+    """A local folder holding a committed training stage's model/ (downloaded for remote stores)."""
+    prefix = f"{manifest['id']}/{manifest.get('model', 'model')}"
+    local = store.local_path(prefix)
+    if local is not None and (Path(local) / "config.json").is_file():
+        return str(local)
+    target = work_dir / "init-model"
+    if not (target / ".complete").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        for key, _ in store.list(prefix + "/"):
+            store.get_file(key, target / key[len(prefix) + 1:])
+        (target / ".complete").write_text(prefix)
+    return str(target)
+
+
+def _body(store: Store, config: TrainConfig, phase: str, init_model: Callable[[StageContext], tuple[str | None, str]],
+          data_ids: list[str], log: Callable[[str], None]):
+    def body(ctx: StageContext) -> dict:
+        cfg_path = ctx.work_dir / f"{phase}_config.json"
+        cfg_path.write_text(config.model_dump_json(indent=2))
+        ckpt_dir = ctx.work_dir / "checkpoints"
+        args = ["--checkpoint-dir", str(ckpt_dir), "--resume-from", "auto"]
+        if config.checkpoint.sync_to_store:
+            args += ["--sync-uri", store.url(f"checkpoints/{ctx.stage}/{ctx.key}")]
+        init_path, init_id = init_model(ctx)
+        if init_path:
+            args += ["--init-model", init_path]
+        args += ["--init-model-id", init_id]
+        lineage = {"stage": ctx.prefix, "base_model": config.model.base, "data": data_ids}
+        args += ["--lineage", json.dumps(lineage)]
+        log(f"[{phase}] stage {ctx.prefix}: training (work dir {ctx.work_dir})")
+        launch_trainer(cfg_path, phase, ctx.out_dir, config.launch, args, on_line=log)
+        metrics = json.loads((ctx.out_dir / "metrics.json").read_text())
+        exported = metrics.get("exported") or {}
+        return {
+            "phase": phase,
+            "metrics": {k: metrics.get(k) for k in (
+                "steps", "tokens", "tokens_per_s", "tokens_per_s_per_device", "mfu", "final_loss", "final_loss_avg10",
+                "first_loss", "peak_memory_gib", "device", "world_size", "global_batch", "train_seconds",
+                "flops_per_token_convention")},
+            "model": exported.get("model"),
+            "model_uri": store.url(f"{ctx.prefix}/{exported['model']}") if exported.get("model") else None,
+            "adapter": exported.get("adapter"),
+            "method": config.method.kind,
+            "init_model": init_id,
+            "data": data_ids,
+        }
+
+    return body
+
+
+def _cleanup(store: Store, result: StageResult, work_root: Path) -> None:
+    key = result.manifest["key"]
+    stage = result.manifest["stage"]
+    store.delete_prefix(f"checkpoints/{stage}/{key}")
+    shutil.rmtree(Path(work_root).expanduser().resolve() / stage / key / "checkpoints", ignore_errors=True)
+
+
+def run_train(store: Store, config: TrainConfig, work_root: str | Path, log: Callable[[str], None] = print) -> StageResult:
+    """Run CPT (if enabled) then SFT (if enabled) as stages; returns the last stage's result.
+
+    SFT starts from the CPT output when CPT ran, else from config.model.base.
+    """
+    work_root = Path(work_root)
+    base_manifests, base_extra = model_inputs(config.model.base, config.model.revision)
+
+    def base_init(ctx: StageContext) -> tuple[str | None, str]:
+        return resolve_base(config.model.base, config.model.revision, ctx.work_dir)
+
+    result: StageResult | None = None
+    cpt_result: StageResult | None = None
+    if config.cpt.enabled:
+        manifests, extra = data_inputs(config.cpt.sources)
+        data_ids = [m["id"] for m in manifests] + extra
+        cpt_result = run_stage(store, "cpt", config.phase_view("cpt"), manifests + base_manifests,
+                               _body(store, config, "cpt", base_init, data_ids, log), work_root,
+                               extra_key=extra + base_extra)
+        log(f"[cpt] {'reused' if cpt_result.skipped else 'committed'} {cpt_result.manifest_uri}")
+        if config.checkpoint.cleanup_on_success and not cpt_result.skipped:
+            _cleanup(store, cpt_result, work_root)
+        result = cpt_result
+    if config.sft.enabled:
+        manifests, extra = data_inputs(config.sft.sources)
+        data_ids = [m["id"] for m in manifests] + extra
+        inputs = manifests + ([cpt_result.manifest] if cpt_result else base_manifests)
+        key_extra = extra + ([] if cpt_result else base_extra)
+
+        def sft_init(ctx: StageContext) -> tuple[str | None, str]:
+            if cpt_result is None:
+                return base_init(ctx)
+            m = cpt_result.manifest
+            if not m.get("model"):
+                raise ConfigError(f"CPT stage {m['id']} exported no model/ folder (LoRA without merge_for_serving); "
+                                  "enable method.merge_for_serving to continue with SFT")
+            return _model_dir_of(store, m, ctx.work_dir), m["id"]
+
+        result = run_stage(store, "sft", config.phase_view("sft"), inputs,
+                           _body(store, config, "sft", sft_init, data_ids, log), work_root, extra_key=key_extra)
+        log(f"[sft] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
+        if config.checkpoint.cleanup_on_success and not result.skipped:
+            _cleanup(store, result, work_root)
+    if result is None:
+        raise ConfigError("nothing to do: cpt and sft are both disabled")
+    return result
+
+
+def resolve_base(base: str, revision: str | None, work_dir: Path) -> tuple[str | None, str]:
+    """(local model folder or None, identity) for model.base; a committed stage manifest (e.g. an
+    earlier cpt stage, file:// or s3://) resolves to its model/ folder (downloaded when remote)."""
+    if not _is_manifest_ref(base):
+        return None, f"{base}@{revision or ''}"
+    m = read_manifest(base)
+    if not m.get("model"):
+        raise ConfigError(f"stage {m['id']} has no exported model/ folder")
+    folder = base.rstrip("/")
+    if folder.endswith(MANIFEST):
+        folder = folder[: -len(MANIFEST)].rstrip("/")
+    return _model_dir_of(_store_root(folder, m), m, Path(work_dir)), m["id"]
+
+
+def _store_root(folder_uri: str, manifest: dict) -> Store:
+    """The store holding a manifest whose folder URI is `folder_uri` (= <root>/<stage>/<key>)."""
+    from llammas_core.store import open_store
+
+    stage_id = manifest["id"]  # "<stage>/<key>"
+    root = folder_uri.rstrip("/")
+    if root.endswith("/" + stage_id):
+        root = root[: -len(stage_id) - 1]
+    return open_store(root)
+
+
+__all__ = ["run_train", "resolve_base", "data_inputs", "model_inputs"]
