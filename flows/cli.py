@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -17,6 +18,20 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+
+
+def _hide_prefect_tracebacks() -> None:
+    """Prefect logs a failed run with its traceback; the CLI shows that only with --traceback.
+    A record factory catches every Prefect logger, including handlers set up after this call."""
+    make_record = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if record.name.startswith("prefect"):
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
@@ -54,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     _quiet_prefect()
     try:
+        if not args.traceback:
+            _hide_prefect_tracebacks()
         uri = run_flow(args.flow, args.config, args.overrides)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

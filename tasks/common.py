@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Callable
 
 from prefect import Task, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -37,17 +38,23 @@ def _ref(identity: str) -> str:
     return f"refs/prefect-cache/{identity}.json"
 
 
-def verified_cache_key(store: StoreConfig, identity: str) -> str:
+def verified_cache_key(store: StoreConfig, identity_fn: Callable[[], str]) -> str:
     """Prefect may reuse a cached result only while the stage it points at is still committed: a
     wiped or pruned store must recompute, not hand out a URI to nothing. Until a result is known
-    to be committed, the key is unique, so nothing is reused."""
+    to be committed, the key is unique, so nothing is reused. If the identity cannot be computed
+    (e.g. a source is missing), the task itself runs and reports that error."""
+    unique = f"llammas-unverified-{uuid.uuid4().hex}"
+    try:
+        identity = identity_fn()
+    except Exception:
+        return unique
     s = store.open()
     if s.exists(_ref(identity)):
         manifest_uri = s.read_json(_ref(identity))["manifest_uri"]
         out_store, key = open_uri(manifest_uri, store.endpoint_url)
         if out_store.exists(key):
             return identity
-    return f"{identity}-unverified-{uuid.uuid4().hex}"
+    return unique
 
 
 def remember_result(store: StoreConfig, identity: str, manifest_uri: str) -> None:

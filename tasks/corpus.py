@@ -29,11 +29,11 @@ def _corpus_identity(store: StoreConfig, corpus: CorpusConfig) -> str:
 
 
 def _crawl_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], _crawl_identity(parameters["store"], parameters["source"]))
+    return verified_cache_key(parameters["store"], lambda: _crawl_identity(parameters["store"], parameters["source"]))
 
 
 def _corpus_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], _corpus_identity(parameters["store"], parameters["corpus"]))
+    return verified_cache_key(parameters["store"], lambda: _corpus_identity(parameters["store"], parameters["corpus"]))
 
 
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,

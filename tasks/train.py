@@ -30,7 +30,7 @@ def _train_identity(store: StoreConfig, train: TrainConfig) -> str:
 
 
 def _train_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], _train_identity(parameters["store"], parameters["train"]))
+    return verified_cache_key(parameters["store"], lambda: _train_identity(parameters["store"], parameters["train"]))
 
 
 @task(name="tiny-base", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only)
