@@ -4,11 +4,18 @@ config and input identities, store URIs as results, and artifacts with each stag
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 import uuid
 from typing import Callable
 
 from prefect import Task, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
@@ -66,8 +73,32 @@ def artifact_key(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60]
 
 
-def log_line(message: str) -> None:
-    get_run_logger().info(message)
+def run_log() -> Callable[[str], None]:
+    """The task's logger as a callback; bound here because core code may call it from other
+    threads (e.g. the one pumping a trainer subprocess's output), where no run context exists."""
+    return get_run_logger().info
+
+
+class ProgressLog:
+    """Log each line and move a Prefect progress artifact on `[phase] step N/M` lines."""
+
+    STEP = re.compile(r"\[(\w+)\] step (\d+)/(\d+)")
+
+    def __init__(self, key: str, description: str):
+        self.log = run_log()
+        self.artifact_id = create_progress_artifact(0.0, key=artifact_key(key), description=description)
+        self.last = 0.0
+
+    def __call__(self, line: str) -> None:
+        self.log(line)
+        match = self.STEP.search(line)
+        if match and time.monotonic() - self.last > 2:
+            self.last = time.monotonic()
+            done, total = int(match.group(2)), max(1, int(match.group(3)))
+            try:
+                update_progress_artifact(self.artifact_id, progress=100.0 * done / total)
+            except Exception as e:  # progress is cosmetic: never fail training over it
+                self.log(f"progress artifact not updated: {e}")
 
 
 def publish_stage_artifacts(stage: str, manifest_uri: str, manifest: dict, skipped: bool) -> None:

@@ -11,7 +11,7 @@ from tasks.common import (
     RETRIES,
     RETRY_DELAYS,
     identity_key,
-    log_line,
+    run_log,
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
@@ -39,7 +39,7 @@ def _corpus_key(context, parameters) -> str:
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_crawl_key, persist_result=True, task_run_name="crawl-{source.name}")
 def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
-    result = run_crawl(store.open(), source, store.work_path, log_line)
+    result = run_crawl(store.open(), source, store.work_path, run_log())
     publish_stage_artifacts(f"crawl-{source.name}", result.manifest_uri, result.manifest, result.skipped)
     remember_result(store, _crawl_identity(store, source), result.manifest_uri)
     return result.manifest_uri
@@ -49,7 +49,7 @@ def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
       retry_condition_fn=retry_transient_only, cache_key_fn=_corpus_key, persist_result=True,
       task_run_name="corpus-{corpus.language}")
 def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
-    result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, log_line)
+    result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, run_log())
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
     remember_result(store, _corpus_identity(store, corpus), result.manifest_uri)
     return result.manifest_uri

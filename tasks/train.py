@@ -13,10 +13,10 @@ from llammas_core.train.config import TrainConfig
 from llammas_core.train.stage import run_train
 from llammas_core.train.tiny import run_tiny_base
 from tasks.common import (
+    ProgressLog,
     RETRIES,
     RETRY_DELAYS,
     identity_key,
-    log_line,
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
@@ -44,7 +44,8 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
 @task(name="train", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_train_key, persist_result=True, task_run_name="train-{train.name}")
 def train_task(store: StoreConfig, train: TrainConfig) -> str:
-    result = run_train(store.open(), train, store.work_path, log_line)
+    log = ProgressLog(f"train-{train.name}-progress", f"{train.name}: training steps")
+    result = run_train(store.open(), train, store.work_path, log)
     publish_stage_artifacts(f"train-{train.name}", result.manifest_uri, result.manifest, result.skipped)
     publish_loss_plot(store, result.manifest)
     remember_result(store, _train_identity(store, train), result.manifest_uri)

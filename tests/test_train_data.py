@@ -28,7 +28,6 @@ from llammas_core.train.sft_data import (
     load_chat_records,
     pack_by_tokens,
     prepare_tokenizer,
-    resize_embeddings_for,
 )
 from llammas_core.train.tiny import save_tiny_base, tiny_llama, train_tokenizer
 
@@ -352,10 +351,12 @@ def test_prepare_tokenizer_pad_eos_template(tok, tmp_path):
     assert added == 1 and len(bare) == n_before + 1
     assert bare.chat_template == "{{ messages[0]['content'] }}"  # an explicit template wins
     assert bare.pad_token == "<pad>" and bare.pad_token_id not in (None, bare.eos_token_id)
-    assert resize_embeddings_for(model, bare)
+    from llammas_core.train.trainer import grow_embeddings
+
+    assert grow_embeddings(model, bare) == 1
     assert model.get_input_embeddings().weight.shape[0] == len(bare) == model.lm_head.weight.shape[0]
     assert model.config.pad_token_id == bare.pad_token_id
-    assert not resize_embeddings_for(model, bare)
+    assert grow_embeddings(model, bare) == 0
 
     no_eos = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>")
     assert no_eos.eos_token is None

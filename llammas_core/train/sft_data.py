@@ -72,7 +72,6 @@ __all__ = [
     "load_chat_records",
     "to_chat_record",
     "prepare_tokenizer",
-    "resize_embeddings_for",
     "encode_chat",
     "encode_chats",
     "SFTDataset",
@@ -193,7 +192,7 @@ def prepare_tokenizer(tokenizer, chat_template: str | None = None):
     - pad token missing or equal to EOS -> a dedicated "<pad>" special token is added (pad == eos
       would mask EOS out of padded labels/attention and the model never learns to stop).
     `added_tokens` > 0 means the vocabulary grew: the caller must resize the model's embeddings
-    (see resize_embeddings_for) before training.
+    (llammas_core.train.trainer.grow_embeddings) before training.
     """
     if tokenizer.eos_token is None or tokenizer.eos_token_id is None:
         raise ConfigError(
@@ -209,24 +208,6 @@ def prepare_tokenizer(tokenizer, chat_template: str | None = None):
         if tokenizer.pad_token_id == tokenizer.eos_token_id:  # pragma: no cover - defensive
             raise ConfigError("could not give the tokenizer a pad token distinct from EOS")
     return tokenizer, added
-
-
-def resize_embeddings_for(model, tokenizer, pad_to_multiple_of: int | None = None) -> bool:
-    """Grow the model's embeddings to len(tokenizer) when needed (new rows initialised to the
-    mean embedding; optionally rounded up to a multiple, e.g. 64, for matmul efficiency) and set
-    config / generation_config pad and eos ids; True when resized."""
-    n = len(tokenizer)
-    resized = False
-    if model.get_input_embeddings().weight.shape[0] < n:
-        model.resize_token_embeddings(n, pad_to_multiple_of=pad_to_multiple_of, mean_resizing=True)
-        resized = True
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if tokenizer.eos_token_id is not None:
-        model.config.eos_token_id = tokenizer.eos_token_id
-    gen = getattr(model, "generation_config", None)
-    if gen is not None:
-        gen.pad_token_id = tokenizer.pad_token_id
-    return resized
 
 
 # --------------------------------------------------------------------------- encoding
