@@ -231,4 +231,5 @@ def test_ray_executor_matches_local(tmp_path):
         ray.shutdown()
     ids = lambda store, m: sorted(r["id"] for r in rows(store, m))  # noqa: E731
     assert ids(LocalStore(tmp_path / "ray"), via_ray.manifest) == ids(LocalStore(tmp_path / "local"), local.manifest)
-    assert (tmp_path / "w2").rglob("ray*") is not None
+    executor = json.loads(next((tmp_path / "w2").glob("corpus/*/logs/filter/executor.json")).read_text())
+    assert "cpus_per_task" in executor and "start_method" not in executor  # RayPipelineExecutor, not local

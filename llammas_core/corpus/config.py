@@ -179,7 +179,7 @@ class CorpusConfig(Model):
     dedup: DedupConfig = DedupConfig()
     executor: ExecutorConfig = ExecutorConfig()
     max_doc_bytes: int = Field(1_000_000, description="Larger single documents are quarantined.")
-    rows_per_shard: int = Field(100_000, description="Maximum documents per output Parquet shard.")
+    max_shard_bytes: int = Field(1 << 30, description="An output Parquet shard is closed at about this size.")
 
     def resolved_filters(self) -> FiltersConfig:
         return self.filters or default_filters(self.language)

@@ -109,7 +109,7 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, st
         p = cfg.pii
         final.append(PIIFormatter(mask_emails=p.emails, mask_ips=p.ips, mask_id_codes=p.id_codes, mask_phones=p.phones))
     final.append(ParquetWriter(str(out / "data"), output_filename="${rank}.parquet", adapter=output_row,
-                               schema=OUTPUT_SCHEMA, max_file_size=1 << 30, batch_size=1000))
+                               schema=OUTPUT_SCHEMA, max_file_size=cfg.max_shard_bytes, batch_size=1000))
     run("write", final, tasks)
     if cfg.dedup.minhash:
         plan.publish_minhash_index()

@@ -114,7 +114,7 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
                                True)
     crawled = {s.name: run_crawl(store, s, work_root, log).manifest for s in cfg.sources if s.kind == "crawl"}
     crawl_manifests = list(crawled.values())
-    prior = [read_manifest(e["uri"]) for e in lineage] if cfg.dedup.against_previous else []
+    prior = [read_manifest(e["uri"], endpoint_url) for e in lineage] if cfg.dedup.against_previous else []
 
     def body(ctx: StageContext) -> dict:
         staged = []
@@ -132,7 +132,7 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
                   ctx.work_dir / "prior_index" / "exact", rename=lambda f, k=m["key"]: f"{k}-{f.name}")
             _link([f for f in files if "/index/minhash/" in f.as_posix()], "/index/minhash/",
                   ctx.work_dir / "prior_index" / "minhash")
-        lid_model = _resolve_model(store, cfg.lid.model, ctx.work_dir)
+        lid_model = _resolve_model(cfg.lid.model, ctx.work_dir, endpoint_url)
         extra = run_corpus_pipeline(cfg, staged, ctx.work_dir, ctx.out_dir, f"run-{ctx.key}", lid_model, log)
         source_files = {n: sorted(f.uri for f in files) for n, files in resolved.items()}
         return {**extra, "language": cfg.language, "base_key": base_key, "source_files": source_files}
@@ -143,11 +143,11 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
     return result
 
 
-def _resolve_model(store: Store, model: str | None, work_dir: Path) -> str | None:
+def _resolve_model(model: str | None, work_dir: Path, endpoint_url: str | None) -> str | None:
     """A LID model given as a store URI is fetched once into the scratch folder; paths pass through."""
     if not model or "://" not in model or model.startswith("file://"):
         return model.removeprefix("file://") if model else None
     from llammas_core.store import open_uri
 
-    model_store, key = open_uri(model)
+    model_store, key = open_uri(model, endpoint_url)
     return str(model_store.get_file(key, work_dir / "models" / Path(key).name))
