@@ -233,3 +233,15 @@ def test_ray_executor_matches_local(tmp_path):
     assert ids(LocalStore(tmp_path / "ray"), via_ray.manifest) == ids(LocalStore(tmp_path / "local"), local.manifest)
     executor = json.loads(next((tmp_path / "w2").glob("corpus/*/logs/filter/executor.json")).read_text())
     assert "cpus_per_task" in executor and "start_method" not in executor  # RayPipelineExecutor, not local
+
+
+def test_refuses_an_index_with_other_minhash_parameters(tmp_path):
+    from llammas_core.corpus.stage import check_index_compatible
+    from llammas_core.errors import ConfigError
+
+    cfg = demo_config(tmp_path)
+    same = {"id": "corpus/a", "config": {"dedup": cfg.dedup.model_dump()}}
+    other = {"id": "corpus/b", "config": {"dedup": {**cfg.dedup.model_dump(), "num_buckets": 14}}}
+    check_index_compatible(cfg, [same])
+    with pytest.raises(ConfigError, match="corpus/b.*num_buckets.*against_previous"):
+        check_index_compatible(cfg, [same, other])

@@ -260,3 +260,10 @@ def test_document_level_estonian_lid_on_flores():
     assert confusion["fi"]["kept"] == 0, "a Finnish document was kept as Estonian"
     assert confusion["lv"]["kept"] == 0, "a Latvian document was kept as Estonian"
     assert confusion["et"]["kept"] >= 199
+
+
+def test_shouted_estonian_is_still_estonian():
+    text = ("Vallavalitsus teatas, et uus lasteaed avatakse sügisel ning sinna mahub sada last. "
+            "Ehitustööd algasid eelmisel aastal ja need lõpetatakse augustiks.")
+    lang, score = predict_language(text.upper())
+    assert lang == "et" and score >= DEFAULT_THRESHOLDS["et"]

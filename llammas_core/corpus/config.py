@@ -136,7 +136,9 @@ class DedupConfig(Model):
     exact: bool = Field(True, description="Drop exact duplicates (normalised content hash).")
     minhash: bool = Field(True, description="Drop MinHash near-duplicates.")
     n_grams: int = 5
-    num_buckets: int = 14
+    # 20x8 rather than datatrove's 14x8: P(caught) at Jaccard 0.8 is 0.975 instead of 0.924
+    # (measured recall@0.8 0.995 vs 0.974 on planted UD Estonian pairs, tests/test_dedup_quality.py)
+    num_buckets: int = 20
     hashes_per_bucket: int = 8
     against_previous: bool = Field(
         True, description="Also drop documents already admitted by earlier corpus runs of this language."

@@ -141,7 +141,13 @@ def _load_model(path: str) -> Any:
 
 def _normalize(text: str) -> str:
     # fastText predicts on one line: "\n" is rejected, other separators are plain whitespace to it.
-    return " ".join(text.split())
+    line = " ".join(text.split())
+    # lid.176 is case-sensitive and reads SHOUTED text as noise (0/200 upper-cased Estonian
+    # documents kept, 199/200 once lower-cased): mostly-uppercase text is lower-cased first
+    letters = [c for c in line if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        line = line.lower()
+    return line
 
 
 def _scores(model: Any, text: str, label_map: dict[str, str] | None, k: int) -> dict[str, float]:

@@ -18,6 +18,7 @@ from llammas_core.corpus import sources as src
 from llammas_core.corpus.config import CorpusConfig, SourceConfig
 from llammas_core.corpus.crawl import crawl
 from llammas_core.corpus.pipeline import run_corpus_pipeline
+from llammas_core.errors import ConfigError
 from llammas_core.stage import MANIFEST, StageContext, StageResult, read_manifest, run_stage, stage_key
 from llammas_core.store import Store
 
@@ -115,6 +116,7 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
     crawled = {s.name: run_crawl(store, s, work_root, log).manifest for s in cfg.sources if s.kind == "crawl"}
     crawl_manifests = list(crawled.values())
     prior = [read_manifest(e["uri"], endpoint_url) for e in lineage] if cfg.dedup.against_previous else []
+    check_index_compatible(cfg, prior)
 
     def body(ctx: StageContext) -> dict:
         staged = []
@@ -141,6 +143,23 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
     append_lineage(store, cfg.language, {"id": result.manifest["id"], "uri": result.manifest_uri,
                                          "base_key": base_key, "records": result.manifest.get("records")})
     return result
+
+
+MINHASH_PARAMS = ("n_grams", "num_buckets", "hashes_per_bucket")
+
+
+def check_index_compatible(cfg: CorpusConfig, prior: list[dict]) -> None:
+    """MinHash signatures of different parameters never match: deduping against such an index
+    would silently re-admit everything it holds, so refuse instead."""
+    ours = {k: getattr(cfg.dedup, k) for k in MINHASH_PARAMS}
+    for m in prior:
+        dedup = m.get("config", {}).get("dedup", {})
+        theirs = {k: dedup.get(k) for k in MINHASH_PARAMS}
+        if cfg.dedup.minhash and dedup.get("minhash", True) and theirs != ours:
+            raise ConfigError(
+                f"corpus {m['id']} (in refs/corpus-{cfg.language}.jsonl) was deduplicated with MinHash {theirs}, "
+                f"this config uses {ours}: use the same parameters, or start a new lineage with "
+                "dedup.against_previous: false")
 
 
 def _resolve_model(model: str | None, work_dir: Path, endpoint_url: str | None) -> str | None:
