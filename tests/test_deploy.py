@@ -110,6 +110,15 @@ def _get(url: str, timeout: float = 5) -> tuple[int, str]:
         return r.status, r.read().decode()
 
 
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
@@ -147,12 +156,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield SimpleNamespace(url=url, api=f"{url}/api", env=env, home=home)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 @contextmanager
@@ -343,9 +347,4 @@ def test_serve_mode_registers_and_polls(server):
         assert all(d.pull_steps is None for d in deps.values())
         assert deps["corpus/corpus-refresh"].schedules[0].schedule.cron == "0 3 * * 1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
