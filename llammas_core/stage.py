@@ -70,6 +70,14 @@ class StageResult:
     skipped: bool
 
 
+def is_manifest_ref(source: str) -> bool:
+    """A manifest URI/path, or a local stage folder holding one (vs a plain data file or folder)."""
+    s = source.rstrip("/")
+    if s.endswith("/" + MANIFEST) or s == MANIFEST:
+        return True
+    return "://" not in s and Path(s).expanduser().is_dir() and (Path(s).expanduser() / MANIFEST).is_file()
+
+
 def read_manifest(uri: str, endpoint_url: str | None = None) -> dict:
     """Load a committed manifest by URI; anything else is an input error."""
     store, key = open_uri(uri, endpoint_url)

@@ -23,8 +23,7 @@ def _crawl_identity(store: StoreConfig, source: SourceConfig) -> str:
     return identity_key("crawl", store.uri, crawl_stage_id(source))
 
 
-def _corpus_identity(store: StoreConfig, corpus: CorpusConfig) -> str:
-    base_key, _, _ = corpus_base_key(corpus, store.endpoint_url)  # source fingerprints: a grown dump is new
+def _corpus_identity(store: StoreConfig, base_key: str) -> str:
     return identity_key("corpus", store.uri, base_key)
 
 
@@ -33,7 +32,9 @@ def _crawl_key(context, parameters) -> str:
 
 
 def _corpus_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], lambda: _corpus_identity(parameters["store"], parameters["corpus"]))
+    store, corpus = parameters["store"], parameters["corpus"]
+    # source fingerprints enter the base key: a grown dump is a new identity
+    return verified_cache_key(store, lambda: _corpus_identity(store, corpus_base_key(corpus, store.endpoint_url)[0]))
 
 
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
@@ -51,5 +52,6 @@ def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
 def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
     result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, run_log())
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
-    remember_result(store, _corpus_identity(store, corpus), result.manifest_uri)
+    # the manifest carries the base key: no second listing of the sources
+    remember_result(store, _corpus_identity(store, result.manifest["base_key"]), result.manifest_uri)
     return result.manifest_uri

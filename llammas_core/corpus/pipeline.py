@@ -93,10 +93,12 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, st
     tasks = max(1, cfg.executor.tasks)
     logs, filtered = work / "logs", work / "filtered"
     stats: dict[str, list] = {}
+    removed: dict[str, int] = {}
 
     def run(name: str, pipeline: list, n: int) -> None:
         log(f"corpus: {name} ({n} task{'s' * (n > 1)}, {cfg.executor.kind})")
         stats[name] = run_pipeline(cfg.executor, name, pipeline, n, logs)
+        removed.update(removed_counts(pipeline, stats[name]))
 
     run("filter", build_filter_steps(cfg, staged, out, filtered, lid_model), tasks)
     plan = DedupPlan(cfg.dedup, cfg.language, work, out / "index", run_name)
@@ -113,7 +115,7 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, st
     run("write", final, tasks)
     if cfg.dedup.minhash:
         plan.publish_minhash_index()
-    return summarize(stats, out)
+    return summarize(stats, removed, out)
 
 
 def _total(value) -> float:
@@ -121,7 +123,20 @@ def _total(value) -> float:
     return float(value.get("total", 0) if isinstance(value, dict) else value or 0)
 
 
-def summarize(stats: dict[str, list], out: Path) -> dict:
+def removed_counts(pipeline: list, group_stats: list[dict]) -> dict[str, int]:
+    """Documents each step sent to its exclusion folder, from the step's own `dropped` count
+    (datatrove names a step's stats str(step)): no second pass over the removed files."""
+    by_name = {s["name"]: s.get("stats", {}) for s in group_stats}
+    counts = {}
+    for step in pipeline:
+        writer = getattr(step, "exclusion_writer", None)
+        dropped = int(_total(by_name.get(str(step), {}).get("dropped"))) if writer is not None else 0
+        if dropped:
+            counts[Path(writer.output_folder.path).name] = dropped
+    return counts
+
+
+def summarize(stats: dict[str, list], removed: dict[str, int], out: Path) -> dict:
     """Documents and bytes in and out, and time, per step; plus totals the manifest shows."""
     table = []
     for group, steps in stats.items():
@@ -134,7 +149,6 @@ def summarize(stats: dict[str, list], out: Path) -> dict:
                 "docs_dropped": int(_total(s.get("dropped"))), "bytes_out": int(_total(s.get("doc_len"))),
                 "seconds": round(_total(step.get("time_stats")), 3),
             })
-    removed = {p.name: _count_lines(p) for p in sorted((out / "removed").glob("*")) if p.is_dir()}
     quarantined = quarantine_counts(str(out / "quarantine")) if (out / "quarantine").exists() else {}
     documents = sum(pq_rows(p) for p in sorted((out / "data").glob("*.parquet")))
     (out / "stats.json").write_text(json.dumps({"steps": table, "removed": removed, "quarantined": quarantined},
@@ -146,13 +160,3 @@ def pq_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).metadata.num_rows
-
-
-def _count_lines(folder: Path) -> int:
-    import gzip
-
-    n = 0
-    for f in folder.glob("*.jsonl.gz"):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            n += sum(1 for _ in fh)
-    return n

@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Callable
 
 from llammas_core.errors import ConfigError
-from llammas_core.stage import MANIFEST, StageContext, StageResult, read_manifest, run_stage
+from llammas_core.stage import MANIFEST, StageContext, StageResult, is_manifest_ref, read_manifest, run_stage
 from llammas_core.store import Store
 from llammas_core.train.config import TrainConfig
 from llammas_core.train.launch import launch_trainer
-
-
-def _is_manifest_ref(source: str) -> bool:
-    s = source.rstrip("/")
-    if s.endswith("/" + MANIFEST) or s == MANIFEST:
-        return True
-    return "://" not in s and os.path.isdir(s) and os.path.isfile(os.path.join(s, MANIFEST))
 
 
 def _fingerprint_path(source: str) -> str:
@@ -54,7 +46,7 @@ def data_inputs(sources: list[str]) -> tuple[list[dict], list[str]]:
     """(manifests, extra key ids) for data sources."""
     manifests, extra = [], []
     for s in sources:
-        if _is_manifest_ref(s):
+        if is_manifest_ref(s):
             manifests.append(read_manifest(s))
         else:
             extra.append(_fingerprint_path(s))
@@ -62,7 +54,7 @@ def data_inputs(sources: list[str]) -> tuple[list[dict], list[str]]:
 
 
 def model_inputs(base: str, revision: str | None) -> tuple[list[dict], list[str]]:
-    if _is_manifest_ref(base):
+    if is_manifest_ref(base):
         return [read_manifest(base)], []
     return [], [f"model:{base}@{revision or ''}"]
 
@@ -176,7 +168,7 @@ def run_train(store: Store, config: TrainConfig, work_root: str | Path, log: Cal
 def resolve_base(base: str, revision: str | None, work_dir: Path) -> tuple[str | None, str]:
     """(local model folder or None, identity) for model.base; a committed stage manifest (e.g. an
     earlier cpt stage, file:// or s3://) resolves to its model/ folder (downloaded when remote)."""
-    if not _is_manifest_ref(base):
+    if not is_manifest_ref(base):
         return None, f"{base}@{revision or ''}"
     m = read_manifest(base)
     if not m.get("model"):

@@ -389,18 +389,9 @@ def check_memory_fits(estimate: dict[str, float], capacity_gib: float, micro_bat
 
 def source_ids(sources: list[str]) -> list[str]:
     """Manifest ids for manifest sources, else the source string itself."""
-    from llammas_core.stage import read_manifest
+    from llammas_core.stage import is_manifest_ref, read_manifest
 
-    ids = []
-    for s in sources:
-        try:
-            if s.rstrip("/").endswith("manifest.json") or (os.path.isdir(s) and os.path.isfile(os.path.join(s, "manifest.json"))):
-                ids.append(read_manifest(s)["id"])
-                continue
-        except LlammasError:
-            pass
-        ids.append(s)
-    return ids
+    return [read_manifest(s)["id"] if is_manifest_ref(s) else s for s in sources]
 
 
 def build_cpt_dataset(cfg: TrainConfig, tokenizer):
