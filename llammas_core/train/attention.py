@@ -1,33 +1,120 @@
-"""Attention kernels for training: the packed (padding-free) SDPA path and the choice of kernel."""
+"""Attention kernels for training and the speed switches around them (fused loss, torch.compile).
+
+Kernels (`attn_for` picks one; `model.attn_implementation` overrides):
+
+- `flash_attention_2` (auto on CUDA when the flash_attn package imports): transformers' varlen path
+  over `position_ids` (one row of packed sequences; sliding windows natively). `add_varlen_kwargs_hook`
+  computes `cu_seq_lens`/`max_length` once per forward instead of once per layer.
+- `llammas_packed_sdpa` (auto for padding-free SFT otherwise): SDPA per packed sequence, attention work
+  sum(len^2) instead of the total^2 of a block-diagonal masked SDPA call. Causal per sequence, plus the
+  model's sliding window when the layer has one (Mistral, Qwen2 with use_sliding_window). K/V are not
+  copied for GQA (`enable_gqa=True`). The sequence boundaries are read from `position_ids` once per
+  forward (one host sync per batch, cached on the position_ids tensor that every layer receives), not
+  once per layer. Padded batches and generation with a cache go to transformers' own sdpa.
+- `sdpa` otherwise (CPT blocks: one causal sequence per row).
+
+Written here rather than taken from transformers because its sdpa path handles packing only through a
+materialised block-diagonal total x total mask (no O(sum len^2) path without flash-attn), and its
+flex-attention path needs torch.compile on every shape.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from typing import Literal
+
 import torch
 
+from llammas_core.errors import ConfigError
 from llammas_core.train.config import TrainConfig
 
 PACKED_ATTN = "llammas_packed_sdpa"
+FLASH_IMPLS = ("flash_attention_2", "flash_attention_3")
+
+__all__ = [
+    "PACKED_ATTN",
+    "attn_for",
+    "register_packed_attention",
+    "segment_bounds",
+    "varlen_kwargs",
+    "add_varlen_kwargs_hook",
+    "resolve_fused_loss",
+    "speed_training_args",
+    "flash_attn_available",
+    "liger_available",
+]
+
+
+# ----------------------------------------------------------------------------- sequence boundaries
+
+
+def segment_bounds(position_ids: torch.Tensor) -> tuple[int, ...]:
+    """(0, s1, s2, ..., T): start offsets of the sequences packed in one row, and its length.
+
+    A new sequence starts where the position does not grow by exactly 1 (transformers'
+    find_packed_sequence_indices rule). Computed once per tensor: the result is cached on the tensor
+    (keyed by its version counter), so the layers of one forward, and the recomputation under gradient
+    checkpointing, share a single host sync.
+    """
+    cached = getattr(position_ids, "_llammas_bounds", None)
+    if cached is not None and cached[0] == position_ids._version:
+        return cached[1]
+    bounds = _compute_bounds(position_ids)
+    try:
+        position_ids._llammas_bounds = (position_ids._version, bounds)
+    except (AttributeError, RuntimeError):  # pragma: no cover - tensors that refuse attributes
+        pass
+    return bounds
+
+
+def _compute_bounds(position_ids: torch.Tensor) -> tuple[int, ...]:
+    pos = position_ids.reshape(-1)
+    t = pos.numel()
+    starts = (torch.nonzero(pos[1:] - pos[:-1] != 1).view(-1) + 1).tolist() if t > 1 else []  # the one host sync
+    return tuple([0, *starts, t])
+
+
+@functools.lru_cache(maxsize=16)
+def _window_mask(length: int, window: int, device: str) -> torch.Tensor:
+    """Causal sliding-window mask (True = attend): key j is visible from query i when i - window < j <= i
+    (transformers' sliding_window_overlay: a window of `window` tokens including the current one)."""
+    i = torch.arange(length, device=device)
+    d = i[:, None] - i[None, :]
+    return (d >= 0) & (d < window)
+
+
+# ----------------------------------------------------------------------------- the packed kernel
 
 
 def _packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """SDPA per packed sequence: O(sum len^2) attention for padding-free rows (instead of a masked
     O(total^2) sdpa call). Used when the row is packed (batch 1, no attention mask, position_ids);
     anything else (padded batches, generation with a cache) goes to transformers' sdpa path."""
-    from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     b, h, t, _ = query.shape
     pos = kwargs.get("position_ids")
     if attention_mask is not None or b != 1 or key.shape[2] != t or pos is None or pos.numel() != t:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
-    starts = torch.nonzero(pos.view(-1) == 0).view(-1).tolist()
-    bounds = sorted(set([0] + starts)) + [t]
-    n_rep = h // key.shape[1]
-    key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
+    if kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None:
+        raise ConfigError(f"{PACKED_ATTN} supports neither logit softcapping nor attention sinks; "
+                          "use model.attn_implementation eager or flash_attention_2")
+    window = kwargs.get("sliding_window")
+    gqa = key.shape[1] != h
     p = dropout if module.training else 0.0
-    outs = [torch.nn.functional.scaled_dot_product_attention(
-        query[:, :, a:e], key[:, :, a:e], value[:, :, a:e], is_causal=True, scale=scaling, dropout_p=p)
-        for a, e in zip(bounds[:-1], bounds[1:])]
+    bounds = segment_bounds(pos)
+    outs = []
+    for a, e in zip(bounds[:-1], bounds[1:]):
+        q, k, v = query[:, :, a:e], key[:, :, a:e], value[:, :, a:e]
+        if window is not None and e - a > window:
+            mask = _window_mask(e - a, int(window), str(query.device))
+            outs.append(torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, scale=scaling, dropout_p=p, enable_gqa=gqa))
+        else:
+            outs.append(torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True, scale=scaling, dropout_p=p, enable_gqa=gqa))
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
     return out.transpose(1, 2).contiguous(), None
 
@@ -36,7 +123,7 @@ def _packed_mask(*args, **kwargs):
     from transformers.masking_utils import sdpa_mask
 
     if kwargs.get("attention_mask") is None and kwargs.get("batch_size") == 1 and kwargs.get("q_length") == kwargs.get("kv_length"):
-        return None  # packed or single sequence: causality per sequence is handled in _packed_sdpa_forward
+        return None  # packed or single sequence: causality and windows per sequence are handled in _packed_sdpa_forward
     return sdpa_mask(*args, **kwargs)
 
 
@@ -49,11 +136,106 @@ def register_packed_attention() -> str:
     return PACKED_ATTN
 
 
+# ----------------------------------------------------------------------------- flash-attention varlen
+
+
+def flash_attn_available() -> bool:
+    return torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None
+
+
+def varlen_kwargs(position_ids: torch.Tensor) -> dict:
+    """transformers' FlashAttentionKwargs for one packed row: cu_seq_lens_q/k (int32, on the device) and
+    max_length_q/k (python ints), so the flash varlen path does not re-derive them (and sync) per layer."""
+    bounds = segment_bounds(position_ids)
+    cu = torch.tensor(bounds, dtype=torch.int32, device=position_ids.device)
+    longest = max(e - a for a, e in zip(bounds[:-1], bounds[1:]))
+    return {"cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": longest, "max_length_k": longest}
+
+
+def _varlen_pre_hook(module, args, kwargs):
+    pos = kwargs.get("position_ids")
+    if (pos is None or kwargs.get("attention_mask") is not None or kwargs.get("past_key_values") is not None
+            or "cu_seq_lens_q" in kwargs):
+        return None
+    ids = kwargs.get("input_ids")
+    ids = ids if ids is not None else kwargs.get("inputs_embeds")
+    if ids is None or ids.shape[0] != 1:
+        return None
+    return args, {**kwargs, **varlen_kwargs(pos)}
+
+
+def add_varlen_kwargs_hook(model) -> None:
+    """For flash_attention_*: add varlen_kwargs to every packed (batch 1, no mask, position_ids) forward
+    of the transformers model inside `model` (PEFT and DDP wrappers are looked through). Idempotent."""
+    inner = model
+    while True:
+        if hasattr(inner, "get_base_model") and inner is not inner.get_base_model():
+            inner = inner.get_base_model()
+        elif hasattr(inner, "module") and isinstance(inner.module, torch.nn.Module):
+            inner = inner.module
+        else:
+            break
+    if getattr(inner, "_llammas_varlen_hook", None) is None:
+        inner._llammas_varlen_hook = inner.register_forward_pre_hook(_varlen_pre_hook, with_kwargs=True)
+
+
+# ----------------------------------------------------------------------------- choice of kernel
+
+
 def attn_for(cfg: TrainConfig, phase: str) -> str:
-    """model.attn_implementation, with auto = packed sdpa for padding-free SFT, sdpa otherwise."""
+    """The attention implementation to load the model with (registers the packed kernel when chosen).
+
+    model.attn_implementation, with auto = flash_attention_2 on CUDA when flash_attn imports (varlen over
+    position_ids: packed rows, sliding windows), else llammas_packed_sdpa for padding-free SFT, else sdpa.
+    ConfigError for a flash kernel that cannot run here. After loading a flash model, call
+    add_varlen_kwargs_hook(model).
+    """
     impl = cfg.model.attn_implementation
     if impl == "auto":
-        impl = PACKED_ATTN if (phase == "sft" and cfg.sft.packing == "padding_free") else "sdpa"
+        if flash_attn_available():
+            impl = "flash_attention_2"
+        elif phase == "sft" and cfg.sft.packing == "padding_free":
+            impl = PACKED_ATTN
+        else:
+            impl = "sdpa"
+    if impl in FLASH_IMPLS:
+        if not torch.cuda.is_available():
+            raise ConfigError(f"model.attn_implementation {impl} needs CUDA; use auto, sdpa or {PACKED_ATTN}")
+        module = "flash_attn" if impl == "flash_attention_2" else "flash_attn_interface"
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"model.attn_implementation {impl} needs the {module} package "
+                              "(pip install 'llammas[gpu]'); or use auto")
     if impl == PACKED_ATTN:
         register_packed_attention()
     return impl
+
+
+# ----------------------------------------------------------------------------- fused loss, compile
+
+
+def liger_available() -> bool:
+    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+
+def resolve_fused_loss(mode: Literal["auto", "liger", "none"]) -> Literal["liger", "none"]:
+    """auto: Liger's fused linear cross-entropy (the logits of a large vocabulary are never materialised
+    in full) when liger-kernel is installed and CUDA is present, else transformers' own loss ("none").
+    ConfigError when liger is asked for and cannot run."""
+    if mode == "auto":
+        return "liger" if liger_available() else "none"
+    if mode == "liger" and not liger_available():
+        raise ConfigError("model.fused_loss liger needs CUDA and the liger-kernel package (pip install "
+                          "'llammas[gpu]'); use auto or none")
+    return mode
+
+
+def speed_training_args(cfg: TrainConfig) -> dict:
+    """TrainingArguments fields for the fused loss and torch.compile (merge them into the trainer's
+    TrainingArguments kwargs): use_liger_kernel (transformers applies Liger's fused linear cross-entropy,
+    RMSNorm, RoPE and SwiGLU kernels to the model instance) and torch_compile."""
+    liger = resolve_fused_loss(cfg.model.fused_loss) == "liger"
+    out: dict = {"use_liger_kernel": liger, "torch_compile": bool(cfg.model.compile)}
+    if liger:
+        out["liger_kernel_config"] = {"fused_linear_cross_entropy": True, "cross_entropy": False,
+                                      "rope": True, "rms_norm": True, "swiglu": True}
+    return out

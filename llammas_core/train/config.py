@@ -59,6 +59,19 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class VocabExtensionConfig(_Base):
+    enabled: bool = Field(False, description="Train a target-language tokenizer on the CPT corpus and add its K most useful "
+                          "new tokens to the base vocabulary (new rows = mean of the rows of their old pieces).")
+    k: int = Field(4000, ge=1, description="New tokens to add (the vocabulary is then padded to a multiple of pad_to_multiple_of).")
+    tokenizer_vocab_size: int = Field(32000, ge=300, description="Vocabulary size of the target-language tokenizer the candidates come from.")
+    max_docs: int = Field(200_000, ge=1, description="Target-language documents read to train that tokenizer and count frequencies.")
+    min_frequency: int = Field(5, ge=1, description="A candidate must occur at least this often in those documents.")
+    pad_to_multiple_of: int = Field(64, ge=1, description="Embedding rows are padded to a multiple of this (tensor-core friendly).")
+    train_new_rows_in_lora: Literal["trainable_token_indices", "modules_to_save"] = Field(
+        "trainable_token_indices", description="How LoRA trains the new rows: only those rows (peft trainable_token_indices) or the "
+        "whole embedding and LM head (modules_to_save; larger adapters).")
+
+
 class ModelConfig(_Base):
     base: str = Field(
         "meta-llama/Llama-2-7b-hf",
@@ -80,6 +93,14 @@ class ModelConfig(_Base):
         "flash-attn package and CUDA (varlen over position_ids).")
     gradient_checkpointing: bool = Field(True, description="Recompute activations in the backward pass (less memory, ~20-30% more compute).")
     trust_remote_code: bool = Field(False, description="Allow model code from the hub repository to run. Off unless you trust it.")
+    compile: bool = Field(False, description="torch.compile the model (TrainingArguments.torch_compile). Best with "
+                          "flash_attention_2 or sdpa; the packed sdpa kernel slices per sequence and recompiles.")
+    fused_loss: Literal["auto", "liger", "none"] = Field(
+        "auto", description="Cross-entropy kernel. auto: Liger's fused linear cross-entropy (no full logits tensor for "
+        "a large vocabulary; also Liger RMSNorm/RoPE/SwiGLU) when liger-kernel is installed on CUDA, else none "
+        "(transformers' own loss).")
+    extend_vocab: VocabExtensionConfig = Field(default_factory=lambda: VocabExtensionConfig(),
+                                               description="Target-language vocabulary extension before CPT (off by default).")
 
 
 class MethodConfig(_Base):
