@@ -56,6 +56,23 @@ def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
     return pipeline_flow(config=cfg)
 
 
+def verify_command(uri: str, endpoint_url: str | None) -> int:
+    from llammas_core.errors import LlammasError
+    from llammas_core.secrets import scrub
+    from llammas_core.stage import verify_stage
+
+    try:
+        report = verify_stage(uri, endpoint_url)
+    except LlammasError as e:
+        print(f"error: {scrub(str(e))}", file=sys.stderr)
+        return 1
+    for problem in report["problems"]:
+        print(f"corrupt: {problem}", file=sys.stderr)
+    status = "ok" if not report["problems"] else f"{len(report['problems'])} problem(s)"
+    print(f"{report['id']}: {report['files']} files, {report['bytes']:,} bytes: {status}")
+    return 0 if not report["problems"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llammas", description="Teach an open LLM a new language.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. corpus.executor.tasks=2 (repeatable)")
     run.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
+    verify = sub.add_parser("verify", help="check every file of a committed stage against its manifest")
+    verify.add_argument("manifest", help="manifest URI or stage folder, e.g. file://.llammas/store/corpus/<key>/manifest.json")
+    verify.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint for s3:// URIs")
     args = parser.parse_args(argv)
+    if args.command == "verify":
+        return verify_command(args.manifest, args.endpoint_url)
 
     _quiet_prefect()
     try:
@@ -81,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         from llammas_core.errors import LlammasError
 
         reason = str(e) if isinstance(e, LlammasError) else f"{type(e).__name__}: {e}"
-        print(f"error: {reason.splitlines()[0] if reason else type(e).__name__}", file=sys.stderr)
+        from llammas_core.secrets import scrub
+
+        print(f"error: {scrub(reason.splitlines()[0]) if reason else type(e).__name__}", file=sys.stderr)
         return 1
     print(f"output: {uri}")
     return 0

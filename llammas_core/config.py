@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
@@ -25,6 +25,16 @@ class StoreConfig(BaseModel):
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2); empty: AWS.")
     region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
     work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
+
+    @field_validator("uri", "endpoint_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None, info) -> str | None:
+        from llammas_core.secrets import has_userinfo, scrub
+
+        if has_userinfo(value):  # it would be stored with the run's parameters in the Prefect database
+            raise ValueError(f"credentials in a URL are not accepted ({scrub(value)}); use the environment "
+                             "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)")
+        return value
 
     def open(self) -> Store:
         return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region)

@@ -17,6 +17,14 @@ class InputError(LlammasError):
     """An input (source file, manifest, dataset) cannot be opened or has the wrong shape. Never retried."""
 
 
+class IntegrityError(InputError):
+    """A committed file does not match the size or sha256 its manifest recorded. Never retried."""
+
+
+class LeaseBusy(LlammasError):
+    """Another live run holds the stage's lease (it is computing that very stage)."""
+
+
 class TransientError(LlammasError):
     """A failure that may pass on a retry (network, S3 5xx, throttling)."""
 

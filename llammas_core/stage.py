@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from llammas_core import __version__
 from llammas_core.errors import InputError
-from llammas_core.store import Store, open_uri
+from llammas_core.lease import StageLease
+from llammas_core.store import CHUNK, Store, check_digest, open_uri
 
 MANIFEST = "manifest.json"
 
@@ -42,9 +43,91 @@ def stage_key(stage: str, config: Any, input_ids: list[str], version: str) -> st
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+_verified: dict[tuple, bool] = {}  # (path, size, mtime_ns, sha256) already checked in this process
+
+
+def committed_file(store: Store, manifest: dict, rel: str, cache_dir: Path | None = None) -> Path:
+    """A local path holding file `rel` of a committed stage, its size and sha256 checked against the
+    manifest: the file itself in a local store, else a verified download under cache_dir. A mismatch
+    is an IntegrityError naming the file."""
+    entry = next((f for f in manifest["files"] if f["path"] == rel), None)
+    if entry is None:
+        raise InputError(f"{manifest['id']} has no committed file {rel}")
+    key = f"{manifest['id']}/{rel}"
+    local = store.local_path(key)
+    if local is None:
+        if cache_dir is None:
+            raise InputError(f"{store.url(key)} is remote: a cache folder is needed to read it")
+        local = Path(cache_dir) / manifest["id"] / rel
+        if not _is_verified(local, entry):
+            store.get_file(key, local, size=entry["bytes"], sha256=entry["sha256"])
+        _remember(local, entry)
+        return local
+    if not local.is_file():
+        raise InputError(f"{store.url(key)} is listed in its manifest but missing from the store")
+    if not _is_verified(local, entry):
+        check_digest(store.url(key), local.stat().st_size, sha256_file(local), entry["bytes"], entry["sha256"])
+        _remember(local, entry)
+    return local
+
+
+def committed_files(store: Store, manifest: dict, prefix: str = "", cache_dir: Path | None = None) -> list[Path]:
+    """Every committed file of a stage whose relative path starts with `prefix`, verified (see committed_file)."""
+    return [committed_file(store, manifest, f["path"], cache_dir) for f in manifest["files"] if f["path"].startswith(prefix)]
+
+
+def _identity(path: Path, entry: dict) -> tuple | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns, entry["sha256"])
+
+
+def _is_verified(path: Path, entry: dict) -> bool:
+    ident = _identity(path, entry)
+    return ident is not None and ident in _verified
+
+
+def _remember(path: Path, entry: dict) -> None:
+    ident = _identity(path, entry)
+    if ident is not None:
+        _verified[ident] = True
+
+
+def verify_stage(uri: str, endpoint_url: str | None = None) -> dict:
+    """Check every file of a committed stage (size and sha256, streamed); report what is wrong.
+
+    Returns {"id", "files", "bytes", "problems": [...]}; problems is empty when the stage is intact."""
+    store, key = open_uri(uri, endpoint_url)
+    if not key.endswith(MANIFEST):
+        key = f"{key.rstrip('/')}/{MANIFEST}"
+    if not store.exists(key):
+        raise InputError(f"no committed manifest at {store.url(key)}")
+    manifest = store.read_json(key)
+    root = key[: -len(MANIFEST)]
+    problems, total = [], 0
+    for entry in manifest.get("files", []):
+        url = store.url(root + entry["path"])
+        if not store.exists(root + entry["path"]):
+            problems.append(f"{url}: missing")
+            continue
+        digest, n = hashlib.sha256(), 0
+        with store.open_read(root + entry["path"]) as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                digest.update(chunk)
+                n += len(chunk)
+        total += n
+        try:
+            check_digest(url, n, digest.hexdigest(), entry["bytes"], entry["sha256"])
+        except InputError as e:
+            problems.append(str(e))
+    return {"id": manifest.get("id"), "files": len(manifest.get("files", [])), "bytes": total, "problems": problems}
 
 
 @dataclass
@@ -97,19 +180,53 @@ def run_stage(
     work_root: Path,
     version: str = __version__,
     extra_key: list[str] | None = None,
+    log: Callable[[str], None] = print,
 ) -> StageResult:
     """Run `body` unless this exact stage already committed; publish its outputs; write the manifest.
 
     `inputs` are the manifests (dicts) this stage reads; their ids enter the key. `extra_key`
     holds other identities that must change the key (e.g. a fingerprint of raw source files).
     `body` writes files under ctx.out_dir and returns extra manifest fields (counts, stats).
+    One run computes a stage at a time (a lease in the store); another run of the same stage waits
+    and then reuses it.
     """
     input_ids = [m["id"] for m in inputs] + list(extra_key or [])
     key = stage_key(stage, config, input_ids, version)
     prefix = f"{stage}/{key}"
-    if store.exists(f"{prefix}/{MANIFEST}"):
+
+    def committed() -> bool:
+        return store.exists(f"{prefix}/{MANIFEST}")
+
+    def reuse() -> StageResult:
         return StageResult(store.url(f"{prefix}/{MANIFEST}"), store.read_json(f"{prefix}/{MANIFEST}"), True)
 
+    if committed():
+        return reuse()
+    lease = StageLease(store, prefix, log=log)
+    if not lease.acquire(done=committed):
+        return reuse()  # another run computed it while we waited
+    try:
+        if committed():
+            return reuse()
+        return _compute(store, stage, key, config, inputs, body, work_root, version, extra_key)
+    finally:
+        lease.release()
+
+
+def _publish(store: Store, path: Path, key: str) -> dict:
+    """Copy a scratch file into the store, hashing the very bytes that are stored."""
+    digest, n = hashlib.sha256(), 0
+    with open(path, "rb") as src, store.open_write(key) as dst:
+        for chunk in iter(lambda: src.read(CHUNK), b""):
+            digest.update(chunk)
+            n += len(chunk)
+            dst.write(chunk)
+    return {"bytes": n, "sha256": digest.hexdigest()}
+
+
+def _compute(store: Store, stage: str, key: str, config: Any, inputs: list[dict], body: Callable[[StageContext], dict],
+             work_root: Path, version: str, extra_key: list[str] | None) -> StageResult:
+    prefix = f"{stage}/{key}"
     work_dir = Path(work_root).expanduser().resolve() / stage / key
     out_dir = work_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,8 +237,7 @@ def run_stage(
     files = []
     for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(out_dir).as_posix()
-        files.append({"path": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
-        store.put_file(path, f"{prefix}/{rel}")
+        files.append({"path": rel, **_publish(store, path, f"{prefix}/{rel}")})
     manifest = {
         "id": prefix,
         "stage": stage,

@@ -8,6 +8,7 @@ logged or put into URIs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import urlparse
 
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.errors import ConfigError, InputError, IntegrityError
+from llammas_core.secrets import refuse_userinfo
 
 CHUNK = 8 << 20
 
@@ -54,16 +56,34 @@ class Store(ABC):
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None: ...
 
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create the object only if no object has that key (atomic); False if one exists."""
+
+    def delete(self, key: str) -> None:
+        self.delete_prefix(key)
+
     def put_file(self, local_path: str | Path, key: str) -> None:
+        """A copy, never a shared inode: later writes to the scratch file cannot change committed data."""
         with open(local_path, "rb") as src, self.open_write(key) as dst:
             shutil.copyfileobj(src, dst, CHUNK)
 
-    def get_file(self, key: str, local_path: str | Path) -> Path:
+    def get_file(self, key: str, local_path: str | Path, size: int | None = None, sha256: str | None = None) -> Path:
+        """Download to local_path; with size/sha256 the bytes are checked while they stream."""
         local_path = Path(local_path)
         local_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = local_path.with_name(local_path.name + ".part")
+        digest, n = hashlib.sha256(), 0
         with self.open_read(key) as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                digest.update(chunk)
+                n += len(chunk)
+                dst.write(chunk)
+        try:
+            check_digest(self.url(key), n, digest.hexdigest(), size, sha256)
+        except IntegrityError:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, local_path)
         return local_path
 
@@ -122,21 +142,16 @@ class LocalStore(Store):
                 os.unlink(tmp)
             raise
 
-    def put_file(self, local_path: str | Path, key: str) -> None:
-        """Hard-link when possible: publishing a finished stage costs no copy on one disk."""
-        dst = self._path(key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        src = Path(local_path).resolve()
-        if src == dst:
-            return
-        tmp = dst.with_name(f".{dst.name}.link")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self._path(prefix)
@@ -169,6 +184,7 @@ class S3Store(Store):
             raise ConfigError(f"store URI {uri!r} names no bucket")
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        refuse_userinfo(endpoint_url, "store.endpoint_url")
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -217,6 +233,17 @@ class S3Store(Store):
     def put_file(self, local_path: str | Path, key: str) -> None:
         self.client.upload_file(str(local_path), self.bucket, self._key(key))
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:  # S3 conditional write (If-None-Match: *): exactly one of two racing writers wins
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+            return True
+        except ClientError as e:
+            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+                return False
+            raise
+
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         # folder semantics, as for local stores: "a" lists "a/..." but not "ab"
         if prefix and self.exists(prefix):
@@ -235,6 +262,13 @@ class S3Store(Store):
             self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]]}
             )
+
+
+def check_digest(url: str, n: int, digest: str, size: int | None, sha256: str | None) -> None:
+    if size is not None and n != size:
+        raise IntegrityError(f"{url}: {n} bytes, the manifest says {size}: the committed file was changed or truncated")
+    if sha256 is not None and digest != sha256:
+        raise IntegrityError(f"{url}: sha256 {digest[:12]}..., the manifest says {sha256[:12]}...: the committed file was changed")
 
 
 def open_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> Store:

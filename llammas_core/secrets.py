@@ -1,0 +1,64 @@
+"""Credentials never enter configs, logs, results or artifacts.
+
+Secrets come from the environment (boto3's credential chain, `api_key_env` variables). A URL with
+userinfo (`http://user:pass@host`) in a config is refused: it would otherwise be stored with the
+run's parameters in the Prefect database and printed in error lines. `scrub` is the second line of
+defence for text that leaves the process (log lines, error messages, artifacts).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+from llammas_core.errors import ConfigError
+
+# scheme://user[:password]@host  ->  scheme://***@host
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s@:]+(?::[^/\s@]*)?)@")
+# key=value / "key": "value" pairs whose name says secret
+_KEYVAL = re.compile(
+    r"(?<![A-Za-z0-9_])(?P<name>(?:aws_)?(?:secret(?:_access)?_key|session_token|api[_-]?key|password|passwd|token|authorization)"
+    r"[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)(?P<value>[^\s\"',;&]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def has_userinfo(url: str | None) -> bool:
+    if not url or "://" not in url:
+        return False
+    try:
+        return "@" in (urlsplit(url).netloc or "")
+    except ValueError:
+        return True
+
+
+def refuse_userinfo(url: str | None, field: str) -> str | None:
+    """Raise a ConfigError (without echoing the secret) when `url` carries credentials."""
+    if has_userinfo(url):
+        raise ConfigError(
+            f"{field}: credentials in a URL are not accepted ({scrub(url)}); "
+            "use the environment instead (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the api_key_env variable)"
+        )
+    return url
+
+
+def scrub(text: str) -> str:
+    """The text with credentials in URLs, key=value pairs and bearer tokens replaced by ***."""
+    if not text:
+        return text
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+    text = _KEYVAL.sub(lambda m: f"{m['name']}***", text)
+    return _BEARER.sub(r"\1***", text)
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that scrubs every record's message (install on handlers that leave the process)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
