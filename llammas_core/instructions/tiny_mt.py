@@ -1,0 +1,147 @@
+"""Tiny MarianMT translation models built offline, for tests, the demo and benchmarks.
+
+`build_tiny_marian` trains a SentencePiece model on the given texts (seconds), builds a
+random-init MarianMTModel around it and saves both with save_pretrained, so the real
+`hf_seq2seq` backend loads it exactly like an OPUS-MT checkpoint (MarianTokenizer reads
+source.spm / target.spm / vocab.json). Its translations are meaningless.
+
+Vocabulary layout follows OPUS-MT: `</s>`=0, `<unk>`=1, then the SentencePiece pieces, and
+`<pad>` as the LAST id. CTranslate2's Marian converter drops a trailing `<pad>` (Marian starts
+the decoder from a zero embedding instead), so a vocab with `<pad>` elsewhere would not convert.
+`<pad>` is also listed in bad_words_ids (as in OPUS-MT's generation config) so HF never emits
+it and greedy output equals CTranslate2's.
+
+`convert_to_ctranslate2` runs CTranslate2's own TransformersConverter on such a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from llammas_core.errors import ConfigError
+
+__all__ = ["build_tiny_marian", "convert_to_ctranslate2", "MARIAN_SHAPES"]
+
+# Named shapes: "tiny" for unit tests, "small"/"base" for CPU benchmarks, "big" ~ OPUS-MT big.
+MARIAN_SHAPES: dict[str, dict] = {
+    "tiny": dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                 decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128),
+    "small": dict(d_model=256, encoder_layers=3, decoder_layers=3, encoder_attention_heads=4,
+                  decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024),
+    "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+                 decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
+    "big": dict(d_model=1024, encoder_layers=6, decoder_layers=6, encoder_attention_heads=16,
+                decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096),
+}
+
+
+def _train_spm(texts: Iterable[str], model_prefix: Path, vocab_size: int) -> Path:
+    import sentencepiece as spm
+
+    lines = [" ".join(t.split()) for t in texts if t and t.strip()]
+    if not lines:
+        raise ConfigError("build_tiny_marian needs some non-empty texts to train SentencePiece on")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_prefix=str(model_prefix),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,  # small corpora may not support vocab_size pieces
+        eos_id=0, unk_id=1, bos_id=-1, pad_id=-1,  # OPUS-MT layout: </s>=0, <unk>=1
+        byte_fallback=False,
+        minloglevel=2,
+        num_threads=1,
+    )
+    return model_prefix.with_suffix(".model")
+
+
+def build_tiny_marian(
+    texts_src: Iterable[str],
+    texts_tgt: Iterable[str],
+    out_dir: str | Path,
+    vocab_size: int = 1000,
+    shape: str | dict = "tiny",
+    max_position: int = 512,
+    seed: int = 0,
+    src_lang: str = "en",
+    tgt_lang: str = "et",
+) -> Path:
+    """Train a shared SentencePiece model on texts_src + texts_tgt, build a random-init
+    MarianMTModel of `shape` (a MARIAN_SHAPES name or a dict of MarianConfig fields), save
+    model + tokenizer to out_dir with save_pretrained. Returns out_dir."""
+    import sentencepiece as spm
+    import torch
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dims = MARIAN_SHAPES[shape] if isinstance(shape, str) else dict(shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        texts = list(texts_src) + list(texts_tgt)
+        spm_path = _train_spm(texts, Path(tmp) / "spm", vocab_size)
+        sp = spm.SentencePieceProcessor(model_file=str(spm_path))
+        vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+        vocab["<pad>"] = len(vocab)  # last id: see module docstring
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        shutil.copy(spm_path, Path(tmp) / "source.spm")
+        shutil.copy(spm_path, Path(tmp) / "target.spm")
+        tokenizer = MarianTokenizer(
+            source_spm=str(Path(tmp) / "source.spm"),
+            target_spm=str(Path(tmp) / "target.spm"),
+            vocab=str(Path(tmp) / "vocab.json"),
+            source_lang=src_lang,
+            target_lang=tgt_lang,
+        )
+        tokenizer.save_pretrained(out)
+    pad_id, eos_id = vocab["<pad>"], vocab["</s>"]
+    config = MarianConfig(
+        vocab_size=len(vocab),
+        decoder_vocab_size=len(vocab),
+        max_position_embeddings=max_position,
+        pad_token_id=pad_id,
+        eos_token_id=eos_id,
+        decoder_start_token_id=pad_id,
+        forced_eos_token_id=None,
+        share_encoder_decoder_embeddings=True,
+        scale_embedding=True,
+        activation_function="swish",
+        **dims,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MarianMTModel(config)
+    model.generation_config = GenerationConfig(
+        pad_token_id=pad_id,
+        eos_token_id=eos_id,
+        decoder_start_token_id=pad_id,
+        bad_words_ids=[[pad_id]],
+        max_length=max_position,
+        num_beams=1,
+    )
+    model.save_pretrained(out)
+    return out
+
+
+def convert_to_ctranslate2(model_dir: str | Path, out_dir: str | Path, quantization: str | None = None,
+                           force: bool = True) -> Path:
+    """Convert a transformers seq2seq folder (e.g. from build_tiny_marian, or an OPUS-MT/NLLB
+    checkpoint on disk) into a CTranslate2 model folder with CTranslate2's converter.
+    quantization: None (float32 weights; pick compute_type at load time), "int8", "float16", ...
+    The tokenizer files are copied along so the ctranslate2 backend needs only this folder."""
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError as exc:  # pragma: no cover - ctranslate2 is a project dependency
+        raise ConfigError("converting to CTranslate2 needs the 'ctranslate2' package") from exc
+    model_dir, out = Path(model_dir), Path(out_dir)
+    copy = [p.name for p in model_dir.iterdir()
+            if p.is_file() and (p.suffix in {".spm", ".model"} or p.name in {
+                "vocab.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+                "sentencepiece.bpe.model", "generation_config.json"})]
+    TransformersConverter(str(model_dir), copy_files=copy, load_as_float16=False).convert(
+        str(out), quantization=quantization, force=force)
+    return out
