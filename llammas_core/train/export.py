@@ -5,7 +5,8 @@
   merged into the base *reloaded unquantized in the save dtype* (never into a 4-bit base: merging
   into NF4 weights would round the update away and dequantize badly);
 - always: safetensors weights, the tokenizer with its chat template (chat_template.jinja),
-  generation_config with eos/pad/bos ids, and a README.md model card (data ids, recipe, metrics).
+  generation_config whose eos ids include the chat template's turn terminator (e.g. <|im_end|>) and the
+  tokenizer's EOS, and a README.md model card (data ids, recipe, metrics).
 """
 
 from __future__ import annotations
@@ -43,18 +44,14 @@ def save_dtype_for(compute_dtype: torch.dtype) -> torch.dtype:
     return compute_dtype if compute_dtype in (torch.bfloat16, torch.float16) else torch.float32
 
 
-def set_generation_ids(model, tokenizer) -> None:
-    from transformers import GenerationConfig
+def set_generation_ids(model, tokenizer) -> list[int]:
+    """generation_config for serving: eos = the chat template's turn terminator + the tokenizer's EOS (+ the
+    ids the base already listed), pad without growing the vocabulary (stop_tokens.set_generation_stop)."""
+    from llammas_core.train.stop_tokens import set_generation_stop
 
-    gen = getattr(model, "generation_config", None) or GenerationConfig()
-    gen.eos_token_id = tokenizer.eos_token_id
-    gen.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if tokenizer.bos_token_id is not None:
-        gen.bos_token_id = tokenizer.bos_token_id
-    model.generation_config = gen
-    model.config.eos_token_id = tokenizer.eos_token_id
-    model.config.pad_token_id = gen.pad_token_id
+    ids = set_generation_stop(model, tokenizer)
     model.config.use_cache = True
+    return ids
 
 
 def merge_lora(base_path: str, adapter_dir: str | Path, tokenizer, dtype: torch.dtype, trust_remote_code: bool = False,
