@@ -1,0 +1,87 @@
+"""Batched generation with left padding, for FLORES and QA.
+
+Written here rather than through lm-eval's `generate_until`: lm-eval's HF generation batches by
+context length but scores generations only with its own metric functions (per-sample, not
+sacrebleu's corpus chrF++ with signatures) and has no per-item chat-template-with-few-shot turns
+for translation prompts. Here prompts are sorted by length (longest first, so padding stays small and
+an out-of-memory shows up in the first batch), padded on the left, generated greedily by default
+(beams configurable), and stopped per row on EOS or, for base-model few-shot prompts, on any token
+that contains a newline (passed as extra EOS ids, so `generate` stops each row as soon as its line ends).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+Prompt = str | list[dict]  # plain text, or chat messages for the tokenizer's chat template
+
+
+def newline_token_ids(tokenizer, cache: dict | None = None) -> list[int]:
+    """Ids of every vocabulary token whose text contains a newline (cached per tokenizer)."""
+    if cache is not None and "newline_ids" in cache:
+        return cache["newline_ids"]
+    specials = set(tokenizer.all_special_ids)
+    ids = [i for i in range(len(tokenizer)) if i not in specials and "\n" in tokenizer.decode([i])]
+    if cache is not None:
+        cache["newline_ids"] = ids
+    return ids
+
+
+def render(tokenizer, prompt: Prompt) -> tuple[str, bool]:
+    """(text to tokenize, add_special_tokens): chat messages go through the chat template, which writes
+    BOS itself; plain prompts get the tokenizer's own specials (BOS for Llama)."""
+    if isinstance(prompt, str):
+        return prompt, True
+    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    return text, False
+
+
+def generate(loaded, prompts: Sequence[Prompt], max_new_tokens: int = 256, num_beams: int = 1,
+             do_sample: bool = False, batch_size: int | None = None, stop_at_newline: bool = True) -> list[dict]:
+    """Generate for every prompt; returns [{"text", "n_tokens", "prompt_text"}] in input order.
+
+    text: the decoded continuation (cut at the first newline when stop_at_newline); n_tokens: tokens
+    generated for that row up to and including its stop token.
+    """
+    import torch
+
+    tok, model = loaded.tokenizer, loaded.model
+    bs = batch_size or loaded.spec.batch_size
+    rendered = [render(tok, p) for p in prompts]
+    lengths = [len(tok(t, add_special_tokens=s)["input_ids"]) for t, s in rendered]
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    stop_ids = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    if stop_at_newline:
+        stop_ids = stop_ids + newline_token_ids(tok, loaded.extra)
+    stop_set = set(stop_ids)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out: list[dict[str, Any]] = [{} for _ in prompts]
+    old_side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            # One batch shares add_special_tokens: chat and plain prompts are never mixed in a task.
+            add_special = rendered[idx[0]][1]
+            enc = tok([rendered[i][0] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=add_special).to(model.device)
+            with torch.inference_mode():
+                gen = model.generate(**enc, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                     do_sample=do_sample, eos_token_id=stop_ids or None, pad_token_id=pad_id)
+            new = gen[:, enc["input_ids"].shape[1]:].tolist()
+            for row, i in zip(new, idx):
+                n = len(row)
+                for j, t in enumerate(row):
+                    if t in stop_set:
+                        n = j + 1
+                        break
+                text = tok.decode(row[:n], skip_special_tokens=True)
+                if stop_at_newline:
+                    text = text.split("\n", 1)[0]
+                out[i] = {"text": text.strip(), "n_tokens": n, "prompt_text": rendered[i][0]}
+    finally:
+        tok.padding_side = old_side
+    return out
+
+
+__all__ = ["generate", "render", "newline_token_ids", "Prompt"]

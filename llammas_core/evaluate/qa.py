@@ -1,0 +1,148 @@
+"""Extractive QA in SQuAD format: EM and F1 with SQuAD v1.1's normalisation, and x-LLaMA's answer-in-output.
+
+EM/F1 follow the official SQuAD v1.1 evaluate script (lower-case, drop ASCII punctuation, drop the
+English articles a/an/the, collapse whitespace; F1 over the bag of normalised tokens; max over the gold
+answers). answer_in_output (x-LLaMA's XQuAD/MLQA accuracy) is 1 when any normalised gold answer occurs
+in the normalised model output: chatty outputs that contain the span still count.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from collections import Counter
+from pathlib import Path
+
+from llammas_core.errors import InputError
+from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
+from llammas_core.evaluate.spec import TaskSpec
+
+_PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_answer(s: str) -> str:
+    """SQuAD v1.1: lower, remove punctuation, remove articles, fix whitespace (same order as the script)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in _PUNCT)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def f1_score(prediction: str, ground_truth: str) -> float:
+    pred = normalize_answer(prediction).split()
+    gold = normalize_answer(ground_truth).split()
+    common = Counter(pred) & Counter(gold)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, ground_truth: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(ground_truth))
+
+
+def answer_in_output(prediction: str, ground_truth: str) -> float:
+    gold = normalize_answer(ground_truth)
+    return float(bool(gold) and gold in normalize_answer(prediction))
+
+
+def score(prediction: str, answers: list[str]) -> dict[str, float]:
+    """Max over gold answers, per metric (as SQuAD's metric_max_over_ground_truths)."""
+    return {name: max(fn(prediction, a) for a in answers)
+            for name, fn in (("em", exact_match), ("f1", f1_score), ("answer_in_output", answer_in_output))}
+
+
+QA_FIELDS = ["context", "question", "answers"]
+
+
+def _answers(row: dict) -> list[str]:
+    a = row["answers"]
+    texts = a.get("text") if isinstance(a, dict) else [x["text"] if isinstance(x, dict) else x for x in a]
+    return [t for t in (texts or []) if isinstance(t, str)]
+
+
+def qa_files(task: TaskSpec) -> tuple[Path, Path | None]:
+    data = localize(task.data)
+    if data.is_dir():
+        test = pick(data, ["*test*.json*", "*dev*.json*"], f"{task.name} QA items")
+        dev = pick(data, ["*dev*.json*", "*train*.json*"], f"{task.name} few-shot items", required=False)
+    else:
+        test = data
+        sib = test.with_name(test.name.replace("test", "dev"))
+        dev = sib if sib != test and sib.is_file() else None
+    if task.fewshot_data:
+        dev = localize(task.fewshot_data)
+    if dev is not None and dev.resolve() == test.resolve():
+        dev = None
+    return test, dev
+
+
+def load_items(task: TaskSpec) -> tuple[list[dict], list[dict]]:
+    """(scored items, few-shot pool); every item has context, question and >= 1 answer text."""
+    test, dev = qa_files(task)
+    rows = read_records(test)
+    require_fields(rows, QA_FIELDS, f"task {task.name} ({test})")
+    for i, r in enumerate(rows):
+        if not _answers(r):
+            raise InputError(f"task {task.name} ({test}): item {i} has no answer text")
+    pool = read_records(dev) if dev is not None else []
+    if pool:
+        require_fields(pool, QA_FIELDS, f"task {task.name} few-shot ({dev})")
+    if task.num_fewshot and len(pool) < task.num_fewshot:
+        raise InputError(f"task {task.name}: {task.num_fewshot}-shot needs a few-shot file with at least "
+                         f"{task.num_fewshot} items (fewshot_data or a *dev* file beside the data); found {len(pool)}")
+    if task.limit:
+        rows = rows[: task.limit]
+    return rows, pool
+
+
+def _block(row: dict, with_answer: bool) -> str:
+    text = f"{row['context'].strip()}\nQuestion: {row['question'].strip()}\nAnswer:"
+    return text + (f" {_answers(row)[0]}" if with_answer else "")
+
+
+_INSTRUCTION = "Answer the question with a short span copied from the passage."
+
+
+def build_prompt(row: dict, shots: list[dict], chat: bool):
+    if not chat:
+        return "\n\n".join([_block(s, True) for s in shots] + [_block(row, False)])
+    msgs = []
+    for s in shots:
+        msgs += [{"role": "user", "content": f"{_INSTRUCTION}\n\n{_block(s, False)}"},
+                 {"role": "assistant", "content": _answers(s)[0]}]
+    return msgs + [{"role": "user", "content": f"{_INSTRUCTION}\n\n{_block(row, False)}"}]
+
+
+def sample_shots(pool: list[dict], k: int, seed: int, key: str, exclude_question: str) -> list[dict]:
+    """k examples drawn with a per-item seeded RNG (stable under `limit`), never the scored item."""
+    if not k:
+        return []
+    cands = [p for p in pool if p["question"] != exclude_question]
+    return random.Random(f"{seed}:{key}").sample(cands, min(k, len(cands)))
+
+
+def run_qa(loaded, task: TaskSpec) -> dict:
+    from llammas_core.evaluate.generation import generate
+
+    rows, pool = load_items(task)
+    prompts = [build_prompt(r, sample_shots(pool, task.num_fewshot, task.fewshot_seed, str(r.get("id", i)),
+                                            r["question"]), loaded.is_chat) for i, r in enumerate(rows)]
+    gens = generate(loaded, prompts, max_new_tokens=task.max_new_tokens, num_beams=task.num_beams,
+                    do_sample=task.do_sample, stop_at_newline=not loaded.is_chat)
+    samples = []
+    for i, (r, g) in enumerate(zip(rows, gens)):
+        text = g["text"] if not loaded.is_chat else g["text"].strip()
+        golds = _answers(r)
+        samples.append({"doc_id": i, "id": r.get("id"), "prompt": g["prompt_text"], "generation": text,
+                        "reference": golds, "n_tokens": g["n_tokens"], **score(text, golds)})
+    return {"samples": samples, "signatures": {"qa": "SQuAD v1.1 normalisation (lower, punctuation, articles "
+                                                     "a/an/the, whitespace); answer_in_output = normalised gold "
+                                                     "span contained in normalised output"}}
+
+
+__all__ = ["normalize_answer", "f1_score", "exact_match", "answer_in_output", "score", "load_items", "run_qa"]
