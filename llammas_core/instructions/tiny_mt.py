@@ -68,6 +68,7 @@ def build_tiny_marian(
     shape: str | dict = "tiny",
     max_position: int = 512,
     seed: int = 0,
+    init_std: float = 0.3,
     src_lang: str = "en",
     tgt_lang: str = "et",
 ) -> Path:
@@ -110,6 +111,7 @@ def build_tiny_marian(
         share_encoder_decoder_embeddings=True,
         scale_embedding=True,
         activation_function="swish",
+        init_std=init_std,  # larger than the usual 0.02 so random outputs depend on the input
         **dims,
     )
     with torch.random.fork_rng(devices=[]):
@@ -120,7 +122,6 @@ def build_tiny_marian(
         eos_token_id=eos_id,
         decoder_start_token_id=pad_id,
         bad_words_ids=[[pad_id]],
-        max_length=max_position,
         num_beams=1,
     )
     model.save_pretrained(out)

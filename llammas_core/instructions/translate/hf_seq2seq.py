@@ -1,0 +1,167 @@
+"""transformers `generate` on seq2seq MT checkpoints: Marian/OPUS-MT, NLLB-200, M2M100, MADLAD-400.
+
+transformers 5 has no pipeline("translation"), so this calls generate directly:
+- segments are tokenized once, sorted by length and grouped into token-budget batches
+  (longest x count <= batch_tokens): little padding, few batches;
+- each batch gets max_new_tokens proportional to its longest source (max_ratio), so a
+  degenerate or random-init model stops;
+- language codes per family: NLLB sets tokenizer.src_lang and forces the target code as BOS
+  (est_Latn); M2M100 likewise with "__et__"; MADLAD-400 (T5) prefixes the source with "<2et>";
+  Marian multi-target models take a ">>est<<" prefix given as tgt_code;
+- bfloat16 on CUDA by default, float32 on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from llammas_core.errors import ConfigError
+from llammas_core.instructions.translate.base import (
+    Translator,
+    fingerprint_dir,
+    output_cap,
+    resolve_model_dir,
+    token_budget_batches,
+)
+from llammas_core.instructions.translate.config import TranslatorConfig, model_lang_code
+
+__all__ = ["HFSeq2SeqTranslator", "detect_family", "LangSetup", "lang_setup", "load_tokenizer"]
+
+log = logging.getLogger(__name__)
+
+
+def load_tokenizer(path: str, revision: str | None = None, local: bool = True):
+    from transformers import AutoTokenizer
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*sacremoses.*")  # Marian's optional punct. normaliser
+        try:
+            return AutoTokenizer.from_pretrained(path, revision=revision, local_files_only=True)
+        except OSError as exc:
+            where = "folder" if local else "hub id (looked in the local HF cache only; nothing is downloaded)"
+            raise ConfigError(f"cannot load a tokenizer from model {where} {path!r}: {exc}") from exc
+
+
+def detect_family(model_type: str, tokenizer) -> str:
+    name = type(tokenizer).__name__.lower()
+    if model_type == "marian" or "marian" in name:
+        return "marian"
+    if "nllb" in name:
+        return "nllb"
+    if model_type == "m2m_100" or "m2m100" in name:
+        return "m2m100"
+    if model_type in {"t5", "mt5"} and "<2et>" in tokenizer.get_vocab():
+        return "madlad"
+    return "generic"
+
+
+class LangSetup:
+    """How one model family is told the language pair: a text prefix and/or a forced first token."""
+
+    def __init__(self, prefix: str = "", forced_bos_token: str | None = None):
+        self.prefix = prefix
+        self.forced_bos_token = forced_bos_token
+
+
+def lang_setup(tokenizer, family: str, cfg: TranslatorConfig) -> LangSetup:
+    src = cfg.src_code or model_lang_code(family, cfg.src_lang)
+    tgt = cfg.tgt_code or model_lang_code(family, cfg.tgt_lang)
+    vocab = tokenizer.get_vocab()
+    if family == "nllb":
+        if tgt not in vocab or src not in vocab:
+            raise ConfigError(f"NLLB tokenizer has no language token {src!r} or {tgt!r}")
+        tokenizer.src_lang = src
+        return LangSetup(forced_bos_token=tgt)
+    if family == "m2m100":
+        tokenizer.src_lang = src
+        token = tokenizer.lang_code_to_token[tgt] if hasattr(tokenizer, "lang_code_to_token") else f"__{tgt}__"
+        if token not in vocab:
+            raise ConfigError(f"M2M100 tokenizer has no language token {token!r}")
+        return LangSetup(forced_bos_token=token)
+    if family == "madlad":
+        if tgt not in vocab:
+            raise ConfigError(f"MADLAD tokenizer has no target prefix token {tgt!r}")
+        return LangSetup(prefix=f"{tgt} ")
+    if family == "marian" and tgt and tgt.startswith(">>"):
+        return LangSetup(prefix=f"{tgt} ")
+    return LangSetup()
+
+
+class HFSeq2SeqTranslator(Translator):
+    def __init__(self, cfg: TranslatorConfig):
+        import torch
+        from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+        self.cfg = cfg
+        path, self.local = resolve_model_dir(cfg.model)
+        self.path = path
+        self._fingerprint = fingerprint_dir(path) if self.local else None
+        device = cfg.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for but CUDA is not available")
+        dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
+                 "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.dtype]
+        if cfg.threads and device == "cpu":
+            torch.set_num_threads(cfg.threads)
+        self.device, self.dtype = device, dtype
+        self.tokenizer = load_tokenizer(path, cfg.revision, self.local)
+        try:
+            mconf = AutoConfig.from_pretrained(path, revision=cfg.revision, local_files_only=True)
+            self.model = AutoModelForSeq2SeqLM.from_pretrained(
+                path, revision=cfg.revision, local_files_only=True, dtype=dtype).to(device).eval()
+        except OSError as exc:
+            raise ConfigError(f"cannot load seq2seq model {cfg.model!r}: {exc}") from exc
+        self.family = cfg.family if cfg.family != "auto" else detect_family(mconf.model_type, self.tokenizer)
+        self.lang = lang_setup(self.tokenizer, self.family, cfg)
+        self.forced_bos_id = (self.tokenizer.convert_tokens_to_ids(self.lang.forced_bos_token)
+                              if self.lang.forced_bos_token else None)
+
+    def model_id(self) -> dict:
+        return {"name": self.cfg.model if not self.local else "local", "revision": self.cfg.revision,
+                "fingerprint": self._fingerprint, "family": self.family}
+
+    def encode(self, segments: list[str]) -> list[list[int]]:
+        texts = [self.lang.prefix + s for s in segments]
+        return self.tokenizer(texts, truncation=True, max_length=self.cfg.max_input_tokens)["input_ids"]
+
+    def translate(self, segments: list[str]) -> list[str]:
+        import torch
+
+        if not segments:
+            return []
+        ids = self.encode(segments)
+        out: list[str | None] = [None] * len(segments)
+        pad = self.tokenizer.pad_token_id
+        for batch in token_budget_batches([len(x) for x in ids], self.cfg.batch_tokens, self.cfg.max_batch_size):
+            longest = max(len(ids[i]) for i in batch)
+            input_ids = torch.full((len(batch), longest), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), longest), dtype=torch.long)
+            for row, i in enumerate(batch):  # right padding, as the tokenizers do for seq2seq encoders
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            kwargs = dict(num_beams=self.cfg.beams, do_sample=False, max_new_tokens=output_cap(longest, self.cfg))
+            if self.forced_bos_id is not None:
+                kwargs["forced_bos_token_id"] = self.forced_bos_id
+            with torch.inference_mode():
+                gen = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                          **kwargs)
+            texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
+            for row, i in enumerate(batch):
+                out[i] = texts[row].strip()
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        import gc
+
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # pragma: no cover
+            pass

@@ -1,0 +1,164 @@
+"""An LLM translator behind any OpenAI-compatible chat/completions endpoint (vLLM, TGI, hosted APIs).
+
+One request per segment (a prompt template around it), at most `max_concurrency` in flight
+(httpx.AsyncClient + a semaphore). 429, 5xx, timeouts and connection errors are retried with
+exponential backoff and jitter (Retry-After honoured, capped); any other 4xx fails at once
+(ConfigError for 401/403/404: wrong key, model or URL; InputError otherwise). When retries run
+out the run stops with a TransientError naming the endpoint, so the orchestrator may retry the
+task later and no partial output is committed.
+
+The API key is read from the environment variable named by `api_key_env` when the client is
+built; it is never put into the config, the cache identity, errors or logs.
+The official `openai` client is not used: it is not a project dependency, and httpx (already
+installed) gives direct control of retry classes and concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+
+import httpx
+
+from llammas_core.errors import ConfigError, InputError, TransientError
+from llammas_core.instructions.translate.base import Translator
+from llammas_core.instructions.translate.config import LANGUAGE_NAMES, TranslatorConfig
+
+__all__ = ["OpenAITranslator"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RETRY_AFTER_S = 60.0
+
+
+class _Retryable(Exception):
+    def __init__(self, what: str, retry_after: float | None = None):
+        super().__init__(what)
+        self.retry_after = retry_after
+
+
+class OpenAITranslator(Translator):
+    def __init__(self, cfg: TranslatorConfig):
+        self.cfg = cfg
+        self.url = cfg.base_url.rstrip("/") + "/chat/completions"
+        self._key_env = cfg.api_key_env
+        self.requests_sent = 0
+        self.retries = 0
+
+    def model_id(self) -> dict:
+        # endpoint excluded: the same model served elsewhere translates the same
+        return {"name": self.cfg.model, "revision": self.cfg.revision}
+
+    def _headers(self) -> dict:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self._key_env) if self._key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _messages(self, text: str) -> list[dict]:
+        src_name = LANGUAGE_NAMES.get(self.cfg.src_lang, (self.cfg.src_lang,))[0]
+        tgt_name = LANGUAGE_NAMES.get(self.cfg.tgt_lang, (self.cfg.tgt_lang,))[0]
+        user = self.cfg.prompt_template.format(src_name=src_name, tgt_name=tgt_name, src_lang=self.cfg.src_lang,
+                                               tgt_lang=self.cfg.tgt_lang, text=text)
+        msgs = [{"role": "system", "content": self.cfg.system_prompt}] if self.cfg.system_prompt else []
+        return msgs + [{"role": "user", "content": user}]
+
+    def _max_tokens(self, text: str) -> int:
+        if self.cfg.max_tokens:
+            return self.cfg.max_tokens
+        # ~4 characters per token for Latin scripts, then the same proportional cap as the NMT backends
+        return int(max(len(text) / 3, 8) * self.cfg.max_ratio) + self.cfg.max_extra_tokens
+
+    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, text: str) -> str:
+        body = {"model": self.cfg.model, "messages": self._messages(text), "temperature": self.cfg.temperature,
+                "max_tokens": self._max_tokens(text), "stream": False}
+        last = ""
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                async with sem:
+                    self.requests_sent += 1
+                    resp = await client.post(self.url, json=body)
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    ra = resp.headers.get("retry-after")
+                    try:
+                        retry_after = float(ra) if ra else None
+                    except ValueError:
+                        retry_after = None
+                    raise _Retryable(f"HTTP {resp.status_code}", retry_after)
+                if resp.status_code in (401, 403, 404):
+                    raise ConfigError(
+                        f"translation endpoint {self.url} answered HTTP {resp.status_code} "
+                        f"(check the URL, model name {self.cfg.model!r} and the key in ${self._key_env})")
+                if resp.status_code >= 400:
+                    raise InputError(f"translation endpoint {self.url} refused a request: HTTP {resp.status_code}: "
+                                     f"{resp.text[:200]}")
+                try:
+                    data = resp.json()
+                    content = data["choices"][0]["message"]["content"]
+                except (ValueError, KeyError, IndexError, TypeError) as exc:
+                    raise _Retryable(f"malformed response ({type(exc).__name__})") from None
+                if not isinstance(content, str):
+                    raise _Retryable("response without text content")
+                return content.strip()
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last = f"{type(exc).__name__}"
+                retry_after = None
+            except _Retryable as exc:
+                last = str(exc)
+                retry_after = exc.retry_after
+            if attempt == self.cfg.max_retries:
+                break
+            self.retries += 1
+            delay = self.cfg.backoff_s * (2 ** attempt) * (0.5 + random.random())
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, _MAX_RETRY_AFTER_S))
+            log.warning("translation request failed (%s), retry %d/%d in %.1fs", last, attempt + 1,
+                        self.cfg.max_retries, delay)
+            await asyncio.sleep(delay)
+        raise TransientError(
+            f"translation endpoint {self.url} unreachable or failing after {self.cfg.max_retries + 1} attempts "
+            f"(last: {last})")
+
+    async def _run(self, segments: list[str]) -> list[str]:
+        sem = asyncio.Semaphore(self.cfg.max_concurrency)
+        limits = httpx.Limits(max_connections=self.cfg.max_concurrency,
+                              max_keepalive_connections=self.cfg.max_concurrency)
+        host = httpx.URL(self.url).host
+        loopback = host in {"127.0.0.1", "localhost", "::1"}  # never through a proxy from the environment
+        async with httpx.AsyncClient(timeout=self.cfg.timeout_s, limits=limits, headers=self._headers(),
+                                     trust_env=not loopback) as client:
+            tasks = [asyncio.ensure_future(self._one(client, sem, s)) for s in segments]
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+
+    def translate(self, segments: list[str]) -> list[str]:
+        if not segments:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._run(segments))
+        # called from inside an event loop (e.g. an async caller): run in a helper thread
+        result: dict = {}
+
+        def target():
+            try:
+                result["value"] = asyncio.run(self._run(segments))
+            except BaseException as exc:  # re-raised in the caller's thread
+                result["error"] = exc
+
+        th = threading.Thread(target=target, daemon=True)
+        th.start()
+        th.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
