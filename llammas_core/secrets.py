@@ -53,12 +53,26 @@ def scrub(text: str) -> str:
     return _BEARER.sub(r"\1***", text)
 
 
-class ScrubFilter(logging.Filter):
-    """A logging filter that scrubs every record's message (install on handlers that leave the process)."""
+_installed = False
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+
+def install_log_scrubber() -> None:
+    """Scrub every log record of this process (Prefect's API log handler included) as it is created."""
+    global _installed
+    if _installed:
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem, not ours
+            return record
         clean = scrub(message)
         if clean != message:
             record.msg, record.args = clean, None
-        return True
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True
