@@ -1,0 +1,175 @@
+"""Contamination check: how much of each evaluation set appears in the training data of each model.
+
+Training data comes from the models' lineage: a training stage manifest (`cpt`, `sft`) names its
+data (`data`: corpus / instruction manifest ids or plain-file fingerprints) and its init model
+(`init_model`: the previous stage's id, e.g. sft -> cpt -> base). Each source is sampled (a seeded
+reservoir over at most `max_scan` documents, `sample_docs` kept), and for every evaluation text
+(each field of each item: an XCOPA premise, a FLORES sentence, a Belebele passage) we report the
+fraction of its word n-grams that occur in the sample; a text is contaminated at `threshold`.
+
+Normalisation and n-grams are `llammas_core.contamination`'s (shared with the instruction-data
+decontamination). The matching runs the other way round from `NgramIndex`, on purpose: the eval
+n-grams (small) are the set, the training sample is streamed through it, so memory stays bounded by
+the evaluation set, not by the training sample.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from llammas_core.contamination import read_eval_texts, split_pieces, word_ngrams
+from llammas_core.errors import InputError
+from llammas_core.stage import MANIFEST, read_manifest
+
+__all__ = ["TrainingSource", "lineage_sources", "sample_texts", "overlap_table"]
+
+
+@dataclass(frozen=True)
+class TrainingSource:
+    """One training data source: `ref` is readable (manifest URI or path), `kind` is cpt|sft|other."""
+
+    ref: str
+    kind: str
+    id: str  # manifest id or file fingerprint (for keys and the report)
+    via: str  # the stage that trained on it
+
+
+def _manifest_folder(uri: str) -> str:
+    folder = uri.rstrip("/")
+    return folder[: -len(MANIFEST)].rstrip("/") if folder.endswith(MANIFEST) else folder
+
+
+def _store_root_of(uri: str, manifest: dict) -> str:
+    folder = _manifest_folder(uri)
+    if "://" not in folder:
+        folder = Path(folder).expanduser().resolve().as_uri()
+    sid = manifest["id"]
+    return folder[: -len(sid) - 1] if folder.endswith("/" + sid) else folder.rsplit("/", 2)[0]
+
+
+def _data_ref(data_id: str, root: str, input_uris: dict[str, str]) -> str | None:
+    """A readable reference for one entry of a training manifest's `data` list."""
+    if data_id.startswith("file:"):  # "file:<abs path>:<hash>" (train.stage._fingerprint_path)
+        return data_id[len("file:"):].rsplit(":", 1)[0]
+    if data_id.startswith("uri:"):
+        return data_id[len("uri:"):]
+    if data_id in input_uris and input_uris[data_id]:
+        return input_uris[data_id].rstrip("/") + "/" + MANIFEST
+    if "/" in data_id:  # a stage id in the same store
+        return f"{root.rstrip('/')}/{data_id}/{MANIFEST}"
+    return None
+
+
+def lineage_sources(model_ref: str, log: Callable[[str], None] = print, max_depth: int = 8) -> list[TrainingSource]:
+    """Training data named by a model's stage manifest and its ancestors (sft -> cpt -> ...)."""
+    out: list[TrainingSource] = []
+    uri = model_ref
+    seen: set[str] = set()
+    for _ in range(max_depth):
+        try:
+            m = read_manifest(uri)
+        except InputError:
+            break
+        if m["id"] in seen:
+            break
+        seen.add(m["id"])
+        root = _store_root_of(uri, m)
+        input_uris = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
+        kind = m.get("phase") or m.get("stage", "other")
+        for data_id in m.get("data") or []:
+            ref = _data_ref(data_id, root, input_uris)
+            if ref is None:
+                log(f"[contamination] {m['id']}: cannot read training source {data_id}; skipped")
+                continue
+            out.append(TrainingSource(ref, kind if kind in ("cpt", "sft") else "other", data_id, m["id"]))
+        init = m.get("init_model")
+        if not init or "/" not in init or init.endswith("@") or "@" in init.split("/")[-1]:
+            break  # a hub id / plain path: no further lineage
+        uri = input_uris.get(init)
+        uri = (uri.rstrip("/") + "/" + MANIFEST) if uri else f"{root.rstrip('/')}/{init}/{MANIFEST}"
+    return out
+
+
+def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
+    from llammas_core.train.cpt_data import iter_texts
+    from llammas_core.train.sft_data import load_chat_records
+
+    if source.kind == "sft":
+        for rec in load_chat_records(source.ref):
+            yield "\n".join(m["content"] for m in rec["messages"])
+    elif source.kind == "cpt":
+        yield from iter_texts(source.ref)
+    else:  # unknown shape (a source named in the config): every string field of every record
+        from llammas_core.contamination import _strings  # noqa: PLC2701 (same project, shared walker)
+        from llammas_core.train.cpt_data import iter_records
+
+        for rec in iter_records(source.ref, (".parquet", ".jsonl", ".jsonl.gz", ".json")):
+            text = "\n".join(_strings(rec))
+            if text.strip():
+                yield text
+
+
+def sample_texts(texts: Iterator[str], k: int, max_scan: int, seed: int) -> list[str]:
+    """A seeded reservoir sample (Algorithm R) of at most k texts from the first max_scan."""
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for i, text in enumerate(texts):
+        if i >= max_scan:
+            break
+        if i < k:
+            sample.append(text)
+        else:
+            j = rng.randint(0, i)
+            if j < k:
+                sample[j] = text
+    return sample
+
+
+def _text_grams(text: str, n: int) -> set[tuple[str, ...]]:
+    grams = set(word_ngrams(text, n))
+    for piece in split_pieces(text):  # short sentences match whole (see contamination.word_ngrams)
+        grams.update(word_ngrams(piece, n))
+    return grams
+
+
+def eval_texts(path: str) -> list[str]:
+    """The texts of an evaluation set (file or folder), or InputError."""
+    try:
+        return [t for t in read_eval_texts(path) if t.strip()]
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(f"contamination check: cannot read evaluation data {path}: {e}") from None
+
+
+def overlap_table(eval_sets: dict[str, list[str]], sources: list[TrainingSource], n: int, threshold: float,
+                  sample_docs: int, max_scan: int, seed: int, log: Callable[[str], None] = print) -> list[dict]:
+    """One row per (evaluation set, training source): texts checked, texts with any overlap, texts
+    at/over `threshold`, mean overlap, and the training documents sampled."""
+    rows: list[dict] = []
+    grams_of = {name: [set(word_ngrams(t, n)) for t in texts] for name, texts in eval_sets.items()}
+    wanted = set().union(*(g for gl in grams_of.values() for g in gl)) if grams_of else set()
+    for source in sources:
+        docs = sample_texts(_iter_source_texts(source), sample_docs, max_scan, seed)
+        hits: set[tuple[str, ...]] = set()
+        for doc in docs:
+            hits.update(_text_grams(doc, n) & wanted)
+        log(f"[contamination] {source.id}: {len(docs)} documents sampled, {len(hits)} evaluation n-grams found")
+        for name, grams_list in grams_of.items():
+            overlaps = [len(g & hits) / len(g) if g else 0.0 for g in grams_list]
+            checked = sum(1 for g in grams_list if g)
+            rows.append({
+                "eval_set": name,
+                "source": source.id,
+                "source_kind": source.kind,
+                "via": source.via,
+                "docs_sampled": len(docs),
+                "texts": checked,
+                "texts_any_overlap": sum(1 for g, o in zip(grams_list, overlaps) if g and o > 0),
+                "texts_contaminated": sum(1 for g, o in zip(grams_list, overlaps) if g and o >= threshold),
+                "fraction_contaminated": (sum(1 for g, o in zip(grams_list, overlaps) if g and o >= threshold)
+                                          / checked) if checked else 0.0,
+                "mean_overlap": (sum(o for g, o in zip(grams_list, overlaps) if g) / checked) if checked else 0.0,
+            })
+    return rows
