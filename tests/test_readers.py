@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import os
 import random
 
 import pyarrow as pa
@@ -374,3 +375,88 @@ def test_arc_files(tmp_path):
     assert docs[0].id.startswith("old.arc/") and docs[1].id == docs[0].id.replace("old.arc", "old2.arc.gz")
     assert "warc_record_id" not in docs[0].metadata and docs[0].metadata["url"] == "http://ex.ee/arc"
     assert quarantine_counts(qdir) == {"binary_payload": 2}
+
+
+# -- bounded quarantine, source URIs, file names ----------------------------------------------------
+
+
+def test_quarantine_is_bounded_per_reason_and_file_with_exact_counts(tmp_path):
+    """A gzip of `{}` lines (a few hundred bytes expanding to 200,000 records) writes at most
+    max_examples entries per reason and file, while the counts stay exact."""
+    src, qdir = tmp_path / "in", tmp_path / "q"
+    src.mkdir()
+    bomb = gzip.compress(b"{}\n" * 200_000, 9)
+    assert len(bomb) < 1_000
+    (src / "a_bomb.jsonl.gz").write_bytes(bomb)
+    (src / "b_mixed.jsonl").write_bytes(jsonl(*([b"{nope"] * 30 + [{"text": "hea tekst"}] + [{}] * 7)))
+
+    reader = QuarantiningJsonlReader(src, quarantine_folder=qdir, max_examples=25, source_name="s")
+    docs = list(reader.run(rank=0, world_size=1))
+
+    assert [d.text for d in docs] == ["hea tekst"]
+    assert quarantine_counts(qdir) == {"malformed_json": 30, "missing_text": 200_007}
+    assert quarantine_counts(qdir, by_file=True)["missing_text"] == {
+        str(src / "a_bomb.jsonl.gz"): 200_000, str(src / "b_mixed.jsonl"): 7}
+    written = entries(qdir)
+    per = {}
+    for e in written:
+        per[(e["reason"], e["file"].rsplit("/", 1)[-1])] = per.get((e["reason"], e["file"].rsplit("/", 1)[-1]), 0) + 1
+    assert per == {("missing_text", "a_bomb.jsonl.gz"): 25, ("missing_text", "b_mixed.jsonl"): 7,
+                   ("malformed_json", "b_mixed.jsonl"): 25}
+    # the first ones are kept, in order
+    assert [e["position"] for e in written if e["file"].endswith("a_bomb.jsonl.gz")] == list(range(1, 26))
+    assert sum(p.stat().st_size for p in qdir.rglob("*") if p.is_file()) < 20_000
+    assert stat(reader, "quarantined_missing_text") == 200_007  # stats count everything too
+    # in = kept + quarantined
+    assert len(docs) + sum(quarantine_counts(qdir).values()) == 200_000 + 38
+
+
+def test_parquet_wrongly_typed_text_column_is_bounded(tmp_path):
+    src, qdir = tmp_path / "in", tmp_path / "q"
+    src.mkdir()
+    pq.write_table(pa.table({"text": list(range(5_000))}), src / "ints.parquet")
+
+    reader = QuarantiningParquetReader(src, qdir, max_examples=10, source_name="pq")
+    assert list(reader.run(rank=0, world_size=1)) == []
+
+    assert quarantine_counts(qdir) == {"missing_text": 5_000}
+    written = entries(qdir)
+    assert len(written) == 10 and [e["position"] for e in written] == list(range(10))
+    assert all("int" in e["detail"] for e in written)
+
+
+def test_records_name_the_source_uri_not_the_scratch_link(tmp_path):
+    """The corpus stage reads links in a scratch folder; records must carry the source URI so
+    their bytes are the same in any work dir."""
+    real = tmp_path / "data" / "docs.jsonl"
+    real.parent.mkdir()
+    real.write_bytes(jsonl({"text": "tere"}, b"{bad"))
+    outs = []
+    for work in ("w1", "w2"):
+        folder = tmp_path / work / "sources"
+        folder.mkdir(parents=True)
+        (folder / "00000-docs.jsonl").symlink_to(real)
+        qdir = tmp_path / work / "q"
+        reader = QuarantiningJsonlReader(folder, qdir, source_name="web",
+                                         file_uris={"00000-docs.jsonl": str(real)})
+        docs = list(reader.run(rank=0, world_size=1))
+        assert docs[0].metadata["file_path"] == str(real)
+        outs.append((qdir / "malformed_json" / "web-00000.jsonl").read_bytes())
+        assert quarantine_counts(qdir, by_file=True) == {"malformed_json": {str(real): 1}}
+    assert outs[0] == outs[1] and str(real).encode() in outs[0]
+
+
+def test_non_utf8_file_name_is_read_and_named(tmp_path):
+    src, qdir = tmp_path / "in", tmp_path / "q"
+    src.mkdir()
+    name = os.fsdecode(b"t\xf5\xf5-\xff.jsonl")  # Latin-1 bytes: not UTF-8
+    (src / name).write_bytes(jsonl({"text": "tekst"}, b"{bad"))
+
+    reader = QuarantiningJsonlReader(src, qdir, source_name="x")
+    docs = list(reader.run(rank=0, world_size=1))
+
+    assert [d.text for d in docs] == ["tekst"]
+    assert docs[0].id == "t\\xf5\\xf5-\\xff.jsonl/1" and docs[0].metadata["file_path"].endswith("t\\xf5\\xf5-\\xff.jsonl")
+    docs[0].id.encode("utf-8"), docs[0].metadata["file_path"].encode("utf-8")  # writers can encode them
+    (entry,) = entries(qdir)
+    assert entry["reason"] == "malformed_json" and entry["file"].endswith("t\\xf5\\xf5-\\xff.jsonl")

@@ -182,6 +182,12 @@ class CorpusConfig(Model):
     executor: ExecutorConfig = ExecutorConfig()
     max_doc_bytes: int = Field(1_000_000, description="Larger single documents are quarantined.")
     max_shard_bytes: int = Field(1 << 30, description="An output Parquet shard is closed at about this size.")
+    quarantine_examples: int = Field(
+        1_000, ge=0, description="Quarantined records written per reason and source file; the rest are only "
+        "counted (exact counts are kept), so a hostile file cannot flood the store.")
+    split_bytes: int = Field(
+        256 << 20, ge=0, description="Input files bigger than this are read by several tasks in parts (Parquet "
+        "row groups, JSONL byte ranges, compressed JSONL line blocks); 0: one task per file.")
 
     def resolved_filters(self) -> FiltersConfig:
         return self.filters or default_filters(self.language)

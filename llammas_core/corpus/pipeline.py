@@ -48,9 +48,7 @@ def output_row(self, doc) -> dict:
     """Parquet row of a kept document (datatrove writer adapter)."""
     meta = doc.metadata
     cluster = int(meta.get("minhash_cluster_size", 1)) + int(meta.get("duplicate_count", 0))
-    rest = {k: v for k, v in meta.items() if k not in KNOWN_META}
-    if "file_path" in rest:  # the scratch link's name (NNNNN-<file>), indexing the manifest's source_files
-        rest["file_path"] = rest["file_path"].rsplit("/", 1)[-1]
+    rest = {k: v for k, v in meta.items() if k not in KNOWN_META}  # file_path: the source file's URI
     return {
         "id": str(doc.id), "text": doc.text, "url": meta.get("url"), "source": meta.get("source"),
         "language": meta.get("language"), "language_score": meta.get("language_score"),
@@ -58,8 +56,10 @@ def output_row(self, doc) -> dict:
     }
 
 
-def _reader(kind: str, folder: Path, name: str, cfg: CorpusConfig, quarantine: Path, text_field: str, id_field: str):
-    common = dict(quarantine_folder=str(quarantine), max_doc_bytes=cfg.max_doc_bytes, source_name=name)
+def _reader(kind: str, folder: Path, name: str, cfg: CorpusConfig, quarantine: Path, text_field: str, id_field: str,
+            file_uris: dict[str, str] | None = None):
+    common = dict(quarantine_folder=str(quarantine), max_doc_bytes=cfg.max_doc_bytes, source_name=name,
+                  max_examples=cfg.quarantine_examples, file_uris=file_uris, split_bytes=cfg.split_bytes)
     if kind in ("warc", "wet", "arc", "crawl"):
         return QuarantiningWarcReader(str(folder), **common)
     if kind == "jsonl":
@@ -67,13 +67,16 @@ def _reader(kind: str, folder: Path, name: str, cfg: CorpusConfig, quarantine: P
     return QuarantiningParquetReader(str(folder), text_key=text_field, id_key=id_field, **common)
 
 
-def build_filter_steps(cfg: CorpusConfig, staged: list[tuple[str, str, Path, str, str]], out: Path,
-                       filtered: Path, lid_model: str | None) -> list:
+def build_filter_steps(cfg: CorpusConfig, staged: list[tuple], out: Path, filtered: Path, lid_model: str | None) -> list:
     """Readers of HTML archives go before the extractor and readers of text after it, so only HTML
-    is extracted; then LID and the quality filters; survivors go to a scratch JSONL folder."""
+    is extracted; then LID and the quality filters; survivors go to a scratch JSONL folder.
+
+    `staged`: (name, kind, folder, text_field, id_field[, {file name in folder: source URI}])."""
     removed, quarantine = out / "removed", out / "quarantine"
-    html = [_reader(k, f, n, cfg, quarantine, tf, idf) for n, k, f, tf, idf in staged if k in HTML_KINDS]
-    text = [_reader(k, f, n, cfg, quarantine, tf, idf) for n, k, f, tf, idf in staged if k not in HTML_KINDS]
+    readers = [(s[1], _reader(s[1], s[2], s[0], cfg, quarantine, s[3], s[4], s[5] if len(s) > 5 else None))
+               for s in staged]
+    html = [r for k, r in readers if k in HTML_KINDS]
+    text = [r for k, r in readers if k not in HTML_KINDS]
     steps = list(html)
     if html:
         steps.append(ExtractText(cfg.extract.timeout_seconds, cfg.extract.favour_precision,
@@ -87,7 +90,7 @@ def build_filter_steps(cfg: CorpusConfig, staged: list[tuple[str, str, Path, str
     return steps
 
 
-def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple[str, str, Path, str, str]], work: Path, out: Path,
+def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple], work: Path, out: Path,
                         run_name: str, lid_model: str | None, log: Callable[[str], None] = print) -> dict:
     """Run every step group; returns manifest extras (counts and per-step statistics)."""
     tasks = max(1, cfg.executor.tasks)

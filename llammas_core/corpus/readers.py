@@ -18,6 +18,19 @@ input, undecodable bytes as backslash escapes. Readers may share a quarantine fo
 their source names differ: a reader removes its own old entries for a rank when it starts that
 rank, so a rerun replaces them.
 
+Bounded: at most `max_examples` entries (default 1,000) are written per reason and per source
+file, so a hostile input (a 9 KB gzip of millions of `{}` lines) cannot flood the store. Exact
+counts of everything quarantined, written or not, go to `<quarantine_folder>/_counts/<source>-<rank:05d>.json`
+({reason: {file: count}}); `quarantine_counts` sums those, so in = kept + removed + quarantined holds.
+`file` is the source URI when the reader is given `file_uris` (the corpus stage passes them, so the
+bytes do not depend on the scratch folder), else the resolved path.
+
+Large files are read in parts by several ranks when `split_bytes` is set (see `_plan_parts`):
+Parquet by row groups, plain JSONL by byte ranges (each part starts at the first line beginning
+in its range, its line numbers from a newline count of the bytes before it), compressed JSONL by
+interleaved blocks of lines (every part streams the whole file and parses only its own blocks).
+Positions and default ids are those of the unsplit read, so the documents are the same.
+
 Reasons (each also counted as datatrove stat `quarantined_<reason>`):
     unreadable_file, empty_file, truncated_file, corrupt_file, missing_text_column (Parquet),
     invalid_utf8, malformed_json, not_an_object, missing_text, too_large, binary_payload.
@@ -33,17 +46,24 @@ import io
 import json
 import lzma
 import os
+import random
 import re
 import reprlib
 import zlib
 from pathlib import PurePosixPath
 
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.io import DataFileLike, DataFolderLike, get_datafolder
+from datatrove.io import DataFileLike, DataFolderLike, get_datafolder, get_shard_from_paths_file
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 EXCERPT_CHARS = 2_000
 DEFAULT_MAX_DOC_BYTES = 1_000_000
+DEFAULT_MAX_EXAMPLES = 1_000
+COUNTS_FOLDER = "_counts"
+# whole-file problems: reported by the first part of a split file only
+FILE_REASONS = {"unreadable_file", "empty_file", "truncated_file", "corrupt_file", "missing_text_column"}
+# compressed JSONL read in parts: part i of n parses line blocks i, i+n, i+2n... of this many lines
+LINE_BLOCK = 1_000
 
 _repr = reprlib.Repr()
 _repr.maxstring, _repr.maxother, _repr.maxdict, _repr.maxlist = 200, 200, 50, 20
@@ -87,15 +107,54 @@ class _Truncated(Exception):
     """The input ends inside a record. Not an EOFError: warcio takes those for a clean end."""
 
 
-def quarantine_counts(quarantine_folder: DataFolderLike | os.PathLike) -> dict[str, int]:
-    """Number of quarantined items per reason, counted from the quarantine files."""
+def quarantine_counts(quarantine_folder: DataFolderLike | os.PathLike, by_file: bool = False) -> dict:
+    """Exact number of quarantined items per reason (or {reason: {file: n}} with by_file), from
+    the readers' count files: entries beyond the example limit are counted but not written."""
     folder = _datafolder(quarantine_folder)
-    counts: dict[str, int] = {}
-    for path in folder.glob("*/*.jsonl"):
-        reason = PurePosixPath(path).parent.name
+    counts: dict[str, dict[str, int]] = {}
+    for path in folder.glob(f"{COUNTS_FOLDER}/*.json"):
         with folder.open(path, "rb") as f:
-            counts[reason] = counts.get(reason, 0) + sum(1 for line in f if line.strip())
-    return dict(sorted(counts.items()))
+            for reason, files in json.loads(f.read()).items():
+                for file, n in files.items():
+                    per_file = counts.setdefault(reason, {})
+                    per_file[file] = per_file.get(file, 0) + n
+    if by_file:
+        return {r: dict(sorted(files.items())) for r, files in sorted(counts.items())}
+    return {r: sum(files.values()) for r, files in sorted(counts.items())}
+
+
+def display_path(path: str) -> str:
+    """A file name as printable text: bytes that are not UTF-8 (held by Python as lone
+    surrogates) become backslash escapes instead of failing every later encode()."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        try:
+            raw = path.encode("utf-8", "surrogateescape")  # how os.listdir() holds undecodable bytes
+        except UnicodeEncodeError:
+            raw = path.encode("utf-8", "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+class _Part(str):
+    """One part of a file read in parts: a str (the file's relative path, so datatrove's shard
+    handling and logging treat it as a file) that also says which part."""
+
+    kind: str  # "rows" (Parquet row groups), "bytes" (plain JSONL), "blocks" (compressed JSONL)
+    index: int
+    count: int
+    start: int  # first row group / byte offset
+    end: int
+    first: int  # first row / line number of the part
+
+    def __new__(cls, path: str, kind: str, index: int, count: int, start: int = 0, end: int = 0, first: int = 0):
+        obj = super().__new__(cls, path)
+        obj.kind, obj.index, obj.count, obj.start, obj.end, obj.first = kind, index, count, start, end, first
+        return obj
+
+    def __reduce__(self):
+        return _Part, (str(self), self.kind, self.index, self.count, self.start, self.end, self.first)
 
 
 class QuarantiningReader(BaseDiskReader):
@@ -129,6 +188,9 @@ class QuarantiningReader(BaseDiskReader):
         default_metadata: dict | None = None,
         recursive: bool = True,
         shuffle_files: bool = False,
+        max_examples: int = DEFAULT_MAX_EXAMPLES,
+        file_uris: dict[str, str] | None = None,
+        split_bytes: int = 0,
     ):
         super().__init__(
             _datafolder(data_folder),
@@ -150,28 +212,86 @@ class QuarantiningReader(BaseDiskReader):
         self._file_tag = re.sub(r"[^A-Za-z0-9._-]+", "_", self.source_name).strip("_") or "source"
         self._quarantine_out = None  # set inside run() only, so the step still pickles to workers
         self._rank = 0
+        self.max_examples = max_examples
+        self.file_uris = {k: display_path(v) for k, v in (file_uris or {}).items()}
+        self.split_bytes = split_bytes
+        self._counts: dict[str, dict[str, int]] = {}
+        self._part: _Part | None = None
 
     # -- quarantine ---------------------------------------------------------------------------
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._rank = rank
+        self._counts = {}
+        counts_file = f"{COUNTS_FOLDER}/{self._file_tag}-{rank:05d}.json"
         for old in self.quarantine_folder.glob(f"*/{self._quarantine_file(rank)}"):
             self.quarantine_folder.rm(old)
+        if self.quarantine_folder.exists(counts_file):
+            self.quarantine_folder.rm(counts_file)
         with self.quarantine_folder.get_output_file_manager(mode="wb", compression=None) as out:
             self._quarantine_out = out
             try:
-                yield from super().run(data, rank, world_size)
+                if data:
+                    yield from data
+                yield from self._run_shard(rank, world_size)
             finally:
                 self._quarantine_out = None
+            if self._counts:
+                counts = {r: dict(sorted(files.items())) for r, files in sorted(self._counts.items())}
+                out.write(counts_file, json.dumps(counts, ensure_ascii=False, indent=1).encode("utf-8", "backslashreplace"))
+
+    def _run_shard(self, rank: int, world_size: int) -> DocumentsPipeline:
+        """datatrove's BaseDiskReader.run, over parts of files: files[rank::world_size] when no
+        file is split, else the same round-robin over the list of (file, part)."""
+        if self.paths_file:
+            files = list(get_shard_from_paths_file(self.paths_file, 0, 1))
+        else:
+            files = self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
+        if not files:
+            raise RuntimeError(f"No files found on {self.data_folder.path}!")
+        units = self._plan_parts(files, world_size) if self.split_bytes > 0 and world_size > 1 else files
+        shard = units[rank::world_size]
+        self._log_limit_scope(rank, world_size)
+        if self.shuffle_files:
+            random.shuffle(shard)
+        for doc in self.read_files_shard(shard):
+            self.update_doc_stats(doc)
+            yield doc
+
+    def _plan_parts(self, files: list[str], world_size: int) -> list[str]:
+        """Files at most split_bytes big stay whole; bigger ones become up to world_size parts."""
+        units: list[str] = []
+        for path in files:
+            size = self.data_folder.size(path)
+            n = min(world_size, -(-size // self.split_bytes))
+            units.extend(self._split(path, size, n) if n > 1 else [path])
+        return units
+
+    def _split(self, path: str, size: int, n: int) -> list[str]:
+        return [path]  # formats that can be split override this
+
+    def _file_uri(self, filepath: str) -> str:
+        uri = self.file_uris.get(str(filepath))
+        return uri if uri is not None else display_path(self.data_folder.resolve_paths(str(filepath)))
 
     def quarantine(self, reason: str, detail: str, filepath: str, position=None, raw=b"", **extra) -> None:
         if self._quarantine_out is None:
             raise RuntimeError("quarantine() is only available inside run()")
+        part = filepath if isinstance(filepath, _Part) else None
+        if part is not None and part.index > 0 and reason in FILE_REASONS:
+            return  # the first part reports it
+        file = self._file_uri(filepath)
+        self.stat_update(f"quarantined_{reason}")
+        per_file = self._counts.setdefault(reason, {})
+        n = per_file[file] = per_file.get(file, 0) + 1
+        limit = -(-self.max_examples // part.count) if part is not None else self.max_examples
+        if n > limit:
+            return  # counted, not written: bounded however many bad records a file holds
         entry = {
             "reason": reason,
             "detail": detail,
             "source": self.source_name,
-            "file": self.data_folder.resolve_paths(filepath),
+            "file": file,
             "position": position,
             "excerpt": _excerpt(raw),
             **extra,
@@ -180,7 +300,6 @@ class QuarantiningReader(BaseDiskReader):
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         path = f"{reason}/{self._quarantine_file(self._rank)}"
         self._quarantine_out.write(path, line.encode("utf-8", "backslashreplace"))
-        self.stat_update(f"quarantined_{reason}")
 
     def _quarantine_file(self, rank: int) -> str:
         return f"{self._file_tag}-{rank:05d}.jsonl"
@@ -188,8 +307,11 @@ class QuarantiningReader(BaseDiskReader):
     # -- files ----------------------------------------------------------------------------------
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
+        part = filepath if isinstance(filepath, _Part) else None
+        # byte ranges are read from the raw file; every other part streams the decompressed file
+        compression = None if part is not None and part.kind == "bytes" else self.compression
         try:
-            f = self.data_folder.open(filepath, "rb", compression=self.compression)
+            f = self.data_folder.open(str(filepath), "rb", compression=compression)
         except OSError as e:
             if isinstance(e, (ConnectionError, TimeoutError)):
                 raise  # transient: let the task be retried rather than quarantine good data
@@ -213,7 +335,7 @@ class QuarantiningReader(BaseDiskReader):
                 detail = f"{what} {where}, rest of file lost: {e}"
                 self.quarantine("truncated_file" if truncated else "corrupt_file", detail, filepath, position)
             else:
-                if not seen:
+                if not seen and part is None:
                     self.quarantine("empty_file", "file holds no records", filepath)
 
     def _read_records(self, f, filepath: str):
@@ -224,8 +346,8 @@ class QuarantiningReader(BaseDiskReader):
     def _make_document(self, text: str, doc_id: str, metadata: dict, filepath: str) -> Document:
         metadata = (self.default_metadata or {}) | metadata
         metadata["source"] = self.source_name
-        metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
-        return Document(text=text, id=doc_id, metadata=metadata)
+        metadata.setdefault("file_path", self._file_uri(filepath))
+        return Document(text=text, id=display_path(doc_id), metadata=metadata)
 
     def _document_from_dict(self, record: dict, filepath: str, position: int, raw) -> Document | None:
         """JSONL/Parquet record -> Document, or None after quarantining it (datatrove drops these)."""
@@ -243,7 +365,7 @@ class QuarantiningReader(BaseDiskReader):
             self.quarantine("too_large", f"text is {size} bytes > {self.max_doc_bytes}", filepath, position, raw)
             return None
         doc_id = record.pop(self.id_key, None)
-        doc_id = f"{filepath}/{position}" if doc_id in (None, "") else str(doc_id)
+        doc_id = f"{display_path(str(filepath))}/{position}" if doc_id in (None, "") else str(doc_id)
         metadata = record.pop("metadata", None)
         if not isinstance(metadata, dict):
             metadata = {} if metadata is None else {"metadata": metadata}
@@ -262,19 +384,36 @@ class QuarantiningJsonlReader(QuarantiningReader):
     _requires_dependencies = ["orjson"]
     position_kind = "line"
 
-    def __init__(self, data_folder, quarantine_folder, compression: str | None = "infer", **kwargs):
+    def __init__(self, data_folder, quarantine_folder, compression: str | None = "infer",
+                 line_block: int = LINE_BLOCK, **kwargs):
         super().__init__(data_folder, quarantine_folder, **kwargs)
         self.compression = compression
+        self.line_block = line_block
         # JSON escapes inflate text up to 6x ("\u0000"); lines beyond that cannot hold an acceptable
         # document and are cut while reading, so one giant line cannot exhaust memory.
         self.max_line_bytes = 6 * self.max_doc_bytes + 65_536
+
+    def _split(self, path: str, size: int, n: int) -> list[str]:
+        compressed = self.compression == "infer" and _compression_of(path) or self.compression not in (None, "infer")
+        if compressed:  # cannot seek into the stream: each part parses every n-th block of lines
+            return [_Part(path, "blocks", i, n) for i in range(n)]
+        bounds = [size * i // n for i in range(n + 1)]
+        return [_Part(path, "bytes", i, n, bounds[i], bounds[i + 1]) for i in range(n)]
 
     def _read_records(self, f, filepath: str):
         import orjson
 
         if not isinstance(f, io.BufferedIOBase):
             f = io.BufferedReader(f)  # e.g. zstandard's reader has no readline()
-        for lineno, raw, complete in _bounded_lines(f, self.max_line_bytes):
+        part = filepath if isinstance(filepath, _Part) else None
+        if part is not None and part.kind == "bytes":
+            first, end = _seek_line_start(f, part.start), part.end
+        else:
+            first, end = 1, None
+        for lineno, raw, complete in _bounded_lines(f, self.max_line_bytes, first, end):
+            if part is not None and part.kind == "blocks" and (lineno - 1) // self.line_block % part.count != part.index:
+                yield lineno, None  # another part's line: only its position is tracked here
+                continue
             if not raw.strip():
                 continue
             yield lineno, self._parse_line(orjson, raw, complete, filepath, lineno)
@@ -302,16 +441,49 @@ class QuarantiningJsonlReader(QuarantiningReader):
         return self._document_from_dict(record, filepath, lineno, raw)
 
 
-def _bounded_lines(f, cap: int):
-    """Yield (line_number, bytes, complete); a line over `cap` bytes is cut and the rest skipped."""
-    lineno = 0
-    while line := f.readline(cap + 1):
+def _compression_of(path: str) -> bool:
+    return path.endswith((".gz", ".zst", ".bz2", ".xz", ".lzma", ".zstd"))
+
+
+def _bounded_lines(f, cap: int, first: int = 1, end: int | None = None):
+    """Yield (line_number, bytes, complete) from line number `first` on; a line over `cap` bytes
+    is cut and the rest skipped. With `end`, stop before the first line starting at or past that
+    byte offset of a plain file (f positioned at a line start)."""
+    lineno = first - 1
+    offset = f.tell() if end is not None else 0
+    while (end is None or offset < end) and (line := f.readline(cap + 1)):
         lineno += 1
+        offset += len(line)
         complete = len(line) <= cap or line.endswith(b"\n")
         if not complete:
             while (rest := f.readline(cap)) and not rest.endswith(b"\n"):
-                pass
+                offset += len(rest)
+            offset += len(rest)
         yield lineno, line, complete
+
+
+def _seek_line_start(f, start: int, chunk: int = 1 << 24) -> int:
+    """Position a plain file at the first line starting at or after byte `start`; return that
+    line's number, counted from the newlines before it (a fast bytes.count, not a parse)."""
+    f.seek(0)
+    lines, pos = 1, 0
+    while pos < start - 1:  # count the newlines in bytes [0, start - 1)
+        block = f.read(min(chunk, start - 1 - pos))
+        if not block:
+            break
+        lines += block.count(b"\n")
+        pos += len(block)
+    if start > 0:
+        # the line holding byte start-1 belongs to the previous part unless that byte ends it
+        while block := f.read(chunk):
+            i = block.find(b"\n")
+            if i >= 0:
+                f.seek(pos + i + 1)
+                return lines + 1
+            pos += len(block)
+        return lines
+    f.seek(0)
+    return lines
 
 
 class QuarantiningParquetReader(QuarantiningReader):
@@ -348,11 +520,41 @@ class QuarantiningParquetReader(QuarantiningReader):
             columns = pqf.schema_arrow.names
             if self.text_key not in columns:
                 raise _BadFile("missing_text_column", f"no column {self.text_key!r}; columns: {columns}")
-            row = 0
-            for batch in pqf.iter_batches(batch_size=self.batch_size):
+            part = filepath if isinstance(filepath, _Part) else None
+            groups = range(part.start, part.end) if part is not None else range(pqf.num_row_groups)
+            row = part.first if part is not None else 0
+            if not groups:
+                return
+            for batch in pqf.iter_batches(batch_size=self.batch_size, row_groups=list(groups)):
                 for record in batch.to_pylist():
                     yield row, self._document_from_dict(record, filepath, row, dict(record))
                     row += 1
+
+    def _split(self, path: str, size: int, n: int) -> list[str]:
+        """Contiguous runs of row groups of about equal bytes; a file of one row group stays whole."""
+        import pyarrow.parquet as pq
+
+        try:
+            with self.data_folder.open(path, "rb") as f:
+                meta = pq.ParquetFile(f).metadata
+        except Exception:  # unreadable here: read whole, where read_file reports it
+            return [path]
+        sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
+        rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        n = min(n, len(sizes))
+        if n <= 1:
+            return [path]
+        prefix = [0]
+        for b in sizes:
+            prefix.append(prefix[-1] + b)
+        cuts = [0]
+        for k in range(1, n):  # the row-group boundary nearest to k/n of the bytes, strictly increasing
+            best = min(range(cuts[-1] + 1, len(sizes)), key=lambda i: abs(prefix[i] - prefix[-1] * k / n))
+            if best < len(sizes) - (n - k) + 1:
+                cuts.append(best)
+        cuts.append(len(sizes))
+        return [_Part(path, "rows", k, len(cuts) - 1, cuts[k], cuts[k + 1], sum(rows[: cuts[k]]))
+                for k in range(len(cuts) - 1)]
 
 
 _DOCUMENT_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}

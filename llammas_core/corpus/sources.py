@@ -12,7 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from llammas_core.corpus.config import SourceConfig
 from llammas_core.errors import InputError
@@ -78,16 +78,30 @@ def resolve(source: SourceConfig, endpoint_url: str | None = None) -> list[Sourc
 def fingerprint(name: str, files: list[SourceFile]) -> str:
     digest = hashlib.sha256(name.encode())
     for f in sorted(files, key=lambda f: f.uri):
-        digest.update(f"{f.uri}\t{f.size}\t{f.stamp}\n".encode())
+        # surrogateescape: a file name that is not UTF-8 keeps its bytes instead of failing here
+        digest.update(f"{f.uri}\t{f.size}\t{f.stamp}\n".encode("utf-8", "surrogateescape"))
     return f"source:{name}:{digest.hexdigest()[:20]}"
 
 
-def stage_locally(files: list[SourceFile], dest: Path, endpoint_url: str | None = None) -> Path:
+def safe_name(name: str) -> str:
+    """A file name as UTF-8 text, undecodable bytes percent-encoded (b"\\xff" -> "%FF")."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return quote(name.encode("utf-8", "surrogateescape"), safe=" !#$&'()+,;=@[]^`{}~")
+
+
+def stage_locally(files: list[SourceFile], dest: Path, endpoint_url: str | None = None) -> dict[str, str]:
     """A folder holding the source's files in a stable order: links to local files, downloads of S3
-    objects (streamed to disk; skipped when already complete from an earlier attempt)."""
+    objects (streamed to disk; skipped when already complete from an earlier attempt).
+    Returns {name in the folder: source URI}; names are UTF-8 even where the source's are not."""
     dest.mkdir(parents=True, exist_ok=True)
+    names = {}
     for i, f in enumerate(sorted(files, key=lambda f: f.uri)):
-        target = dest / f"{i:05d}-{os.path.basename(urlparse(f.uri).path)}"
+        name = f"{i:05d}-{safe_name(os.path.basename(urlparse(f.uri).path))}"
+        names[name] = f.uri
+        target = dest / name
         if target.exists() or target.is_symlink():
             if target.is_symlink() or target.stat().st_size == f.size:
                 continue
@@ -96,4 +110,4 @@ def stage_locally(files: list[SourceFile], dest: Path, endpoint_url: str | None 
             S3Store(f"s3://{parsed.netloc}", endpoint_url=endpoint_url).get_file(parsed.path.lstrip("/"), target)
         else:
             os.symlink(f.uri, target)
-    return dest
+    return names
