@@ -43,3 +43,23 @@ def s3_endpoint():
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def tiny_eval_model(tmp_path_factory) -> Path:
+    """A tiny random Llama + byte-level BPE tokenizer (with a chat template) saved as a model folder,
+    its tokenizer trained on the bundled demo/eval texts; shared by the evaluation tests."""
+    import json as _json
+
+    from llammas_core.train.tiny import save_tiny_base
+
+    texts = []
+    for path in sorted((REPO / "demo" / "eval").rglob("*")):
+        if path.suffix in (".jsonl", ".json"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                texts += [str(v) for v in _json.loads(line).values() if isinstance(v, str)]
+        elif path.suffix == ".csv":
+            texts += path.read_text(encoding="utf-8").splitlines()
+    out = tmp_path_factory.mktemp("tiny-eval") / "model"
+    save_tiny_base(out, texts * 3, vocab_size=600, hidden_size=64, layers=2)
+    return out
