@@ -67,6 +67,15 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the crawler hung up after max_bytes
             pass
 
+    def drip(self, data: bytes) -> None:
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(1.0)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def do_GET(self) -> None:
         server = self.server
         with server.lock:
@@ -86,6 +95,14 @@ class Handler(BaseHTTPRequestHandler):
             for chunk in (body[:20], body[20:]):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/slow.html":  # headers at once, then the body at 1 byte/s
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "60")
+            self.end_headers()
+            self.drip(b"<html>" + b"x" * 54)
+        elif self.path == "/slow-headers.html":  # even the status line trickles in
+            self.drip(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
         elif self.path == "/moved":
             self.send_response(301)
             self.send_header("Location", "/e.html")
@@ -149,10 +166,28 @@ def read_warcs(files) -> list:
         ("100.64.0.1", True),  # carrier-grade NAT, not global
         ("93.184.216.34", False),
         ("2606:2800:220:1:248:1893:25c8:1946", False),
+        # IPv6 forms that carry a blocked IPv4 address
+        ("2002:7f00:1::1", True),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", True),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", True),  # 6to4 of 169.254.169.254
+        ("2002:5db8:d822::1", False),  # 6to4 of 93.184.216.34
+        ("::ffff:10.0.0.1", True),  # IPv4-mapped
+        ("::127.0.0.1", True),  # IPv4-compatible
+        ("::10.0.0.1", True),
+        ("64:ff9b::7f00:1", True),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 of 169.254.169.254
+        ("64:ff9b::5db8:d822", False),  # NAT64 of a public address: how DNS64 networks reach IPv4 sites
+        ("64:ff9b:1::c0a8:101", True),  # local-use NAT64 of 192.168.1.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", True),  # Teredo, client 127.0.0.1 (obfuscated)
     ],
 )
 def test_blocked_ip(ip, blocked):
     assert is_blocked_ip(ip) is blocked
+
+
+def test_allow_loopback_does_not_extend_to_tunnelled_loopback():
+    for ip in ("2002:7f00:1::1", "64:ff9b::7f00:1", "::127.0.0.1"):
+        assert is_blocked_ip(ip, allow_loopback=True), ip
 
 
 def test_allow_loopback_allows_loopback_only():
@@ -289,3 +324,38 @@ def test_warc_rotation(site, tmp_path):
     for path in stats.files:
         kinds = [kind for kind, *_ in read_warcs([path])]
         assert kinds[0] == "warcinfo" and sorted(kinds[1:]) == ["request", "response"]
+
+
+# ---------------------------------------------------------------- deadlines and empty crawls
+
+
+@pytest.mark.parametrize("path", ["slow.html", "slow-headers.html"])
+def test_page_deadline_covers_the_whole_request(site, tmp_path, path):
+    """A server sending 1 byte/s never trips a per-read timeout; the page's deadline ends it."""
+    start = time.monotonic()
+    stats = crawl(config(site, seeds=[site.url + path], max_depth=0, timeout_seconds=2), tmp_path)
+    took = time.monotonic() - start
+    assert stats.skipped == {"page_timeout": 1} and stats.written == 0
+    assert 1.8 < took < 4, took  # abandoned at about the limit (robots.txt is fast), not after 60 s
+
+
+def test_empty_crawl_is_not_committed(site, tmp_path):
+    from llammas_core.corpus.config import SourceConfig
+    from llammas_core.corpus.stage import run_crawl
+    from llammas_core.errors import InputError, TransientError
+    from llammas_core.store import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    refused = SourceConfig(name="site", kind="crawl", crawl=CrawlConfig(seeds=[site.url, site.url + "a.html"]))
+    with pytest.raises(InputError, match=r"crawl 'site' \(crawl/\w+\) kept no page.*non-public address: 2"):
+        run_crawl(store, refused, tmp_path / "work", log=lambda m: None)
+    assert not list((tmp_path / "store").rglob("manifest.json"))
+
+    # unreachable (nothing listens there): worth a retry, and also not committed
+    down = SourceConfig(name="down", kind="crawl", crawl=config(site, seeds=["http://127.0.0.1:9/"]))
+    with pytest.raises(TransientError, match="crawl 'down'.*robots.txt could not be read"):
+        run_crawl(store, down, tmp_path / "work", log=lambda m: None)
+    assert not list((tmp_path / "store").rglob("manifest.json"))
+
+    ok = SourceConfig(name="site", kind="crawl", crawl=config(site, max_depth=0))
+    assert run_crawl(store, ok, tmp_path / "work", log=lambda m: None).manifest["records"] == 1

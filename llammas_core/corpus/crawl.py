@@ -21,6 +21,7 @@ import io
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import urllib.robotparser
 from collections import deque
@@ -59,7 +60,10 @@ class CrawlConfig(BaseModel):
     rate_limit_seconds: float = Field(
         default=1.0, ge=0, description="Least seconds between two requests to the same host."
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, description="Socket timeout of each request.")
+    timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Most seconds one request may take in all (connect, headers and body); a slower page is "
+        "abandoned and counted as page_timeout.")
     max_bytes: int = Field(default=5_000_000, gt=0, description="Larger responses are skipped.")
     content_types: list[str] = Field(
         default=["text/html", "application/xhtml+xml"], description="Media types kept (and parsed for links)."
@@ -90,11 +94,43 @@ class BlockedAddress(Exception):
 # ---------------------------------------------------------------- addresses
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to, for the forms that carry one: IPv4-mapped
+    (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated), 6to4 (2002:AABB:CCDD::/48),
+    Teredo (2001:0::/32, client address obfuscated) and NAT64 (64:ff9b::/96, RFC 6052; and the
+    local-use 64:ff9b:1::/48 of RFC 8215, last 32 bits as the /96 form)."""
+    if addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    if addr.sixtofour:
+        return addr.sixtofour
+    if addr.teredo:
+        return addr.teredo[1]
+    packed = int(addr)
+    if packed >> 32 == 0 and packed > 1:  # ::a.b.c.d (not :: or ::1)
+        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
+    if any(addr in net for net in _NAT64):
+        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
+    return None
+
+
 def is_blocked_ip(ip: str, allow_loopback: bool = False) -> bool:
-    """True if connecting to `ip` could reach something that is not the public internet."""
+    """True if connecting to `ip` could reach something that is not the public internet.
+
+    IPv6 forms that embed an IPv4 address are judged by that address as well: a relay or
+    translator would deliver 2002:7f00:1::1 (6to4 of 127.0.0.1) to the blocked host."""
     addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = embedded_ipv4(addr)
+        if addr.ipv4_mapped:
+            addr = addr.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        elif inner is not None:
+            if is_blocked_ip(str(inner), allow_loopback=False):
+                return True  # loopback reached through a tunnel or translator is never "our" loopback
+            if any(addr in net for net in _NAT64):
+                return False  # DNS64 networks reach every public IPv4 site this way
     if addr.is_loopback:
         return not allow_loopback
     # `not is_global` also catches ranges the flags below miss (100.64/10 carrier NAT, 192.0.0/24, ...)
@@ -215,9 +251,10 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self.ip = ip
+        self.raw_sock: socket.socket | None = None
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.ip, self.port), self.timeout)
+        self.sock = self.raw_sock = socket.create_connection((self.ip, self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -227,10 +264,52 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         super().__init__(host, port, timeout=timeout)
         self.ip = ip
         self.tls = ssl.create_default_context()
+        self.raw_sock: socket.socket | None = None
 
     def connect(self) -> None:
-        raw = socket.create_connection((self.ip, self.port), self.timeout)
+        self.raw_sock = raw = socket.create_connection((self.ip, self.port), self.timeout)
         self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+
+
+class PageTimeout(TimeoutError):
+    """A request ran past its overall deadline (timeout_seconds), however fast each read was."""
+
+
+class _Deadline:
+    """Shuts the connection's socket down when the request's time is up.
+
+    A socket timeout bounds each read, so a server trickling one byte a second never trips it;
+    a timer that shuts the socket down ends any read (TLS handshake, headers, chunked body) at
+    once, and `check()` then turns whatever error or short body that caused into PageTimeout.
+    """
+
+    def __init__(self, conn, seconds: float) -> None:
+        self.conn, self.seconds, self.expired = conn, seconds, False
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = getattr(self.conn, "raw_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def check(self) -> None:
+        if self.expired:
+            raise PageTimeout(f"request took longer than {self.seconds:g} s in all")
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.timer.cancel()
+        if exc_type is not None and self.expired:
+            raise PageTimeout(f"request took longer than {self.seconds:g} s in all") from exc
+        return False
 
 
 @dataclass
@@ -285,18 +364,20 @@ def fetch(
     ]
     date = datetime.now(timezone.utc)
     try:
-        conn.request("GET", request_target(parts), headers=dict(request_headers))
-        resp = conn.getresponse()
-        out = Response(url, ip, date, request_headers, resp.status, resp.reason, resp.version, resp.getheaders())
-        if not read_body(out):
+        with _Deadline(conn, cfg.timeout_seconds) as deadline:
+            conn.request("GET", request_target(parts), headers=dict(request_headers))
+            resp = conn.getresponse()
+            out = Response(url, ip, date, request_headers, resp.status, resp.reason, resp.version, resp.getheaders())
+            if not read_body(out):
+                return out
+            declared = out.header("Content-Length")
+            if declared.isdigit() and int(declared) > max_bytes:
+                out.too_large = True  # don't download what we would throw away
+                return out
+            out.body = resp.read(max_bytes + 1)  # one byte more tells "exactly max" from "over"
+            deadline.check()  # a shut-down socket can also look like a clean (short) end of body
+            out.too_large = len(out.body) > max_bytes
             return out
-        declared = out.header("Content-Length")
-        if declared.isdigit() and int(declared) > max_bytes:
-            out.too_large = True  # don't download what we would throw away
-            return out
-        out.body = resp.read(max_bytes + 1)  # one byte more tells "exactly max" from "over"
-        out.too_large = len(out.body) > max_bytes
-        return out
     finally:
         conn.close()
 
@@ -484,6 +565,9 @@ class Crawler:
         self.attempts += 1
         try:
             r = self._polite_fetch(url, host, self.cfg.max_bytes, self._keep_body)
+        except PageTimeout:
+            self.stats.skip("page_timeout")
+            return [], 0
         except (OSError, http.client.HTTPException):
             self.stats.skip("fetch_error")
             return [], 0
@@ -541,6 +625,31 @@ def check_domains(domains: list[str]) -> list[str]:
     if bad:
         raise ConfigError(f"crawl: invalid allow_domains entries {bad}: give host names like 'example.org'")
     return names
+
+
+SKIP_REASONS = {
+    "blocked_address": "host resolves to a non-public address",
+    "dns_error": "host name does not resolve",
+    "robots": "disallowed by robots.txt",
+    "robots_unavailable": "robots.txt could not be read (5xx or no answer: disallow all)",
+    "fetch_error": "connection failed",
+    "page_timeout": "request ran past timeout_seconds",
+    "off_domain": "link outside allow_domains",
+    "redirect": "redirect",
+    "content_type": "content type not in content_types",
+    "too_large": "response over max_bytes",
+}
+# what a retry may cure; everything else fails the same way next time
+TRANSIENT_SKIPS = {"dns_error", "fetch_error", "page_timeout", "robots_unavailable"}
+
+
+def explain_empty_crawl(name: str, stats: CrawlStats) -> tuple[str, bool]:
+    """(message, transient) for a crawl that kept no page: what happened to the requests."""
+    reasons = ", ".join(
+        f"{SKIP_REASONS.get(k, k.replace('_', ' ').replace('http ', 'HTTP '))}: {n}"
+        for k, n in sorted(stats.skipped.items(), key=lambda kv: -kv[1])) or "no request was made"
+    transient = any(k in TRANSIENT_SKIPS or k.startswith("http_5") for k in stats.skipped)
+    return f"crawl {name} kept no page ({stats.fetched} responses); {reasons}", transient
 
 
 def crawl(config: CrawlConfig, out_dir: Path) -> CrawlStats:
