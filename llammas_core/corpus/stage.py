@@ -16,10 +16,19 @@ from typing import Callable
 from llammas_core import __version__
 from llammas_core.corpus import sources as src
 from llammas_core.corpus.config import CorpusConfig, SourceConfig
-from llammas_core.corpus.crawl import crawl
+from llammas_core.corpus.crawl import crawl, explain_empty_crawl
 from llammas_core.corpus.pipeline import run_corpus_pipeline
-from llammas_core.errors import ConfigError
-from llammas_core.stage import MANIFEST, StageContext, StageResult, read_manifest, run_stage, stage_key
+from llammas_core.corpus.readers import display_path
+from llammas_core.errors import ConfigError, InputError, TransientError
+from llammas_core.stage import (
+    MANIFEST,
+    StageContext,
+    StageResult,
+    committed_files,
+    read_manifest,
+    run_stage,
+    stage_key,
+)
 from llammas_core.store import Store
 
 
@@ -55,34 +64,30 @@ def run_crawl(store: Store, source: SourceConfig, work_root: Path, log: Callable
     def body(ctx: StageContext) -> dict:
         stats = crawl(source.crawl, ctx.out_dir / "warc")
         log(f"crawl {source.name}: {stats}")
+        if not stats.written:  # never commit an empty crawl: it would stand for the whole week
+            message, transient = explain_empty_crawl(f"{source.name!r} ({crawl_stage_id(source)})", stats)
+            raise (TransientError if transient else InputError)(message)
         return {"records": stats.written, "crawl_stats": stats.__dict__}
 
     return run_stage(store, "crawl", source.crawl, [], body, work_root, extra_key=[f"period:{refresh_period()}"])
 
 
 def _local_files_of(store: Store, manifest: dict, prefix: str, dest: Path) -> list[Path]:
-    """Files of a committed stage under `prefix`, as local paths (linked or downloaded)."""
-    out = []
-    for f in manifest["files"]:
-        if not f["path"].startswith(prefix):
-            continue
-        key = f"{manifest['id']}/{f['path']}"
-        local = store.local_path(key)
-        if local is None:
-            local = dest / f["path"]
-            if not (local.exists() and local.stat().st_size == f["bytes"]):
-                store.get_file(key, local)
-        out.append(Path(local))
-    return out
+    """Files of a committed stage under `prefix`, as local paths, size and sha256 verified."""
+    return committed_files(store, manifest, prefix, dest)
 
 
-def _link(files: list[Path], src_root: str, dest_root: Path, rename: Callable[[Path], str] | None = None) -> None:
+def _link(files: list[Path], src_root: str, dest_root: Path, rename: Callable[[Path], str] | None = None) -> list[str]:
+    """Symlinks to `files` under dest_root; returns their paths relative to dest_root."""
+    names = []
     for f in files:
         rel = f.as_posix().split(src_root, 1)[1]
-        target = dest_root / (rename(f) if rename else rel)
+        names.append(rename(f) if rename else rel)
+        target = dest_root / names[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
             target.symlink_to(f)
+    return names
 
 
 def crawl_stage_id(source: SourceConfig) -> str:
@@ -110,9 +115,9 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
     lineage = read_lineage(store, cfg.language)
     for entry in lineage:
         if entry.get("base_key") == base_key and store.exists(f"{entry['id']}/{MANIFEST}"):
-            log(f"corpus: unchanged config and sources, reusing {entry['uri']}")
-            return StageResult(store.url(f"{entry['id']}/{MANIFEST}"), store.read_json(f"{entry['id']}/{MANIFEST}"),
-                               True)
+            uri = store.url(f"{entry['id']}/{MANIFEST}")  # where it is now, not where the lineage saw it
+            log(f"corpus: unchanged config and sources, reusing {uri}")
+            return StageResult(uri, store.read_json(f"{entry['id']}/{MANIFEST}"), True)
     crawled = {s.name: run_crawl(store, s, work_root, log).manifest for s in cfg.sources if s.kind == "crawl"}
     crawl_manifests = list(crawled.values())
     prior = [read_manifest(e["uri"], endpoint_url) for e in lineage] if cfg.dedup.against_previous else []
@@ -124,10 +129,13 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
             folder = ctx.work_dir / "sources" / s.name
             if s.kind == "crawl":
                 m = crawled[s.name]
-                _link(_local_files_of(store, m, "warc/", ctx.work_dir / "downloads" / m["key"]), "/warc/", folder)
+                names = _link(_local_files_of(store, m, "warc/", ctx.work_dir / "downloads" / m["key"]), "/warc/",
+                              folder)
+                uris = {n: store.url(f"{m['id']}/warc/{n}") for n in names}
             else:
-                src.stage_locally(resolved[s.name], folder, endpoint_url)
-            staged.append((s.name, s.kind, folder, s.text_field, s.id_field))
+                uris = src.stage_locally(resolved[s.name], folder, endpoint_url)
+            # records name the source URI, not the scratch link: same bytes in any work dir
+            staged.append((s.name, s.kind, folder, s.text_field, s.id_field, uris))
         for m in prior:  # earlier runs' dedup indexes, one file name per run so they never collide
             files = _local_files_of(store, m, "index/", ctx.work_dir / "downloads" / m["key"])
             _link([f for f in files if "/index/exact/" in f.as_posix()], "/index/exact/",
@@ -136,7 +144,7 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
                   ctx.work_dir / "prior_index" / "minhash")
         lid_model = _resolve_model(cfg.lid.model, ctx.work_dir, endpoint_url)
         extra = run_corpus_pipeline(cfg, staged, ctx.work_dir, ctx.out_dir, f"run-{ctx.key}", lid_model, log)
-        source_files = {n: sorted(f.uri for f in files) for n, files in resolved.items()}
+        source_files = {n: sorted(display_path(f.uri) for f in files) for n, files in resolved.items()}
         return {**extra, "language": cfg.language, "base_key": base_key, "source_files": source_files}
 
     result = run_stage(store, "corpus", cfg, crawl_manifests + prior, body, work_root, extra_key=fingerprints)
