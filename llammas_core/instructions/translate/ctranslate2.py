@@ -97,7 +97,8 @@ class CTranslate2Translator(Translator):
                 max_batch_size=0,
             )
             for i, res in zip(batch, results):
-                hyp = self.tokenizer.convert_tokens_to_ids(res.hypotheses[0])
+                # cut to the segment's own cap, as hf_seq2seq does
+                hyp = self.tokenizer.convert_tokens_to_ids(res.hypotheses[0][:output_cap(len(tokens[i]), self.cfg)])
                 out[i] = self.tokenizer.decode(hyp, skip_special_tokens=True).strip()
         return out  # type: ignore[return-value]
 

@@ -4,7 +4,8 @@ transformers 5 has no pipeline("translation"), so this calls generate directly:
 - segments are tokenized once, sorted by length and grouped into token-budget batches
   (longest x count <= batch_tokens): little padding, few batches;
 - each batch gets max_new_tokens proportional to its longest source (max_ratio), so a
-  degenerate or random-init model stops;
+  degenerate or random-init model stops, and each output is cut to its own source's cap, so a
+  segment translates the same whatever batch it lands in (the cache relies on that);
 - language codes per family: NLLB sets tokenizer.src_lang and forces the target code as BOS
   (est_Latn); M2M100 likewise with "__et__"; MADLAD-400 (T5) prefixes the source with "<2et>";
   Marian multi-target models take a ">>est<<" prefix given as tgt_code;
@@ -118,6 +119,8 @@ class HFSeq2SeqTranslator(Translator):
         self.lang = lang_setup(self.tokenizer, self.family, cfg)
         self.forced_bos_id = (self.tokenizer.convert_tokens_to_ids(self.lang.forced_bos_token)
                               if self.lang.forced_bos_token else None)
+        self.batches = 0
+        self.new_tokens: list[int] = []  # generated tokens per segment of the last translate() call
 
     def model_id(self) -> dict:
         return {"name": self.cfg.model if not self.local else "local", "revision": self.cfg.revision,
@@ -134,7 +137,9 @@ class HFSeq2SeqTranslator(Translator):
             return []
         ids = self.encode(segments)
         out: list[str | None] = [None] * len(segments)
+        self.new_tokens = [0] * len(segments)
         pad = self.tokenizer.pad_token_id
+        eos = self.model.generation_config.eos_token_id
         for batch in token_budget_batches([len(x) for x in ids], self.cfg.batch_tokens, self.cfg.max_batch_size):
             longest = max(len(ids[i]) for i in batch)
             input_ids = torch.full((len(batch), longest), pad, dtype=torch.long)
@@ -148,9 +153,12 @@ class HFSeq2SeqTranslator(Translator):
             with torch.inference_mode():
                 gen = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
                                           **kwargs)
-            texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
+            self.batches += 1
             for row, i in enumerate(batch):
-                out[i] = texts[row].strip()
+                # each segment keeps at most its own cap, so the output does not depend on its batch
+                new = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg)].tolist()
+                out[i] = self.tokenizer.decode(new, skip_special_tokens=True).strip()
+                self.new_tokens[i] = sum(1 for t in new if t != pad and t != eos)
         return out  # type: ignore[return-value]
 
     def close(self) -> None:

@@ -1,0 +1,96 @@
+"""Content-addressed cache of translated segments in the store.
+
+Layout: `cache/mt/<id>/identity.json` and `cache/mt/<id>/shards/<time>-<random>.jsonl`, where
+<id> is the sha256 of the translator identity (backend, model + revision/fingerprint, decoding
+settings, language pair): two configs that share those share the cache, whatever else differs.
+Each line of a shard is {"k": sha256(source segment), "t": translation}. Shards are only ever
+added, one per flush, each written atomically by the store (it appears whole or not at all), so
+a run killed at any moment leaves a readable cache and the rerun translates only what is missing.
+Concurrent writers never clash (random shard names); a key present twice has the same value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from llammas_core.stage import canonical_json
+from llammas_core.store import Store
+
+__all__ = ["SegmentCache", "identity_hash", "segment_key"]
+
+PREFIX = "cache/mt"
+
+
+def identity_hash(identity: dict) -> str:
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:24]
+
+
+def segment_key(segment: str) -> str:
+    return hashlib.sha256(segment.encode("utf-8")).hexdigest()
+
+
+class SegmentCache:
+    def __init__(self, store: Store, translator_identity: dict):
+        self.store = store
+        self.identity = translator_identity
+        self.id = identity_hash(translator_identity)
+        self.prefix = f"{PREFIX}/{self.id}"
+        self._data: dict[str, str] | None = None
+        self._pending: dict[str, str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _load(self) -> dict[str, str]:
+        if self._data is None:
+            data: dict[str, str] = {}
+            for key, _ in self.store.list(f"{self.prefix}/shards"):
+                if not key.endswith(".jsonl"):
+                    continue
+                with self.store.open_read(key) as f:
+                    for line in f:
+                        if line.strip():
+                            rec = json.loads(line)
+                            data[rec["k"]] = rec["t"]
+            self._data = data
+            if not self.store.exists(f"{self.prefix}/identity.json"):
+                self.store.write_json(f"{self.prefix}/identity.json", self.identity)
+        return self._data
+
+    def __len__(self) -> int:
+        return len(self._load()) + len(self._pending)
+
+    def get_many(self, segments: list[str]) -> dict[str, str]:
+        """{segment: translation} for the segments already translated (flushed or pending)."""
+        data = self._load()
+        out = {}
+        for s in segments:
+            k = segment_key(s)
+            t = self._pending.get(k, data.get(k))
+            if t is not None:
+                out[s] = t
+        self.hits += len(out)
+        self.misses += len(set(segments)) - len(out)
+        return out
+
+    def put_many(self, pairs) -> None:
+        """Add (segment, translation) pairs; they reach the store at the next flush()."""
+        items = pairs.items() if isinstance(pairs, dict) else pairs
+        for s, t in items:
+            self._pending[segment_key(s)] = t
+
+    def flush(self) -> int:
+        """Write the pending pairs as one new shard (atomically); returns how many were written."""
+        if not self._pending:
+            return 0
+        data = self._load()
+        name = f"{self.prefix}/shards/{time.time_ns():020d}-{os.urandom(4).hex()}.jsonl"
+        with self.store.open_write(name) as f:
+            for k, t in self._pending.items():
+                f.write((json.dumps({"k": k, "t": t}, ensure_ascii=False) + "\n").encode("utf-8"))
+        n = len(self._pending)
+        data.update(self._pending)
+        self._pending = {}
+        return n

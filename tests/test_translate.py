@@ -1,0 +1,155 @@
+"""MT backends for real: hf_seq2seq on a tiny random Marian built here, ctranslate2 on its conversion,
+openai against a loopback chat/completions server that answers 429/500 and is slow at times."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from llammas_core.errors import ConfigError, InputError, TransientError
+from llammas_core.instructions.translate import TranslatorConfig, make_translator
+from llammas_core.instructions.translate.base import output_cap, token_budget_batches
+from tests.mt_fixtures import ENGLISH, ESTONIAN, ChatServer, estonianish, openai_config
+
+
+@pytest.fixture(scope="module")
+def tiny_marian(tmp_path_factory):
+    from llammas_core.instructions.tiny_mt import build_tiny_marian, convert_to_ctranslate2
+
+    root = tmp_path_factory.mktemp("marian")
+    hf = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, root / "hf", vocab_size=300)
+    ct2 = convert_to_ctranslate2(hf, root / "ct2")
+    return hf, ct2
+
+
+SEGMENTS = ENGLISH + ["Hi.", "Write a poem.", "Name <x0> and <x1> in one sentence, please, with care."]
+
+
+def test_token_budget_batches():
+    lengths = [5, 50, 7, 30, 30, 2, 9]
+    batches = list(token_budget_batches(lengths, batch_tokens=64, max_batch_size=3))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 64
+    # length-sorted: each batch holds a contiguous run of the descending order
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)
+
+
+def test_hf_seq2seq_tiny_marian(tiny_marian):
+    hf_dir, _ = tiny_marian
+    cfg = TranslatorConfig(model=str(hf_dir), beams=1, batch_tokens=128, threads=1, max_ratio=1.5,
+                           max_extra_tokens=4)
+    tr = make_translator(cfg)
+    assert tr.family == "marian" and tr.device == "cpu"
+    batched = tr.translate(SEGMENTS)
+    assert len(batched) == len(SEGMENTS) and all(isinstance(t, str) and t for t in batched)
+    assert tr.batches > 1  # the token budget split the segments
+    # batching and padding do not change greedy output; random weights never emit </s>, the
+    # proportional cap stops them
+    single = []
+    for s in SEGMENTS[:6]:
+        single.append(tr.translate([s])[0])
+        cap = output_cap(len(tr.encode([s])[0]), cfg)
+        assert 0 < tr.new_tokens[0] <= cap
+    assert single == batched[:6]
+    # the outputs depend on the input (a real forward pass, not a constant)
+    assert len(set(batched)) > 3
+    ident = tr.identity()
+    assert ident["model"]["fingerprint"] and ident["decoding"]["beams"] == 1
+    tr.close()
+
+
+def test_hf_beam_search_runs(tiny_marian):
+    hf_dir, _ = tiny_marian
+    tr = make_translator(TranslatorConfig(model=str(hf_dir), beams=3, threads=1, max_ratio=1.0))
+    out = tr.translate(SEGMENTS[:4])
+    assert len(out) == 4 and all(out)
+
+
+def test_ctranslate2_matches_hf_greedy(tiny_marian):
+    hf_dir, ct2_dir = tiny_marian
+    common = dict(beams=1, threads=1, batch_tokens=96, max_ratio=1.5, max_extra_tokens=4)
+    hf = make_translator(TranslatorConfig(model=str(hf_dir), **common))
+    ct = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), compute_type="float32",
+                                          **common))
+    assert ct.family == "marian"
+    assert ct.translate(SEGMENTS) == hf.translate(SEGMENTS)
+    # default compute type on CPU is int8, and it translates too
+    ct8 = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), beams=1, threads=1))
+    assert ct8.compute_type == "int8"
+    assert len(ct8.translate(SEGMENTS[:3])) == 3
+    assert ct8.identity() != ct.identity()  # compute type changes the output, so the cache key
+
+
+def test_ctranslate2_refuses_non_ct2_folder(tiny_marian):
+    hf_dir, _ = tiny_marian
+    with pytest.raises(ConfigError, match="not a CTranslate2 model folder"):
+        make_translator(TranslatorConfig(backend="ctranslate2", model=str(hf_dir)))
+
+
+def test_openai_backend_with_429_500_and_slow(monkeypatch):
+    monkeypatch.setenv("LLAMMAS_TEST_MT_KEY", "sk-test-secret-123")
+    with ChatServer(fail_429=4, fail_500=7, slow=5, slow_s=0.2) as server:
+        tr = make_translator(openai_config(server.url, max_concurrency=3))
+        segs = [f"{s} Number {i}." for i, s in enumerate(ENGLISH * 2)]
+        out = tr.translate(segs)
+        assert out == [estonianish(s) for s in segs]
+        statuses = [s for _, s in server.requests]
+        assert 429 in statuses and 500 in statuses
+        assert len(server.ok_texts()) == len(segs)            # each segment answered once
+        assert tr.retries == statuses.count(429) + statuses.count(500)
+        assert server.max_in_flight <= 3
+        assert set(server.auth) == {"Bearer sk-test-secret-123"}
+        assert "sk-test" not in json.dumps(tr.identity())
+
+
+def test_openai_timeout_is_retried():
+    with ChatServer(slow=2, slow_s=1.5) as server:  # every 2nd request is slower than the timeout
+        tr = make_translator(openai_config(server.url, timeout_s=0.5, max_concurrency=1))
+        out = tr.translate(ENGLISH[:3])
+        assert out == [estonianish(s) for s in ENGLISH[:3]]
+        assert tr.retries >= 1
+
+
+def test_openai_no_retry_on_4xx():
+    with ChatServer() as server:
+        tr = make_translator(openai_config(server.url.replace("/v1", "/wrong")))
+        with pytest.raises(ConfigError, match="HTTP 404"):
+            tr.translate(["Hello there, friend."])
+        assert len(server.requests) == 1
+
+
+def test_openai_unreachable_endpoint_clear_error():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tr = make_translator(openai_config(f"http://127.0.0.1:{port}/v1", max_retries=2))
+    t0 = time.time()
+    with pytest.raises(TransientError, match=f"127.0.0.1:{port}.*after 3 attempts"):
+        tr.translate(["Hello there."])
+    assert time.time() - t0 < 10
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError):
+        TranslatorConfig(model="x", src_lang="et", tgt_lang="et")
+    with pytest.raises(ConfigError):
+        TranslatorConfig(model="x", prompt_template="no text field")
+    with pytest.raises(ConfigError, match="does not exist"):
+        make_translator(TranslatorConfig(model="/nonexistent/model/dir"))
+    for name, field in TranslatorConfig.model_fields.items():
+        assert field.description, name
+
+
+def test_openai_400_is_input_error_without_retry():
+    with ChatServer() as server:
+        server.force_status = 400
+        tr = make_translator(openai_config(server.url))
+        with pytest.raises(InputError, match="HTTP 400"):
+            tr.translate(["Hello."])
+        assert len(server.requests) == 1
