@@ -147,10 +147,10 @@ def spm_ready(task: TaskSpec) -> str | None:
     got = sha256_of(src)
     if got != task.spm_sha256.lower():
         raise InputError(f"task {task.name}: spm_model sha256 {got} != expected {task.spm_sha256}")
-    from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS
-    from sacrebleu.utils import SACREBLEU_DIR
+    from sacrebleu.tokenizers import tokenizer_spm
 
-    dest = Path(SACREBLEU_DIR) / "models" / Path(SPM_MODELS["flores200"]["url"]).name
+    # The exact path sacrebleu's TokenizerSPM loads from (it downloads only when this file is missing).
+    dest = Path(tokenizer_spm.SACREBLEU_DIR) / "models" / Path(tokenizer_spm.SPM_MODELS["flores200"]["url"]).name
     if dest.is_file():
         if sha256_of(dest) != got:
             raise InputError(f"{dest} exists with another sha256 than spm_model; remove it or point SACREBLEU "
@@ -198,11 +198,8 @@ def run_flores(loaded, task: TaskSpec, out_dir: Path) -> dict:
     gens = generate(loaded, prompts, max_new_tokens=task.max_new_tokens, num_beams=task.num_beams,
                     do_sample=task.do_sample, stop_at_newline=not loaded.is_chat)
     hyps = []
-    for g in gens:
-        text = g["text"]
-        if loaded.is_chat:  # one sentence in, one line out: keep the first non-empty line
-            text = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-        hyps.append(text)
+    for g in gens:  # one sentence in, one line out: keep the first non-empty line (chat models may open with one)
+        hyps.append(next((ln.strip() for ln in g["text"].splitlines() if ln.strip()), ""))
     refs = [p["ref"] for p in scored]
     metrics, signatures, skipped = {}, {}, {}
     names = ["bleu", "chrf"]

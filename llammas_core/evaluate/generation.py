@@ -76,8 +76,8 @@ def generate(loaded, prompts: Sequence[Prompt], max_new_tokens: int = 256, num_b
                         n = j + 1
                         break
                 text = tok.decode(row[:n], skip_special_tokens=True)
-                if stop_at_newline:
-                    text = text.split("\n", 1)[0]
+                if stop_at_newline:  # every line break (\r, \u2028, ... too), so one item stays one line
+                    text = (text.splitlines() or [""])[0]
                 out[i] = {"text": text.strip(), "n_tokens": n, "prompt_text": rendered[i][0]}
     finally:
         tok.padding_side = old_side

@@ -1,0 +1,518 @@
+"""Evaluation as content-addressed stages: one `eval/<key>` per (model, task), one
+`contamination/<key>`, and a `report/<key>` over them.
+
+- `eval` key: the model's identity (its stage manifest id; for a local folder a fingerprint of its
+  files' names, sizes and mtimes; for a hub id `id@revision`), the settings that change its outputs
+  (chat, resolved dtype, backend), the task spec with its data replaced by a content fingerprint
+  (moving the data kit or the repository changes nothing), the software versions that score (lm-eval,
+  sacrebleu, transformers, torch) and a hash of the engine's source files. Batch size, device and the
+  model's label are not in the key. A rerun after a crash, or with one more model or task, evaluates
+  only the pairs without a committed manifest; a model is loaded once, only when one of its pairs is
+  missing, and released before the next.
+- `contamination` key: n-gram settings + evaluation data fingerprints + training source ids.
+- `report` key: the eval and contamination manifest ids + labels, baseline and bootstrap settings.
+
+Everything is validated (references resolved, tasks, models: the engine's validate_task /
+validate_model) before any model is loaded.
+
+Manifest fields: eval: model, model_path, model_identity, task, task_kind, data, metrics, stderr,
+n_samples, signatures, device, eval_seconds. contamination: rows, sources, eval_sets. report:
+title, baseline, models, tasks, rows (the comparison), contamination_rows, evals
+(model/task/id/uri/reused), report/html/plot/comparison (file names), report_uri, html_uri.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from llammas_core import __version__
+from llammas_core.errors import ConfigError, InputError
+from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.evaluate.spec import ModelSpec, TaskSpec
+from llammas_core.stage import (
+    MANIFEST,
+    StageContext,
+    StageResult,
+    committed_file,
+    is_manifest_ref,
+    read_manifest,
+    run_stage,
+    sha256_file,
+    stage_key,
+)
+from llammas_core.store import Store
+
+EVAL_STAGE, CONTAMINATION_STAGE, REPORT_STAGE = "eval", "contamination", "report"
+# Files of llammas_core/evaluate that compute results (not the report side): their hash is the
+# engine's code version in eval keys.
+_REPORT_SIDE = {"config.py", "bootstrap.py", "report.py", "contamination_check.py", "stage.py", "__init__.py"}
+MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".jinja", ".txt", ".gguf")
+# Data files up to this size are fingerprinted by content (eval sets are small), bigger ones by size/mtime.
+CONTENT_HASH_LIMIT = 256 << 20
+
+Progress = Callable[[int, int, str], None]
+
+__all__ = ["run_evaluate", "plan_evaluate", "model_identity", "data_fingerprint", "engine_version",
+           "resolve_model_refs", "training_refs", "EvalPlan", "EVAL_STAGE", "REPORT_STAGE", "CONTAMINATION_STAGE"]
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def engine_version() -> str:
+    """llammas version + a hash of the engine's source files and task YAMLs + scoring library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".yaml", ".jinja") and "__pycache__" not in p.parts \
+                and not (p.parent == root and p.name in _REPORT_SIDE):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    libs = []
+    for lib in ("lm_eval", "sacrebleu", "transformers", "torch"):
+        try:
+            libs.append(f"{lib}={version(lib)}")
+        except PackageNotFoundError:
+            libs.append(f"{lib}=none")
+    return f"{__version__}+eval.{h.hexdigest()[:12]}+" + ",".join(libs)
+
+
+def _local_dir(path: str) -> Path | None:
+    p = Path(path[len("file://"):] if path.startswith("file://") else path).expanduser()
+    return p if "://" not in path.replace("file://", "", 1) and p.is_dir() else None
+
+
+def model_identity(spec: ModelSpec) -> tuple[str, dict | None]:
+    """(identity, stage manifest or None). Stage: its manifest id; local folder: a fingerprint of its
+    model files (name, size, mtime); otherwise a hub id with its revision."""
+    if is_manifest_ref(spec.path):
+        m = read_manifest(spec.path)
+        return f"stage:{m['id']}", m
+    folder = _local_dir(spec.path)
+    if folder is not None:
+        h = hashlib.sha256()
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(MODEL_FILE_SUFFIXES))
+        for p in files:
+            st = p.stat()
+            h.update(f"{p.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return f"folder:{h.hexdigest()[:20]}", None
+    return f"hub:{spec.path}@{spec.revision or ''}", None
+
+
+def data_fingerprint(path: str | None) -> str | None:
+    """Content identity of a task's data: sha256 over (relative name, content hash) of its files;
+    a remote store URI by its listing (key, size)."""
+    if path is None:
+        return None
+    local = Path(path[len("file://"):] if path.startswith("file://") else path).expanduser()
+    if "://" in path and not path.startswith("file://"):
+        from llammas_core.store import open_uri
+
+        store, key = open_uri(path)
+        listing = [(key, 0)] if store.exists(key) else list(store.list(key.rstrip("/") + "/"))
+        if not listing:
+            raise InputError(f"evaluation data not found: {path}")
+        h = hashlib.sha256("".join(f"{k}\0{s}\n" for k, s in listing).encode())
+        return f"uri:{h.hexdigest()[:20]}"
+    if not local.exists():
+        raise InputError(f"evaluation data not found: {path}")
+    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith("."))
+    h = hashlib.sha256()
+    for p in files:
+        rel = p.name if local.is_file() else p.relative_to(local).as_posix()
+        st = p.stat()
+        digest = sha256_file(p) if st.st_size <= CONTENT_HASH_LIMIT else f"{st.st_size}:{st.st_mtime_ns}"
+        h.update(f"{rel}\0{digest}\n".encode())
+    return f"sha256:{h.hexdigest()[:20]}"
+
+
+def _resolved_dtype(spec: ModelSpec) -> str:
+    from llammas_core.evaluate.models import pick_device, torch_dtype
+
+    return str(torch_dtype(spec, pick_device(spec))).removeprefix("torch.")
+
+
+def task_key_view(task: TaskSpec) -> dict:
+    """The task spec as it enters the key: data paths replaced by content fingerprints."""
+    view = task.model_dump(mode="json")
+    data = task.data
+    local = Path(data.removeprefix("file://")).expanduser() if data and ("://" not in data or data.startswith("file://")) else None
+    if local is not None and local.is_file() and task.num_fewshot and not task.fewshot_data:
+        # the engine takes few-shot examples from a sibling file (val/dev next to test): cover the folder
+        view["data"] = [data_fingerprint(data), data_fingerprint(str(local.parent))]
+    else:
+        view["data"] = data_fingerprint(data)
+    view["fewshot_data"] = data_fingerprint(task.fewshot_data)
+    for p in ("spm_model", "comet_model"):
+        if view.get(p):
+            view[p] = data_fingerprint(view[p])
+    view.pop("comet_python", None)
+    return view
+
+
+# --------------------------------------------------------------------------- references
+
+
+def resolve_model_refs(cfg: EvaluateConfig, refs: dict[str, str]) -> EvaluateConfig:
+    """Replace `@name` model paths (`@base`, `@cpt`, `@sft`) with what the pipeline produced."""
+    models = []
+    for m in cfg.models:
+        if m.path.startswith("@"):
+            if m.path not in refs:
+                raise ConfigError(f"evaluate: model {m.name} refers to {m.path}, but the pipeline produced only "
+                                  f"{sorted(refs) or 'nothing'}")
+            m = m.model_copy(update={"path": refs[m.path]})
+        models.append(m)
+    return cfg.model_copy(update={"models": models})
+
+
+def _manifest_uri_of(folder_uri: str) -> str:
+    return folder_uri.rstrip("/") + "/" + MANIFEST
+
+
+def training_refs(final_manifest_uri: str, base: str | None = None) -> dict[str, str]:
+    """`@sft`, `@cpt`, `@base` for the manifest the training flow returned (the last stage), by
+    following each stage's `init_model`: sft -> cpt -> base. `base` (train.model.base, resolved)
+    fills `@base` when the lineage ends in a hub id or plain path."""
+    refs: dict[str, str] = {}
+    uri = final_manifest_uri
+    for _ in range(4):
+        m = read_manifest(uri)
+        phase = m.get("phase")
+        if phase in ("cpt", "sft") and f"@{phase}" not in refs:
+            refs[f"@{phase}"] = uri
+        else:
+            refs.setdefault("@base", uri)
+            break
+        init = m.get("init_model") or ""
+        inputs = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
+        if init in inputs and inputs[init]:
+            uri = _manifest_uri_of(inputs[init])
+            continue
+        # hub id / local folder: "<path>@<revision>"
+        if init:
+            path, _, rev = init.rpartition("@")
+            refs.setdefault("@base", base or path)
+        break
+    if "@base" not in refs and base:
+        refs["@base"] = base
+    return refs
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class EvalItem:
+    model: ModelSpec
+    task: TaskSpec
+    config: dict
+    inputs: list[dict]
+    key: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{EVAL_STAGE}/{self.key}"
+
+
+@dataclass
+class EvalPlan:
+    cfg: EvaluateConfig
+    version: str
+    identities: dict[str, str]
+    manifests: dict[str, dict | None]
+    items: list[EvalItem] = field(default_factory=list)
+
+    def missing(self, store: Store) -> list[EvalItem]:
+        return [i for i in self.items if not store.exists(f"{i.prefix}/{MANIFEST}")]
+
+
+def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
+    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
+    from llammas_core.evaluate.engine import validate_task
+    from llammas_core.evaluate.models import validate_model
+
+    refs = cfg.unresolved_refs()
+    if refs:
+        raise ConfigError(f"evaluate: unresolved model references {refs}: run it in the pipeline, or give "
+                          "manifest URIs / model folders as model paths")
+    for t in cfg.tasks:
+        if t.data:
+            log(f"[evaluate] {t.name}: data {t.data}")
+    for task in cfg.tasks:
+        validate_task(task)
+    for model in cfg.models:
+        validate_model(model)
+    version = engine_version()
+    plan = EvalPlan(cfg, version, {}, {})
+    task_views = {t.name: task_key_view(t) for t in cfg.tasks}
+    for model in cfg.models:
+        identity, manifest = model_identity(model)
+        plan.identities[model.name], plan.manifests[model.name] = identity, manifest
+        model_view = {"identity": identity, "chat": model.chat, "dtype": _resolved_dtype(model),
+                      "backend": model.backend}
+        inputs = [manifest] if manifest else []
+        for task in cfg.tasks:
+            config = {"model": model_view, "task": task_views[task.name]}
+            key = stage_key(EVAL_STAGE, config, [m["id"] for m in inputs], version)
+            plan.items.append(EvalItem(model, task, config, inputs, key))
+    return plan
+
+
+# --------------------------------------------------------------------------- eval stages
+
+
+def _eval_body(item: EvalItem, get_model: Callable[[], object], log: Callable[[str], None]):
+    def body(ctx: StageContext) -> dict:
+        from llammas_core.evaluate.engine import run_task
+
+        # a killed attempt may have left partial files in the (stable) scratch folder: start clean,
+        # so nothing of it is published with this attempt's results
+        for p in list(ctx.out_dir.iterdir()):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        loaded = get_model()
+        started = time.time()
+        log(f"[evaluate] {item.model.name} / {item.task.name}: evaluating (stage {ctx.prefix})")
+        result = run_task(loaded, item.task, ctx.out_dir)
+        samples = result.samples
+        return {
+            "model": item.model.name,
+            "model_path": item.model.path,
+            "model_identity": item.config["model"]["identity"],
+            "task": item.task.name,
+            "task_kind": item.task.kind,
+            "data": item.task.data,
+            "metrics": result.metrics,
+            "stderr": result.stderr,
+            "n_samples": samples if isinstance(samples, int) else len(samples),
+            "signatures": result.signatures,
+            "skipped_metrics": getattr(result, "skipped", {}) or {},
+            "device": getattr(loaded, "device", None),
+            "eval_seconds": round(time.time() - started, 3),
+        }
+
+    return body
+
+
+def _free(loaded) -> None:
+    del loaded
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def run_evals(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None],
+              progress: Progress | None = None) -> list[tuple[EvalItem, StageResult]]:
+    """Every (model, task) stage, model by model; a model is loaded at most once, only when needed."""
+    from llammas_core.evaluate.models import load_model
+
+    results = []
+    total, done = len(plan.items), 0
+    for model in plan.cfg.models:
+        holder: dict[str, object] = {}
+
+        def get_model(model=model, holder=holder):
+            if "m" not in holder:
+                log(f"[evaluate] loading {model.name} ({model.path})")
+                holder["m"] = load_model(model)
+            return holder["m"]
+
+        for item in (i for i in plan.items if i.model.name == model.name):
+            result = run_stage(store, EVAL_STAGE, item.config, item.inputs, _eval_body(item, get_model, log),
+                               work_root, version=plan.version, log=log)
+            if result.skipped:
+                log(f"[evaluate] {model.name} / {item.task.name}: reused {result.manifest_uri}")
+            results.append((item, result))
+            done += 1
+            log(f"[evaluate] step {done}/{total}")
+            if progress:
+                progress(done, total, f"{model.name} / {item.task.name}")
+        if "m" in holder:
+            _free(holder.pop("m"))
+    return results
+
+
+# --------------------------------------------------------------------------- contamination
+
+
+def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None]) -> StageResult | None:
+    from llammas_core.evaluate.contamination_check import (
+        TrainingSource,
+        eval_texts,
+        lineage_sources,
+        overlap_table,
+    )
+    from llammas_core.train.stage import data_inputs
+
+    c = plan.cfg.contamination
+    if not c.enabled:
+        return None
+    sources: dict[str, TrainingSource] = {}
+    if c.follow_lineage:
+        for model in plan.cfg.models:
+            if plan.manifests.get(model.name):
+                for s in lineage_sources(model.path, log):
+                    sources.setdefault(s.id, s)
+    for ref in c.sources:
+        manifests, extra = data_inputs([ref])
+        sid = manifests[0]["id"] if manifests else extra[0]
+        sources.setdefault(sid, TrainingSource(ref, "other", sid, "config"))
+    eval_paths = {t.name: t.data for t in plan.cfg.tasks if t.data}
+    if not sources or not eval_paths:
+        log("[contamination] nothing to check (no training sources in the lineage, or no task data)")
+    config = {"n": c.n, "threshold": c.threshold, "sample_docs": c.sample_docs, "max_scan": c.max_scan,
+              "seed": c.seed, "eval": {name: data_fingerprint(p) for name, p in sorted(eval_paths.items())},
+              "sources": sorted(sources)}
+
+    def body(ctx: StageContext) -> dict:
+        sets = {}
+        for name, path in eval_paths.items():
+            from llammas_core.evaluate.datafiles import localize
+
+            sets[name] = eval_texts(str(localize(path)))
+        rows = []
+        for s in sources.values():
+            try:
+                rows += overlap_table(sets, [s], c.n, c.threshold, c.sample_docs, c.max_scan, c.seed, log)
+            except (InputError, OSError) as e:  # recorded with its reason, never silently dropped
+                log(f"[contamination] {s.id}: not checked: {e}")
+                rows += [{"eval_set": name, "source": s.id, "source_kind": s.kind, "via": s.via, "docs_sampled": 0,
+                          "texts": len(t), "texts_any_overlap": 0, "texts_contaminated": 0,
+                          "fraction_contaminated": 0.0, "mean_overlap": 0.0, "error": str(e)} for name, t in sets.items()]
+        (ctx.out_dir / "contamination.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        return {"rows": rows, "sources": [vars(s) for s in sources.values()], "eval_sets": eval_paths}
+
+    result = run_stage(store, CONTAMINATION_STAGE, config, [], body, work_root, log=log)
+    log(f"[contamination] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _read_samples(store: Store, manifest: dict, cache_dir: Path) -> list[dict]:
+    """The per-sample records of a committed eval stage (size and sha256 checked against its manifest)."""
+    path = committed_file(store, manifest, "samples.jsonl", cache_dir)
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _metrics_of(kind: str, manifests: list[dict], by_model: dict[str, list[dict]]) -> list[str]:
+    """The metrics to compare: the kind's own, plus any scored metric every result reports (spBLEU,
+    lm-eval tasks' extras), kept only when every sample carries what the metric needs."""
+    from llammas_core.evaluate import metrics
+
+    names = list(metrics.metric_names(kind))
+    for m in manifests:
+        for k in (m.get("metrics") or {}):
+            if k in metrics.PER_ITEM | metrics.CORPUS | {"comet"} and k not in names:
+                names.append(k)
+
+    def usable(metric: str) -> bool:
+        for recs in by_model.values():
+            for s in recs:
+                if (metric in metrics.PER_ITEM or metric == "comet") and metric not in s:
+                    return False
+                if metric in metrics.CORPUS and metric not in (s.get("stats") or {}) and (
+                        metric == "spbleu" or "generation" not in s or "reference" not in s):
+                    return False
+        return True
+
+    return [n for n in names if usable(n)]
+
+
+def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageResult]],
+               contamination: StageResult | None, work_root: Path, log: Callable[[str], None]) -> StageResult:
+    from llammas_core.evaluate.bootstrap import compare
+    from llammas_core.evaluate.report import write_report
+
+    cfg = plan.cfg
+    b = cfg.bootstrap
+    config = {
+        "name": cfg.name,
+        "baseline": cfg.baseline_name,
+        "bootstrap": b.model_dump(),
+        "models": [m.name for m in cfg.models],
+        "tasks": [t.name for t in cfg.tasks],
+        "evals": [[item.model.name, item.task.name, r.manifest["id"]] for item, r in evals],
+        "contamination": contamination.manifest["id"] if contamination else None,
+    }
+    inputs = [r.manifest for _, r in evals] + ([contamination.manifest] if contamination else [])
+
+    def body(ctx: StageContext) -> dict:
+        rows: list[dict] = []
+        skipped: list[str] = []
+        signatures: dict[str, str] = {}
+        for task in cfg.tasks:
+            by_model = {}
+            for item, r in evals:
+                if item.task.name != task.name:
+                    continue
+                by_model[item.model.name] = _read_samples(store, r.manifest, Path(work_root) / "cache")
+                for k, v in (r.manifest.get("signatures") or {}).items():
+                    signatures[f"{task.name} {k}"] = v
+            manifests = [r.manifest for item, r in evals if item.task.name == task.name]
+            names = _metrics_of(task.kind, manifests, by_model) if all(by_model.values()) else []
+            if not names:
+                log(f"[report] {task.name}: no per-sample scores to compare; skipped")
+                skipped.append(task.name)
+                continue
+            rows += compare(task.kind, task.name, by_model, names, cfg.baseline_name,
+                            samples=b.samples, seed=b.seed, confidence=b.confidence)
+        context = {
+            "baseline": cfg.baseline_name, "samples": b.samples, "seed": b.seed, "confidence": b.confidence,
+            "models": [{"name": m.name, "path": m.path, "identity": plan.identities[m.name]} for m in cfg.models],
+            "signatures": signatures,
+            "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold},
+            "results": [{"model": i.model.name, "task": i.task.name, "uri": r.manifest_uri} for i, r in evals],
+        }
+        crows = contamination.manifest.get("rows") if contamination else None
+        files = write_report(ctx.out_dir, f"llammas evaluation: {cfg.name}", rows, context, crows)
+        return {
+            "title": cfg.name, "baseline": cfg.baseline_name,
+            "models": context["models"], "tasks": [t.model_dump(mode="json") for t in cfg.tasks],
+            "rows": rows, "contamination_rows": crows, "tasks_not_compared": skipped,
+            "evals": [{"model": i.model.name, "task": i.task.name, "id": r.manifest["id"], "uri": r.manifest_uri,
+                       "reused": r.skipped} for i, r in evals],
+            **files,
+            "report_uri": store.url(f"{ctx.prefix}/{files['report']}"),
+            "html_uri": store.url(f"{ctx.prefix}/{files['html']}"),
+        }
+
+    result = run_stage(store, REPORT_STAGE, config, inputs, body, work_root, log=log)
+    log(f"[report] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
+    return result
+
+
+def run_evaluate(store: Store, cfg: EvaluateConfig, work_root: str | Path, log: Callable[[str], None] = print,
+                 progress: Progress | None = None) -> StageResult:
+    """Validate, evaluate every missing (model, task) pair, check contamination, write the report.
+    Returns the report stage's result (manifest: rows, report/html/plot file names, eval ids)."""
+    work_root = Path(work_root)
+    plan = plan_evaluate(cfg, log)
+    missing = plan.missing(store)
+    log(f"[evaluate] {len(plan.items)} (model, task) pairs, {len(missing)} to evaluate, "
+        f"{len(plan.items) - len(missing)} already stored")
+    evals = run_evals(store, plan, work_root, log, progress)
+    contamination = run_contamination(store, plan, work_root, log)
+    return run_report(store, plan, evals, contamination, work_root, log)
+
+
+def report_identity(cfg: EvaluateConfig) -> str:
+    """A stable identity of the whole evaluation (for Prefect cache keys): all eval keys + report settings."""
+    plan = plan_evaluate(cfg, log=lambda _: None)
+    payload = {"evals": [i.key for i in plan.items], "cfg": cfg.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
