@@ -1,0 +1,91 @@
+"""Prefect task of the evaluation flow: a thin wrapper over llammas_core.evaluate.stage.
+
+One task for the whole suite, so each model is loaded once for all its tasks; every (model, task)
+result is its own content-addressed stage underneath, so a retry or a rerun evaluates only what is
+missing. Artifacts: the comparison table, the report markdown, the score plot (inline PNG) and a
+progress bar over the (model, task) pairs.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
+    update_progress_artifact
+
+from llammas_core.config import StoreConfig
+from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.evaluate.report import table_rows
+from llammas_core.evaluate.stage import report_identity, run_evaluate
+from tasks.common import (
+    RETRIES,
+    RETRY_DELAYS,
+    artifact_key,
+    identity_key,
+    publish_stage_artifacts,
+    remember_result,
+    retry_transient_only,
+    run_log,
+    verified_cache_key,
+)
+
+MAX_INLINE_PNG = 2_000_000
+
+
+def _evaluate_identity(store: StoreConfig, cfg: EvaluateConfig) -> str:
+    # every eval key (model identities, task data fingerprints, engine version) + report settings
+    return identity_key("evaluate", store.uri, report_identity(cfg))
+
+
+def _evaluate_key(context, parameters) -> str:
+    return verified_cache_key(parameters["store"], lambda: _evaluate_identity(parameters["store"], parameters["evaluate"]))
+
+
+class _Progress:
+    def __init__(self, name: str):
+        self.log = run_log()
+        self.id = create_progress_artifact(0.0, key=artifact_key(f"{name}-progress"),
+                                           description=f"{name}: (model, task) pairs done")
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        try:
+            update_progress_artifact(self.id, progress=100.0 * done / max(1, total))
+        except Exception as e:  # progress is cosmetic: never fail an evaluation over it
+            self.log(f"progress artifact not updated: {e}")
+
+
+def publish_report_artifacts(store: StoreConfig, name: str, manifest: dict) -> None:
+    """The comparison table, the report markdown and the plot as an inline-PNG markdown artifact."""
+    rows = table_rows(manifest.get("rows") or [])
+    if rows:
+        create_table_artifact(rows, key=artifact_key(f"{name}-comparison"),
+                              description=f"{name}: scores with 95% CI and paired deltas vs {manifest.get('baseline')}")
+    s = store.open()
+    with s.open_read(f"{manifest['id']}/{manifest['report']}") as f:
+        md = f.read().decode("utf-8")
+    # the markdown names the plot by a relative file name; the artifact embeds it instead
+    plot = manifest.get("plot")
+    png_size = next((f["bytes"] for f in manifest.get("files", []) if f["path"] == plot), None) if plot else None
+    if plot and png_size is not None and png_size <= MAX_INLINE_PNG:
+        with s.open_read(f"{manifest['id']}/{plot}") as f:
+            data = base64.b64encode(f.read()).decode()
+        create_markdown_artifact(f"![scores](data:image/png;base64,{data})", key=artifact_key(f"{name}-scores"),
+                                 description=f"{name}: scores with 95% bootstrap CI")
+        md = md.replace(f"]({plot})", f"](data:image/png;base64,{data})")
+    create_markdown_artifact(md, key=artifact_key(f"{name}-report"), description=f"{name}: evaluation report "
+                             f"({manifest.get('report_uri')})")
+
+
+@task(name="evaluate", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
+      cache_key_fn=_evaluate_key, persist_result=True, task_run_name="evaluate-{evaluate.name}")
+def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str:
+    """Evaluate every model on every task (only the missing pairs), write the report; returns the
+    report stage's manifest URI (its report_uri / html_uri fields point at report.md / report.html)."""
+    log = run_log()
+    result = run_evaluate(store.open(), evaluate, store.work_path, log, _Progress(evaluate.name))
+    log(f"report: {result.manifest.get('html_uri')}")
+    publish_stage_artifacts(f"evaluate-{evaluate.name}", result.manifest_uri, result.manifest, result.skipped)
+    publish_report_artifacts(store, evaluate.name, result.manifest)
+    remember_result(store, _evaluate_identity(store, evaluate), result.manifest_uri)
+    return result.manifest_uri
