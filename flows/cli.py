@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-FLOWS = ("corpus", "train", "pipeline")
+FLOWS = ("corpus", "train", "evaluate", "pipeline")
 
 
 def _quiet_prefect() -> None:
@@ -51,6 +51,12 @@ def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
         from flows.train import train_flow
 
         return train_flow(train=cfg.train, store=cfg.store)
+    if name == "evaluate":
+        if cfg.evaluate is None:
+            raise ConfigError(f"{config_path}: no `evaluate` section")
+        from flows.evaluate import evaluate_flow
+
+        return evaluate_flow(evaluate=cfg.evaluate, store=cfg.store)
     from flows.pipeline import pipeline_flow
 
     return pipeline_flow(config=cfg)

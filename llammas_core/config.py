@@ -16,6 +16,7 @@ from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
+from llammas_core.evaluate.config import EvaluateConfig
 
 
 class StoreConfig(BaseModel):
@@ -68,6 +69,9 @@ class LlammasConfig(BaseModel):
         None, description="Build a random-init tiny Llama + tokenizer from the corpora (demo/CI); train.model.base: '@tiny_base'."
     )
     train: TrainConfig | None = Field(None, description="Continued pretraining and instruction tuning.")
+    evaluate: EvaluateConfig | None = Field(
+        None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
+                          "with bootstrap CIs and paired deltas against the baseline.")
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
