@@ -163,6 +163,7 @@ def task_key_view(task: TaskSpec) -> dict:
 
 def resolve_model_refs(cfg: EvaluateConfig, refs: dict[str, str]) -> EvaluateConfig:
     """Replace `@name` model paths (`@base`, `@cpt`, `@sft`) with what the pipeline produced."""
+    refs = {(k if k.startswith("@") else f"@{k}"): v for k, v in refs.items()}  # "sft" or "@sft"
     models = []
     for m in cfg.models:
         if m.path.startswith("@"):
