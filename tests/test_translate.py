@@ -153,3 +153,65 @@ def test_openai_400_is_input_error_without_retry():
         with pytest.raises(InputError, match="HTTP 400"):
             tr.translate(["Hello."])
         assert len(server.requests) == 1
+
+
+# ---------------------------------------------------------------- quality estimation
+
+def _qe_run(tmp_path, mapping: dict, qe, items, reverse=None):
+    from llammas_core.instructions.cache import SegmentCache
+    from llammas_core.instructions.mt import translate_items
+    from llammas_core.store import LocalStore
+    from tests.mt_fixtures import FakeTranslator
+
+    tr = FakeTranslator(lambda s: mapping.get(s, s), name=str(sorted(mapping.items())))
+    return translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), qe, reverse=reverse)
+
+
+def test_qe_columns_and_verdicts(tmp_path):
+    from llammas_core.instructions.translate.config import QEConfig
+
+    src = ["Eat a balanced diet and make sure to include plenty of fruits and vegetables.",
+           "Exercise regularly to keep your body active and strong.",
+           "Get enough sleep and maintain a consistent sleep schedule.",
+           "Explain why the sky is blue in simple words."]
+    mapping = {
+        src[0]: ESTONIAN[0],                                   # a real Estonian sentence
+        src[1]: ESTONIAN[1],
+        src[2]: "Maga " + "maga maga maga " * 20,              # repetition loop
+        src[3]: "Taevas.",                                     # far too short
+    }
+    items = [[src[0]], [src[1]], [src[2]], [src[3]], ["Write a short story about a cat who learns to fly."],
+             ["No"]]
+    res = _qe_run(tmp_path, mapping, QEConfig(), items)
+    assert [r.verdict for r in res] == ["ok", "ok", "removed", "removed", "removed", "ok"]
+    assert res[0].qe["lid_lang"] == "et" and res[0].qe["lid_prob"] >= 0.5
+    assert 0.5 <= res[0].qe["length_ratio"] <= 2.0 and res[0].qe["copy_ratio"] == 0.0
+    assert "repetition" in res[2].reasons and res[2].qe["compression_ratio"] > 3.0
+    assert res[3].reasons == ["length_ratio"]
+    assert set(res[4].reasons) >= {"copy", "lid_not_target"} and res[4].qe["copy_ratio"] == 1.0
+    assert res[5].texts == ["No"] and res[5].qe["segments"] == 1  # too short for LID/length checks
+    assert res[0].qe["comet"] == "skipped" and res[0].qe["roundtrip_chrf"] == "skipped"
+    json.dumps([r.qe for r in res])  # QE columns are JSON-able
+
+    # thresholds per language: "et" may be made stricter than the default
+    strict = QEConfig.model_validate({"thresholds": {"et": {"lid_min_prob": 0.9999}, "default": {}}})
+    res = _qe_run(tmp_path, mapping, strict, items[:1])
+    assert res[0].verdict == "removed" and res[0].reasons == ["lid_low_prob"]
+
+
+def test_qe_roundtrip_chrf_and_comet_skipped(tmp_path):
+    from llammas_core.instructions.translate.config import QEConfig
+    from tests.mt_fixtures import FakeTranslator
+
+    src = ENGLISH[1]
+    reverse = FakeTranslator(lambda s: {ESTONIAN[0]: src}.get(s, "something else entirely"), name="rev")
+    reverse.cfg = reverse.cfg.model_copy(update={"src_lang": "et", "tgt_lang": "en"})
+    fake_comet = tmp_path / "comet.ckpt"
+    fake_comet.write_text("not a model")
+    qe = QEConfig.model_validate({"roundtrip": True, "comet_model": str(fake_comet),
+                                  "thresholds": {"default": {"roundtrip_chrf_min": 50}}})
+    res = _qe_run(tmp_path, {src: ESTONIAN[0], ENGLISH[2]: ESTONIAN[1]}, qe, [[src], [ENGLISH[2]]], reverse=reverse)
+    assert res[0].qe["roundtrip_chrf"] == 100.0 and res[0].verdict == "ok"
+    assert res[1].qe["roundtrip_chrf"] < 50 and res[1].reasons == ["roundtrip_chrf"]
+    # a COMET path is set, but unbabel-comet is not installed in this interpreter: skipped, not failed
+    assert res[0].qe["comet"] == "skipped"
