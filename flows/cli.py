@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-FLOWS = ("corpus", "train", "evaluate", "pipeline")
+FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline")
 
 
 def _quiet_prefect() -> None:
@@ -45,6 +45,12 @@ def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
         from flows.corpus import corpus_flow
 
         return corpus_flow(corpus=cfg.corpus, store=cfg.store)
+    if name == "instructions":
+        if cfg.instructions is None:
+            raise ConfigError(f"{config_path}: no `instructions` section")
+        from flows.instructions import instructions_flow
+
+        return instructions_flow(instructions=cfg.instructions, store=cfg.store)
     if name == "train":
         if cfg.train is None:
             raise ConfigError(f"{config_path}: no `train` section")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
+from llammas_core.instructions.config import InstructionsConfig
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
@@ -68,6 +69,9 @@ class LlammasConfig(BaseModel):
     tiny_base: TinyBaseConfig | None = Field(
         None, description="Build a random-init tiny Llama + tokenizer from the corpora (demo/CI); train.model.base: '@tiny_base'."
     )
+    instructions: InstructionsConfig | None = Field(
+        None, description="Instruction data: machine-translated instruction sets, translation tasks from bitext and "
+                          "the SFT mixture (train.sft.sources: ['@instructions']).")
     train: TrainConfig | None = Field(None, description="Continued pretraining and instruction tuning.")
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "

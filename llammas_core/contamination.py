@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 MIN_SHORT_WORDS = 3  # texts shorter than n words are matched whole from this many words on
-_SPLIT = re.compile(r"\n+|(?<=[.!?…])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 def normalize(text: str) -> str:
@@ -73,8 +73,15 @@ def _h(gram: tuple[str, ...]) -> int:
 
 
 def split_pieces(text: str) -> list[str]:
-    """Lines and sentences of a text (a rough split; enough to localise a planted sentence)."""
-    return [p for p in _SPLIT.split(text) if p.strip()]
+    """The lines of a text and the sentences of each line (a rough split at . ! ? …, so "2017. aasta"
+    breaks: hence lines too); enough to localise a planted evaluation sentence."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    pieces = list(lines)
+    for line in lines:
+        sentences = [p for p in _SENTENCE.split(line) if p.strip()]
+        if len(sentences) > 1:
+            pieces += sentences
+    return pieces
 
 
 class NgramIndex:
