@@ -1,10 +1,14 @@
 """Training throughput: padding-free packing vs padded batches, and an MFU probe for GPUs.
 
-Default mode (runs on CPU in ~1-3 min): the same random Llama, the same micro-batches of SFT
-examples, one forward+backward+AdamW step per micro-batch, two collations:
-  padded        right-padded [B, max_len] batches with attention_mask (sft_data.PaddedCollator)
-  padding-free  one [1, sum(len)] row, position_ids reset per sequence (sft_data.PaddingFreeCollator)
-and reports REAL (non-pad) tokens/s of each and their ratio. Example lengths: alpaca_5000.json
+Default mode (runs on CPU in ~1-3 min): the same random Llama, the same SFT examples, one
+forward+backward (+AdamW every --accum) per micro-batch, four ways to batch them:
+  padded, random           right-padded [B, max_len] batches with attention_mask (sft_data.PaddedCollator)
+  padded, group_by_length  the same, micro-batches formed as HF's Trainer does with group_by_length
+                           (random mega-batches of 50 micro-batches sorted by length): the fair baseline
+  padding-free, masked     one [1, sum(len)] row, position_ids reset per sequence, transformers' sdpa with a
+                           block-diagonal mask (sft_data.PaddingFreeCollator)
+  padding-free, packed     the same row, llammas_packed_sdpa (SDPA per sequence)
+and reports REAL (non-pad) tokens/s of each and the ratios of total times (same examples in every mode). Example lengths: alpaca_5000.json
 rendered through the Llammas chat template with a BPE tokenizer trained on it (vocab --vocab),
 when ../shared/data is present; else a synthetic lognormal distribution (the output says which).
 
@@ -153,18 +157,40 @@ def real_tokens(batch: dict) -> int:
     return int(batch["input_ids"].numel())
 
 
+def benchmark_batches(lengths: list[int], batch: int, n_batches: int, seed: int) -> tuple[list, list]:
+    """(random_batches, grouped_batches) over the same examples.
+
+    grouped: n_batches micro-batches drawn at random from the batches HF's Trainer forms with
+    group_by_length (transformers.trainer_pt_utils.get_length_grouped_indices over the whole data set:
+    random mega-batches of 50 micro-batches, sorted by length inside); random: the same examples shuffled
+    and cut into micro-batches of the same size (plain random sampling). Same examples, so the total real
+    tokens are equal and total times compare directly."""
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    g = torch.Generator().manual_seed(seed)
+    grouped_order = get_length_grouped_indices(lengths, batch, generator=g)
+    all_grouped = [grouped_order[i:i + batch] for i in range(0, len(grouped_order) - batch + 1, batch)]
+    pick = torch.randperm(len(all_grouped), generator=g)[:n_batches].tolist()
+    grouped = [all_grouped[i] for i in pick]
+    chosen = [i for b in grouped for i in b]
+    shuffled = [chosen[i] for i in torch.randperm(len(chosen), generator=g).tolist()]
+    rand = [shuffled[i:i + batch] for i in range(0, len(shuffled), batch)]
+    return rand, grouped
+
+
 def run_packing(args) -> dict:
+    from llammas_core.train.attention import register_packed_attention
     from llammas_core.train.sft_data import PaddedCollator, PaddingFreeCollator
 
     device = args.device
     examples, desc = (None, None) if args.synthetic else alpaca_examples(args.vocab, args.seq, args.limit)
     if examples is None:
         examples, desc = synthetic_examples(args.limit or 5000, args.vocab, args.seq)
-    lens = torch.tensor([len(e["input_ids"]) for e in examples], dtype=torch.float64)
-    g = torch.Generator().manual_seed(args.seed)
-    order = torch.randperm(len(examples), generator=g).tolist()
-    n_batches = args.warmup + args.steps
-    batches = [[examples[i] for i in order[b * args.batch:(b + 1) * args.batch]] for b in range(n_batches)]
+    lengths = [len(e["input_ids"]) for e in examples]
+    lens = torch.tensor(lengths, dtype=torch.float64)
+    rand_idx, grouped_idx = benchmark_batches(lengths, args.batch, args.steps, args.seed)
+    rand_batches = [[examples[i] for i in b] for b in rand_idx]
+    grouped_batches = [[examples[i] for i in b] for b in grouped_idx]
     vocab = max(int(max(e["input_ids"].max() for e in examples)) + 1, args.vocab)
     dtype = torch.float32
     model = build_model(vocab, args.hidden, args.layers, args.heads, args.kv_heads, args.intermediate, args.seq,
@@ -172,32 +198,32 @@ def run_packing(args) -> dict:
     model.train()
     if args.grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    from llammas_core.train.trainer import register_packed_attention
-
     packed = register_packed_attention()
-    modes = {  # name: (collator, attention implementation)
-        "padded": (PaddedCollator(3), args.attn),
-        "padding-free": (PaddingFreeCollator(), args.attn),
-        "padding-free+packed": (PaddingFreeCollator(), packed),
+    modes = {  # name: (collator, attention implementation, batches)
+        "padded, random": (PaddedCollator(3), args.attn, rand_batches),
+        "padded, group_by_length": (PaddedCollator(3), args.attn, grouped_batches),
+        "padding-free, masked": (PaddingFreeCollator(), args.attn, rand_batches),
+        "padding-free, packed": (PaddingFreeCollator(), packed, rand_batches),
     }
     # Modes run interleaved (batch i of every mode, then batch i+1 ...) so that load changes on a shared
     # machine hit all of them alike; each mode has its own optimizer (the shared weights keep changing,
-    # which does not matter for throughput).
-    stats = {name: {"tokens": 0, "slots": 0, "seconds": 0.0, "per_batch": []} for name in modes}
+    # which does not matter for throughput). Every mode sees the same examples (in other micro-batches
+    # for group_by_length), so the measured real tokens are equal and total times compare directly.
+    stats = {name: {"tokens": 0, "slots": 0, "seconds": 0.0} for name in modes}
     opts = {name: make_optimizer(model, device) for name in modes}
-    for i, exs in enumerate(batches):
-        for name, (collate, attn) in modes.items():
+    # warm-up: the first `warmup` micro-batches of each mode once untimed; then all `steps` timed
+    schedule = [(i, False) for i in range(min(args.warmup, args.steps))] + [(i, True) for i in range(args.steps)]
+    for i, timed in schedule:
+        for name, (collate, attn, batches) in modes.items():
             model.set_attn_implementation(attn)
-            batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in collate(exs).items()}
+            batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in collate(batches[i]).items()}
             sync(device)
             t = time.perf_counter()
             step_fn(model, opts[name], batch, device, args.bf16, False, optimizer_step=(i + 1) % args.accum == 0)
             sync(device)
-            if i >= args.warmup:
+            if timed:
                 st = stats[name]
-                dt = time.perf_counter() - t
-                st["seconds"] += dt
-                st["per_batch"].append(dt)
+                st["seconds"] += time.perf_counter() - t
                 st["tokens"] += real_tokens(batch)
                 st["slots"] += batch["input_ids"].numel()
     results = {}
@@ -206,19 +232,20 @@ def run_packing(args) -> dict:
                          "seconds": round(st["seconds"], 3),
                          "real_tokens_per_s": round(st["tokens"] / st["seconds"], 1),
                          "pad_fraction": round(1 - st["tokens"] / st["slots"], 3)}
-    def paired(a: str, b: str) -> float:  # median over batches of time(b) / time(a): robust to load spikes
-        r = sorted(tb / ta for ta, tb in zip(stats[a]["per_batch"], stats[b]["per_batch"]))
-        return r[len(r) // 2]
 
-    ratio = paired("padding-free+packed", "padded")
-    ratio_masked = paired("padding-free", "padded")
+    def total_ratio(slow: str, fast: str) -> float:  # ratio of total times over the same real tokens
+        return stats[slow]["seconds"] / stats[fast]["seconds"]
+
     return {"mode": "packing", "lengths": desc, "length_mean": round(float(lens.mean()), 1),
             "length_p50": float(lens.median()), "length_max": int(lens.max()),
             "model": dict(hidden=args.hidden, layers=args.layers, heads=args.heads, vocab=vocab,
                           params_m=round(sum(p.numel() for p in model.parameters()) / 1e6, 2)),
             "device": device, "bf16_autocast": args.bf16, "attn": args.attn, "micro_batch_sequences": args.batch,
-            "measured_steps": args.steps, "accum": args.accum, "threads": torch.get_num_threads(), "results": results, "speedup_real_tokens_per_s": round(ratio, 2),
-            "speedup_masked_sdpa": round(ratio_masked, 2)}
+            "measured_steps": args.steps, "accum": args.accum, "threads": torch.get_num_threads(), "results": results,
+            "speedup_vs_random_padded": round(total_ratio("padded, random", "padding-free, packed"), 2),
+            "speedup_vs_group_by_length": round(total_ratio("padded, group_by_length", "padding-free, packed"), 2),
+            "group_by_length_vs_random_padded": round(total_ratio("padded, random", "padded, group_by_length"), 2),
+            "masked_vs_random_padded": round(total_ratio("padded, random", "padding-free, masked"), 2)}
 
 
 def print_packing(r: dict) -> None:
@@ -227,14 +254,17 @@ def print_packing(r: dict) -> None:
     m = r["model"]
     print(f"model: random Llama hidden {m['hidden']}, {m['layers']} layers, vocab {m['vocab']} ({m['params_m']}M params); "
           f"device {r['device']}, attn {r['attn']}, bf16 {r['bf16_autocast']}, {r['micro_batch_sequences']} sequences "
-          f"per micro-batch, {r['measured_steps']} measured micro-batches (fwd+bwd; AdamW every {r['accum']})")
-    print(f"{'collation':<22}{'attention':<21}{'real tok':>9}{'positions':>10}{'pad %':>7}{'seconds':>9}{'real tok/s':>11}")
+          f"per micro-batch, {r['measured_steps']} measured micro-batches (fwd+bwd; AdamW every {r['accum']}); "
+          f"threads {r['threads']}")
+    print(f"{'collation':<26}{'attention':<21}{'real tok':>9}{'positions':>10}{'pad %':>7}{'seconds':>9}{'real tok/s':>11}")
     for name, x in r["results"].items():
-        print(f"{name:<22}{x['attention']:<21}{x['real_tokens']:>9}{x['computed_positions']:>10}"
+        print(f"{name:<26}{x['attention']:<21}{x['real_tokens']:>9}{x['computed_positions']:>10}"
               f"{100 * x['pad_fraction']:>6.1f}%{x['seconds']:>9.2f}{x['real_tokens_per_s']:>11,.0f}")
-    print(f"padding-free (packed sdpa) / padded real tokens/s (median of per-batch paired ratios): "
-          f"{r['speedup_real_tokens_per_s']:.2f}x (target >= 2x); padding-free with one masked sdpa call over the "
-          f"row: {r['speedup_masked_sdpa']:.2f}x; threads {r['threads']}")
+    print("ratios of total times over the same examples (higher = padding-free packed faster):")
+    print(f"  padded random / padding-free packed:            {r['speedup_vs_random_padded']:.2f}x")
+    print(f"  padded group_by_length / padding-free packed:   {r['speedup_vs_group_by_length']:.2f}x  (the fair baseline)")
+    print(f"  padded random / padded group_by_length:         {r['group_by_length_vs_random_padded']:.2f}x")
+    print(f"  padded random / padding-free masked sdpa:       {r['masked_vs_random_padded']:.2f}x")
 
 
 # ----------------------------------------------------------------------------- MFU

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from llammas_core.errors import ConfigError
-from llammas_core.train.config import TrainConfig
+
+if TYPE_CHECKING:  # only a type here: benchmarks/gpu_check.py imports this module without pydantic
+    from llammas_core.train.config import TrainConfig
 
 PACKED_ATTN = "llammas_packed_sdpa"
 FLASH_IMPLS = ("flash_attention_2", "flash_attention_3")
