@@ -284,9 +284,37 @@ def test_task_files_with_missing_fields_or_no_items(tmp_path):
         TaskSpec(name="l", kind="lm_eval")
 
 
-def test_unknown_lm_eval_task_is_a_config_error():
-    from llammas_core.evaluate.engine import validate_task
-    from llammas_core.evaluate.spec import TaskSpec
+_LM_EVAL_OFFLINE = """
+import sys
+from pathlib import Path
+from llammas_core.errors import ConfigError, InputError
+from llammas_core.evaluate.engine import run_task, validate_task
+from llammas_core.evaluate.models import load_model
+from llammas_core.evaluate.spec import ModelSpec, TaskSpec
+try:
+    validate_task(TaskSpec(name="l", kind="lm_eval", lm_eval_task="no_such_task_xyz"))
+except ConfigError as e:
+    print("UNKNOWN:", e)
+task = TaskSpec(name="l", kind="lm_eval", lm_eval_task="xcopa_et", limit=2)
+validate_task(task)  # a real lm-eval task name
+lm = load_model(ModelSpec(name="t", path=sys.argv[1], chat=False, device="cpu"))
+try:
+    run_task(lm, task, Path(sys.argv[2]))
+except InputError as e:
+    print("NODATA:", e)
+"""
 
-    with pytest.raises(ConfigError, match="knows no task"):
-        validate_task(TaskSpec(name="l", kind="lm_eval", lm_eval_task="no_such_task_xyz"))
+
+@pytest.mark.slow
+def test_lm_eval_task_by_name_errors_clearly_offline(tiny_eval_model, tmp_path):
+    """kind lm_eval: an unknown name is a ConfigError; a real task whose hub data is not available offline
+    is an InputError saying so (lm-eval's task index takes ~20 s to build, hence slow)."""
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "hf")}
+    proc = subprocess.run([sys.executable, "-c", _LM_EVAL_OFFLINE, str(tiny_eval_model), str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "UNKNOWN: task l: lm-eval knows no task or group 'no_such_task_xyz'" in proc.stdout
+    assert "NODATA: task l: lm-eval could not load the data" in proc.stdout
+    assert not (tmp_path / "out" / "results.json").exists()

@@ -55,9 +55,9 @@ def validate_task(spec: TaskSpec) -> None:
 
         load_items(spec)
     elif spec.kind == "lm_eval":
-        from lm_eval.tasks import TaskManager
+        from llammas_core.evaluate.lmeval import default_task_manager
 
-        if spec.lm_eval_task not in TaskManager().all_tasks:
+        if spec.lm_eval_task not in default_task_manager().all_tasks:
             raise ConfigError(f"task {spec.name}: lm-eval knows no task or group {spec.lm_eval_task!r}")
     else:  # pydantic already restricts kind; kept for direct callers
         raise ConfigError(f"unknown task kind {spec.kind!r}")

@@ -10,6 +10,7 @@ when ModelSpec.backend == "vllm" and vllm is installed. Any other lm-eval task r
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,14 @@ def make_lm(loaded) -> Any:
     return lm
 
 
+@lru_cache(maxsize=1)
+def default_task_manager():
+    """lm-eval's TaskManager over all its bundled tasks (indexing thousands of YAMLs takes ~20 s: built once)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
 def _num(x) -> float:
     if isinstance(x, (list, tuple)):
         x = x[0]
@@ -152,7 +161,7 @@ def run_lmeval(loaded, task: TaskSpec) -> dict:
     from lm_eval.tasks import TaskManager
 
     if task.kind == "lm_eval":
-        tm = TaskManager()
+        tm = default_task_manager()
         if task.lm_eval_task not in tm.all_tasks:
             raise ConfigError(f"task {task.name}: lm-eval knows no task or group {task.lm_eval_task!r}")
         specs: list[Any] = [task.lm_eval_task]
@@ -199,4 +208,4 @@ def run_lmeval(loaded, task: TaskSpec) -> dict:
 
 logging.getLogger("lm_eval").setLevel(logging.WARNING)
 
-__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "SHIPPED", "TASK_DIR"]
+__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "default_task_manager", "SHIPPED", "TASK_DIR"]

@@ -50,13 +50,13 @@ class TaskSpec(BaseModel):
                     "cache first). xcopa: a jsonl file (premise, choice1, choice2, question, label) or the XCOPA "
                     "folder (test.et.jsonl). belebele: a CSV/JSONL in the Belebele schema or a folder with "
                     "*-test.csv. flores: flores200_sib_subset.jsonl-like JSONL (one field per FLORES language code) "
-                    "or a folder with parallel/devtest.<lang> files. qa: SQuAD-format JSON lines or a SQuAD JSON. "
+                    "or a folder with `parallel/devtest.<lang>` files. qa: SQuAD-format JSON lines or a SQuAD JSON. "
                     "Unused for lm_eval.")
     fewshot_data: str | None = Field(
         default=None,
         description="Where few-shot examples come from (file or store URI, same format as data). Default: the "
                     "dev/validation split next to `data` (val.et.jsonl, *-dev.csv, flores_split=dev rows or "
-                    "parallel/dev.<lang>, *-dev.json). Scored items are never used as their own examples.")
+                    "`parallel/dev.<lang>`, *-dev.json). Scored items are never used as their own examples.")
     lm_eval_task: str | None = Field(default=None, description="For kind lm_eval: the lm-eval task or group name.")
     direction: str | None = Field(default=None, description="flores: 'src-tgt' with short codes, e.g. 'en-et' or "
                                                             "'et-en' (en=eng_Latn, et=est_Latn, fi=fin_Latn, ...).")
