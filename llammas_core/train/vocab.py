@@ -91,14 +91,23 @@ def _backend_from_json(data: dict):
     return Tokenizer.from_str(json.dumps(data))
 
 
-def _select(base_model_json: dict, base_backend, target, texts: Sequence[str], k: int) -> list[tuple[str, tuple | None]]:
-    """The new entries, in the order to append: (token, (left, right) merge or None for a single symbol)."""
-    vocab = base_model_json["vocab"]
+def _select(base_json: dict, base_backend, target, texts: Sequence[str], k: int, rounds: int = 4,
+            sample: int = 20000) -> list[tuple[str, tuple | None]]:
+    """The new entries, in the order to append: (token, (left, right) merge or None for a single symbol).
+
+    Candidates (target tokens the base vocabulary lacks) are ranked by frequency x (base pieces - 1). The
+    appended merges have the lowest priority, so base merges can pre-empt a candidate ("Pa" never forms if
+    the base merges "al" in "Palju" first). So the choice is refined over a few rounds: the extended
+    tokenizer encodes (a sample of) the texts, new tokens it never emits (and that no emitted new token
+    needs as a merge parent) are dropped, and their places go to the next candidates.
+    """
+    vocab = base_json["model"]["vocab"]
     t_json = json.loads(target.to_str())["model"]
     t_merges = [_merge_pair(m) for m in t_json["merges"]]
     produced = {a + b: (rank, (a, b)) for rank, (a, b) in enumerate(t_merges)}
+    texts = [t for t in texts if t][:sample]
     freq: Counter = Counter()
-    for enc in target.encode_batch([t for t in texts if t], add_special_tokens=False):
+    for enc in target.encode_batch(texts, add_special_tokens=False):
         freq.update(enc.tokens)
     scored = []
     for tok, n in freq.items():
@@ -108,15 +117,14 @@ def _select(base_model_json: dict, base_backend, target, texts: Sequence[str], k
         if pieces > 1:
             scored.append((n * (pieces - 1), tok))
     scored.sort(key=lambda x: (-x[0], x[1]))
+    queue = [tok for _score, tok in scored]
 
-    chosen: dict[str, tuple | None] = {}
-
-    def closure(tok: str, acc: dict) -> bool:
-        if tok in vocab or tok in chosen or tok in acc:
+    def closure(tok: str, have: dict, acc: dict) -> bool:
+        if tok in vocab or tok in have or tok in acc:
             return True
         if tok in produced:
             a, b = produced[tok][1]
-            if not (closure(a, acc) and closure(b, acc)):
+            if not (closure(a, have, acc) and closure(b, have, acc)):
                 return False
             acc[tok] = (a, b)
             return True
@@ -125,14 +133,37 @@ def _select(base_model_json: dict, base_backend, target, texts: Sequence[str], k
             return True
         return False
 
-    for _score, tok in scored:
-        acc: dict = {}
-        if closure(tok, acc) and len(chosen) + len(acc) <= k:
-            chosen.update(acc)
-        if len(chosen) >= k:
+    def ordered(chosen: dict) -> list:  # single symbols first, then merges in the target's priority order
+        return sorted(chosen.items(), key=lambda kv: -1 if kv[1] is None else produced[kv[0]][0])
+
+    chosen: dict[str, tuple | None] = {}
+    rejected: set[str] = set()
+    pos = 0
+    for round_ in range(rounds):
+        while len(chosen) < k and pos < len(queue):
+            tok = queue[pos]
+            pos += 1
+            if tok in rejected or tok in chosen:
+                continue
+            acc: dict = {}
+            if closure(tok, chosen, acc) and len(chosen) + len(acc) <= k:
+                chosen.update(acc)
+        if not chosen or round_ == rounds - 1:
             break
-    # single symbols first, then merges in the target tokenizer's priority order
-    return sorted(chosen.items(), key=lambda kv: -1 if kv[1] is None else produced[kv[0]][0])
+        data, _ids = _extended_json(base_json, ordered(chosen))
+        used: Counter = Counter()
+        for enc in _backend_from_json(data).encode_batch(texts, add_special_tokens=False):
+            used.update(t for t in enc.tokens if t in chosen)
+        keep: dict = {}
+        for tok in used:
+            closure(tok, {}, keep)  # the token and the new merge parents it needs
+        keep = {t: chosen[t] for t in keep if t in chosen}
+        dropped = set(chosen) - set(keep)
+        if not dropped or pos >= len(queue):
+            break
+        rejected |= dropped
+        chosen = keep
+    return ordered(chosen)
 
 
 def _extended_json(base_json: dict, entries: list[tuple[str, tuple | None]]) -> tuple[dict, dict[str, int]]:
@@ -204,7 +235,7 @@ def extend_vocabulary(base_model_dir: str | Path, texts: Sequence[str], k: int, 
                           f"{base_json.get('model', {}).get('type')}")
     vocab_size = tokenizer_vocab_size or max(4000, len(base_json["model"]["vocab"]) + 2 * k)
     target = _train_target(base_json, texts, vocab_size, min_frequency)
-    entries = _select(base_json["model"], backend, target, texts, k)
+    entries = _select(base_json, backend, target, texts, k)
     if not entries:
         raise InputError("no target-language token would shorten the texts: nothing to add")
     new_json, new_ids = _extended_json(base_json, entries)
