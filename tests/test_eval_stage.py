@@ -238,3 +238,34 @@ def test_pipeline_refs_follow_the_training_lineage(kit, tmp_path):
     assert [m.path for m in resolved.models] == [base.manifest_uri, cpt.manifest_uri, sft.manifest_uri]
     with pytest.raises(ConfigError, match="@cpt"):
         resolve_model_refs(cfg, {"@base": "x", "@sft": "y"})
+
+
+@pytest.mark.slow  # a Prefect server start in a fresh process: ~30-70 s on 2 busy cores
+def test_cli_run_evaluate_prints_the_report_manifest_last(kit, tmp_path):
+    """`llammas run evaluate` as a user runs it (Prefect task with its artifacts, ephemeral server)."""
+    import yaml
+
+    cfg = {
+        "store": {"uri": f"file://{tmp_path}/store", "work_dir": str(tmp_path / "work")},
+        "evaluate": {"name": "cli", "models": [{"name": "m0", "path": kit["models"]["m0"], "chat": False}],
+                     "tasks": [{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}],
+                     "bootstrap": {"samples": 100}, "contamination": {"enabled": False}},
+    }
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "evaluate", "--config", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"output: file://{tmp_path}/store/report/") and last.endswith("/manifest.json")
+    manifest = json.loads(Path(last.removeprefix("output: file://")).read_text())
+    assert [r["model"] for r in manifest["rows"]] == ["m0"]
+    assert (Path(last.removeprefix("output: file://")).parent / "report.html").is_file()
+    # the artifacts the UI shows, read from the run's Prefect database
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+        arts = dict(db.execute("select key, type from artifact where key like 'cli-%'").fetchall())
+    assert arts == {"cli-comparison": "table", "cli-report": "markdown", "cli-scores": "markdown",
+                    "cli-progress": "progress"}, arts
