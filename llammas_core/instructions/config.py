@@ -34,6 +34,8 @@ class InstructionSource(BaseModel):
     language: str = Field("en", description="Language of the records as read.")
     translate: bool = Field(False, description="Machine-translate into `instructions.language` (pool `<name>@<language>`).")
     max_records: int | None = Field(None, ge=1, description="Read at most this many valid records (the first N).")
+    translate_max: int | None = Field(None, ge=1, description=(
+        "Machine-translate only the first N valid records (all when empty); the translated pool counts only these."))
     licence: str = Field("unknown", description="Licence of the source, copied into the dataset card.")
     description: str = Field("", description="One line for the dataset card.")
 
@@ -43,7 +45,7 @@ class BitextSource(BaseModel):
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Corpus name, kept as `source` of each record.")
     format: Literal["moses", "tsv", "jsonl"] = Field(
-        ..., description="moses: two line-aligned files [src, tgt]; tsv: src<TAB>tgt lines; jsonl: one pair per line.")
+        ..., description="moses: two line-aligned files [src, tgt]; tsv: `src<TAB>tgt` lines; jsonl: one pair per line.")
     paths: list[str] = Field(..., min_length=1, description="moses: exactly [source file, target file]; else one or more files.")
     src_field: str = Field("en", description="jsonl: field of the source text (or key inside `translation`).")
     tgt_field: str = Field("et", description="jsonl: field of the target text (or key inside `translation`).")

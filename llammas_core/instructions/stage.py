@@ -298,13 +298,14 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
                 if s.translate:
                     started = time.time()
                     pool = f"{s.name}@{cfg.language}"
-                    acct[pool] = {"in": len(records), "removed": {}, "quarantined": {}}
-                    pools[pool], info = _translate_pool(cfg, translator_cfg, store, records, index, log, progress,
+                    chosen = records[: s.translate_max] if s.translate_max else records
+                    acct[pool] = {"in": len(chosen), "removed": {}, "quarantined": {}}
+                    pools[pool], info = _translate_pool(cfg, translator_cfg, store, chosen, index, log, progress,
                                                         removed, quarantine, pool, acct[pool])
                     qe_kept += info["_qe"]["kept"]
                     qe_removed += info["_qe"]["removed"]
                     translation[pool] = {k: v for k, v in info.items() if k != "_qe"}
-                    step(f"translate {s.name}", len(records), len(pools[pool]), started)
+                    step(f"translate {s.name}", len(chosen), len(pools[pool]), started)
             bitext_stats = None
             if cfg.bitext:
                 started = time.time()
