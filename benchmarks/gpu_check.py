@@ -6,7 +6,8 @@
 Sections (each prints a table; all results also go to --out as JSON; a section that would pass
 --budget-s is skipped and says so):
 
-1. correctness: llammas_packed_sdpa (and flash_attention_2 / torch varlen when present) on a packed row
+1. correctness: llammas_packed_sdpa (per-sequence SDPA, and its opt-in torch.nn.attention.varlen path
+   LLAMMAS_TORCH_VARLEN=1), flash_attention_2 when flash_attn is installed, on a packed row
    of a random Mistral with a sliding window vs each sequence alone (eager), on the device, fp32 and bf16.
 2. MFU of a 1B-class Llama (TinyLlama-1.1B shape, random init) at sequence length 2048, bf16 autocast over
    fp32 master weights, fused AdamW, over settings: attention kernel, micro-batch, torch.compile, fused
@@ -15,7 +16,8 @@ Sections (each prints a table; all results also go to --out as JSON; a section t
    convention; recomputation not counted). Peak: bf16 dense spec by GPU name (H100/H200 989 TFLOP/s),
    and a measured 8192^3 bf16 matmul for reference.
 3. padding-free vs padded on the 1B model with SFT-like lengths (lognormal, median 110): padded random,
-   padded group_by_length (HF's mega-batch sort), padding-free with the packed kernel / flash varlen;
+   padded group_by_length (HF's mega-batch sort), padding-free with masked sdpa / the packed kernel /
+   torch varlen / flash varlen;
    real tokens/s and the ratio of total times.
 4. a 7B-shaped Llama (Llama-2-7B: hidden 4096, 32 layers, ffn 11008, vocab 32000), seq 2048, gradient
    checkpointing: LoRA r=16 on all linear layers (bf16 frozen base) and full fine-tuning (fp32 master
@@ -97,6 +99,23 @@ def flash_available(device) -> bool:
     return device == "cuda" and importlib.util.find_spec("flash_attn") is not None
 
 
+def torch_varlen_available(device) -> bool:
+    return device == "cuda" and importlib.util.find_spec("torch.nn.attention.varlen") is not None
+
+
+@contextlib.contextmanager
+def torch_varlen(on: bool):
+    """Switch llammas_packed_sdpa's torch.nn.attention.varlen path (attention.USE_TORCH_VARLEN)."""
+    from llammas_core.train import attention
+
+    old = attention.USE_TORCH_VARLEN
+    attention.USE_TORCH_VARLEN = on
+    try:
+        yield
+    finally:
+        attention.USE_TORCH_VARLEN = old
+
+
 def liger_available(device) -> bool:
     return device == "cuda" and importlib.util.find_spec("liger_kernel") is not None
 
@@ -118,23 +137,12 @@ def n_flop_params(model) -> int:
     return sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
 
 
-def chunked_loss(model, batch, chunk=4096):
+def chunked_loss(model, batch):
     """lm_head + cross-entropy per chunk of tokens, recomputed in backward: no [tokens, vocab] logits."""
-    from torch.utils.checkpoint import checkpoint
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from train_throughput import chunked_causal_lm_loss
 
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    hidden = model.model(**inputs).last_hidden_state
-    h = hidden[:, :-1].reshape(-1, hidden.shape[-1])
-    y = batch["labels"][:, 1:].reshape(-1)
-    n = (y != -100).sum().clamp(min=1)
-
-    def piece(hc, yc):
-        return torch.nn.functional.cross_entropy(model.lm_head(hc).float(), yc, ignore_index=-100, reduction="sum")
-
-    total = hidden.new_zeros((), dtype=torch.float32)
-    for i in range(0, h.shape[0], chunk):
-        total = total + checkpoint(piece, h[i:i + chunk], y[i:i + chunk], use_reentrant=False)
-    return total / n
+    return chunked_causal_lm_loss(model, batch)
 
 
 def autocast(device, on=True):
@@ -188,17 +196,27 @@ def check_correctness(device) -> list[dict]:
             ref = torch.cat([model(input_ids=s[None]).logits[0].float() for s in seqs])
             ids = torch.cat(seqs)[None]
             pos = torch.cat([torch.arange(len(s), device=device) for s in seqs])[None]
-            impls = [packed] + (["flash_attention_2"] if flash_available(device) and dtype != torch.float32 else [])
-            for impl in impls:
+            impls = [(packed, False)]
+            if dtype != torch.float32 and torch_varlen_available(device):
+                impls.append((packed, True))
+            if dtype != torch.float32 and flash_available(device):
+                impls.append(("flash_attention_2", False))
+            for impl, varlen in impls:
                 model.set_attn_implementation(impl)
-                err = (model(input_ids=ids, position_ids=pos).logits[0].float() - ref).abs().max().item()
-                rows.append({"kernel": impl, "dtype": str(dtype).replace("torch.", ""), "max_abs_err": err,
-                             "tolerance": tol, "ok": err < tol})
+                try:
+                    with torch_varlen(varlen):
+                        err = (model(input_ids=ids, position_ids=pos).logits[0].float() - ref).abs().max().item()
+                    row = {"max_abs_err": err, "ok": err < tol}
+                except Exception as e:
+                    row = {"max_abs_err": float("nan"), "ok": False, "error": f"{type(e).__name__}: {str(e)[:160]}"}
+                rows.append({"kernel": impl + (" +torch varlen" if varlen else ""),
+                             "dtype": str(dtype).replace("torch.", ""), "tolerance": tol, **row})
             model.set_attn_implementation("eager")
     print("\n== 1. packed row (sliding window 64, GQA 8/2) vs each sequence alone (eager)")
-    print(f"{'kernel':<22}{'dtype':<10}{'max |diff|':>12}{'tol':>9}  ok")
+    print(f"{'kernel':<36}{'dtype':<10}{'max |diff|':>12}{'tol':>9}  ok")
     for r in rows:
-        print(f"{r['kernel']:<22}{r['dtype']:<10}{r['max_abs_err']:>12.2e}{r['tolerance']:>9.0e}  {r['ok']}")
+        print(f"{r['kernel']:<36}{r['dtype']:<10}{r['max_abs_err']:>12.2e}{r['tolerance']:>9.0e}  {r['ok']} "
+              f"{r.get('error', '')}")
     return rows
 
 
@@ -323,25 +341,38 @@ def run_packing(device, shape, budget: Budget, n_batches: int, micro: int, per_c
         return {"input_ids": ids.to(device), "position_ids": pos.to(device), "labels": labels.to(device)}
 
     pk = register_packed_attention()
-    modes = {"padded, random": ("sdpa", padded, rand), "padded, group_by_length": ("sdpa", padded, grouped),
-             "padding-free, masked sdpa": ("sdpa", packed, rand), "padding-free, packed": (pk, packed, rand)}
+    modes = {"padded, random": ("sdpa", padded, rand, False),
+             "padded, group_by_length": ("sdpa", padded, grouped, False),
+             "padding-free, masked sdpa": ("sdpa", packed, rand, False),
+             "padding-free, packed": (pk, packed, rand, False)}
+    if torch_varlen_available(device):
+        modes["padding-free, torch varlen"] = (pk, packed, rand, True)
     if flash_available(device):
-        modes["padding-free, flash varlen"] = ("flash_attention_2", packed, rand)
+        modes["padding-free, flash varlen"] = ("flash_attention_2", packed, rand, False)
     free(device)
     model = build_llama(shape, "sdpa", device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device == "cuda")
     stats = {m: {"s": 0.0, "tok": 0, "pos": 0} for m in modes}
+    failed: dict[str, str] = {}
     for rep in range(2):  # rep 0 warms up every mode's kernels untimed
         for b in range(n_batches if rep else 1):
-            for m, (attn, collate, batches) in modes.items():
+            for m, (attn, collate, batches, varlen) in modes.items():
+                if m in failed:
+                    continue
                 model.set_attn_implementation(attn)
                 batch = collate(batches[b])
                 sync(device)
                 t = time.perf_counter()
-                with autocast(device):
-                    loss = model(**batch).loss
-                loss.backward()
+                try:
+                    with torch_varlen(varlen):
+                        with autocast(device):
+                            loss = model(**batch).loss
+                        loss.backward()
+                except Exception as e:  # a kernel that does not run here: reported, the others go on
+                    failed[m] = f"{type(e).__name__}: {str(e)[:160]}"
+                    opt.zero_grad(set_to_none=True)
+                    continue
                 if (b + 1) % 8 == 0:
                     opt.step()
                 opt.zero_grad(set_to_none=True)
@@ -352,12 +383,16 @@ def run_packing(device, shape, budget: Budget, n_batches: int, micro: int, per_c
                     stats[m]["pos"] += batch["input_ids"].numel()
     model = opt = None
     free(device)
-    ref = stats["padding-free, packed"]["s"]
+    ref = stats["padding-free, packed"]["s"] or float("nan")
     print(f"\n== 3. padding-free vs padded, {n_batches} micro-batches of {micro} SFT-like sequences (lognormal "
           f"median 110), same examples in every mode, model {shape['hidden']}x{shape['layers']}")
     print(f"{'mode':<28}{'attention':<22}{'real tok':>9}{'pad %':>7}{'seconds':>9}{'real tok/s':>12}{'time / packed':>15}")
     out = {}
     for m, st in stats.items():
+        if m in failed or not st["s"]:
+            out[m] = {"attention": modes[m][0], "result": f"error: {failed.get(m)}"}
+            print(f"{m:<28}{modes[m][0]:<22}  error: {failed.get(m)}")
+            continue
         out[m] = {"attention": modes[m][0], "seconds": round(st["s"], 3), "real_tokens": st["tok"],
                   "pad_fraction": round(1 - st["tok"] / st["pos"], 3), "real_tokens_per_s": round(st["tok"] / st["s"]),
                   "time_ratio_vs_packed": round(st["s"] / ref, 2)}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -32,6 +33,10 @@ if TYPE_CHECKING:  # only a type here: benchmarks/gpu_check.py imports this modu
     from llammas_core.train.config import TrainConfig
 
 PACKED_ATTN = "llammas_packed_sdpa"
+# Opt-in until measured on a GPU (benchmarks/gpu_check.py checks and times it): the packed kernel calls
+# torch.nn.attention.varlen on CUDA in bf16/fp16 instead of one SDPA per sequence.
+USE_TORCH_VARLEN = os.environ.get("LLAMMAS_TORCH_VARLEN", "0") == "1" and \
+    importlib.util.find_spec("torch.nn.attention.varlen") is not None
 FLASH_IMPLS = ("flash_attention_2", "flash_attention_3")
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "attn_for",
     "register_packed_attention",
     "segment_bounds",
+    "cu_seqlens",
     "varlen_kwargs",
     "add_varlen_kwargs_hook",
     "resolve_fused_loss",
@@ -51,6 +57,20 @@ __all__ = [
 # ----------------------------------------------------------------------------- sequence boundaries
 
 
+def _packing(position_ids: torch.Tensor) -> dict:
+    """Per-tensor cache (keyed by the version counter) of the row's packing: bounds, and lazily the
+    cu_seqlens tensor on the device and the longest sequence."""
+    cached = getattr(position_ids, "_llammas_packing", None)
+    if cached is not None and cached[0] == position_ids._version:
+        return cached[1]
+    info = {"bounds": _compute_bounds(position_ids)}
+    try:
+        position_ids._llammas_packing = (position_ids._version, info)
+    except (AttributeError, RuntimeError):  # pragma: no cover - tensors that refuse attributes
+        pass
+    return info
+
+
 def segment_bounds(position_ids: torch.Tensor) -> tuple[int, ...]:
     """(0, s1, s2, ..., T): start offsets of the sequences packed in one row, and its length.
 
@@ -59,15 +79,18 @@ def segment_bounds(position_ids: torch.Tensor) -> tuple[int, ...]:
     (keyed by its version counter), so the layers of one forward, and the recomputation under gradient
     checkpointing, share a single host sync.
     """
-    cached = getattr(position_ids, "_llammas_bounds", None)
-    if cached is not None and cached[0] == position_ids._version:
-        return cached[1]
-    bounds = _compute_bounds(position_ids)
-    try:
-        position_ids._llammas_bounds = (position_ids._version, bounds)
-    except (AttributeError, RuntimeError):  # pragma: no cover - tensors that refuse attributes
-        pass
-    return bounds
+    return _packing(position_ids)["bounds"]
+
+
+def cu_seqlens(position_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(cu_seqlens int32 on the device, longest sequence) of a packed row, cached like segment_bounds (the
+    host-to-device copy happens once per batch: a copy from pageable memory would stall every layer)."""
+    info = _packing(position_ids)
+    if "cu" not in info:
+        b = info["bounds"]
+        info["cu"] = torch.tensor(b, dtype=torch.int32).to(position_ids.device, non_blocking=True)
+        info["longest"] = max(e - a for a, e in zip(b[:-1], b[1:]))
+    return info["cu"], info["longest"]
 
 
 def _compute_bounds(position_ids: torch.Tensor) -> tuple[int, ...]:
@@ -106,6 +129,8 @@ def _packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
     window = kwargs.get("sliding_window")
     gqa = key.shape[1] != h
     p = dropout if module.training else 0.0
+    if USE_TORCH_VARLEN and p == 0.0 and query.is_cuda and query.dtype in (torch.float16, torch.bfloat16):
+        return _torch_varlen(query, key, value, pos, window, scaling, gqa), None
     bounds = segment_bounds(pos)
     outs = []
     for a, e in zip(bounds[:-1], bounds[1:]):
@@ -119,6 +144,18 @@ def _packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
                 q, k, v, is_causal=True, scale=scaling, dropout_p=p, enable_gqa=gqa))
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _torch_varlen(query, key, value, pos, window, scaling, gqa):
+    """PyTorch's own flash varlen kernel (torch.nn.attention.varlen, CUDA, bf16/fp16) over the packed row:
+    one launch per layer instead of one per sequence; window (W-1, 0) = transformers' sliding window W."""
+    from torch.nn.attention.varlen import varlen_attn
+
+    cu, longest = cu_seqlens(pos)
+    q, k, v = (x[0].transpose(0, 1).contiguous() for x in (query, key, value))  # (T, heads, dim)
+    out = varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling, enable_gqa=gqa,
+                      window_size=(int(window) - 1, 0) if window is not None else (-1, 0))
+    return out.unsqueeze(0)  # (1, T, heads, dim)
 
 
 def _packed_mask(*args, **kwargs):
@@ -148,9 +185,7 @@ def flash_attn_available() -> bool:
 def varlen_kwargs(position_ids: torch.Tensor) -> dict:
     """transformers' FlashAttentionKwargs for one packed row: cu_seq_lens_q/k (int32, on the device) and
     max_length_q/k (python ints), so the flash varlen path does not re-derive them (and sync) per layer."""
-    bounds = segment_bounds(position_ids)
-    cu = torch.tensor(bounds, dtype=torch.int32, device=position_ids.device)
-    longest = max(e - a for a, e in zip(bounds[:-1], bounds[1:]))
+    cu, longest = cu_seqlens(position_ids)
     return {"cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": longest, "max_length_k": longest}
 
 
