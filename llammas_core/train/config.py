@@ -63,9 +63,10 @@ class VocabExtensionConfig(_Base):
     enabled: bool = Field(False, description="Train a target-language tokenizer on the CPT corpus and add its K most useful "
                           "new tokens to the base vocabulary (new rows = mean of the rows of their old pieces).")
     k: int = Field(4000, ge=1, description="New tokens to add (the vocabulary is then padded to a multiple of pad_to_multiple_of).")
-    tokenizer_vocab_size: int = Field(32000, ge=300, description="Vocabulary size of the target-language tokenizer the candidates come from.")
+    tokenizer_vocab_size: int | None = Field(None, ge=300, description="Vocabulary size of the target-language tokenizer the "
+                                             "candidates come from; default: base vocabulary + 2k (at least 4000).")
     max_docs: int = Field(200_000, ge=1, description="Target-language documents read to train that tokenizer and count frequencies.")
-    min_frequency: int = Field(5, ge=1, description="A candidate must occur at least this often in those documents.")
+    min_frequency: int = Field(2, ge=1, description="A candidate must occur at least this often in those documents.")
     pad_to_multiple_of: int = Field(64, ge=1, description="Embedding rows are padded to a multiple of this (tensor-core friendly).")
     train_new_rows_in_lora: Literal["trainable_token_indices", "modules_to_save"] = Field(
         "trainable_token_indices", description="How LoRA trains the new rows: only those rows (peft trainable_token_indices) or the "

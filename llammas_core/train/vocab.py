@@ -36,7 +36,8 @@ from llammas_core.errors import ConfigError, InputError
 VOCAB_META = "llammas_vocab.json"
 _WORD = re.compile(r"\S+")
 
-__all__ = ["VOCAB_META", "fertility", "extend_vocabulary", "read_vocab_extension", "lora_vocab_kwargs"]
+__all__ = ["VOCAB_META", "fertility", "extend_vocabulary", "extend_vocabulary_from_config", "read_vocab_extension",
+           "lora_vocab_kwargs"]
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -253,6 +254,8 @@ def extend_vocabulary(base_model_dir: str | Path, texts: Sequence[str], k: int, 
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     (out_dir / "tokenizer.json").write_text(json.dumps(new_json, ensure_ascii=False))
+    for stale in ("tokenizer.model", "vocab.json", "merges.txt"):  # slow-tokenizer files with the old vocabulary
+        (out_dir / stale).unlink(missing_ok=True)
     new_tok = AutoTokenizer.from_pretrained(out_dir, trust_remote_code=trust_remote_code)
     if new_tok.convert_tokens_to_ids(entries[-1][0]) != new_ids[entries[-1][0]]:
         raise ConfigError(f"the tokenizer class of {base_model_dir} does not load the extended tokenizer.json")
@@ -273,6 +276,16 @@ def extend_vocabulary(base_model_dir: str | Path, texts: Sequence[str], k: int, 
     }
     (out_dir / VOCAB_META).write_text(json.dumps(meta, indent=2))
     return meta
+
+
+def extend_vocabulary_from_config(vcfg, base_model_dir: str | Path, texts: Sequence[str], out_dir: str | Path,
+                                  heldout_texts: Sequence[str] | None = None, trust_remote_code: bool = False) -> dict:
+    """extend_vocabulary with the settings of a config.VocabExtensionConfig (model.extend_vocab); the caller
+    passes at most vcfg.max_docs target-language texts."""
+    return extend_vocabulary(base_model_dir, list(texts)[: vcfg.max_docs], vcfg.k, out_dir,
+                             heldout_texts=heldout_texts, tokenizer_vocab_size=vcfg.tokenizer_vocab_size,
+                             min_frequency=vcfg.min_frequency, pad_to_multiple_of=vcfg.pad_to_multiple_of,
+                             trust_remote_code=trust_remote_code)
 
 
 # ----------------------------------------------------------------------------- training the new rows
