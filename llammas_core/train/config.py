@@ -149,6 +149,14 @@ class CPTConfig(_Base):
     block_size: int = Field(1024, ge=8, description="Tokens per training block (documents joined with EOS, tail dropped).")
     max_tokens: int | None = Field(None, ge=1, description="Training budget in tokens; steps = ceil(tokens / (block * global batch)).")
     max_steps: int | None = Field(None, ge=1, description="Training budget in optimiser steps (overrides max_tokens).")
+    mixture_seed: int | None = Field(None, description="Seed of the document mixture (tokenize stage); default: the CPT optimiser seed.")
+    shuffle_blocks: bool = Field(True, description="Read the token blocks in a seeded permutation per pass (epoch e: "
+                                 "permutation seeded (seed, e)); false: in stream order, wrapping around.")
+    max_epochs: float | None = Field(None, gt=0, description="Refuse a run that needs more passes over the token blocks "
+                                     "than this (None: any number of passes).")
+    validation_blocks: int = Field(0, ge=0, description="Hold out the last N blocks of the tokenized stream for a "
+                                   "validation loss (not trained on).")
+    eval_every_steps: int = Field(200, ge=1, description="Validation loss every N optimiser steps (when validation_blocks > 0).")
     optim: OptimConfig | None = Field(None, description="Optimiser settings for this phase; default: the top-level optim.")
 
     @model_validator(mode="after")
@@ -167,16 +175,18 @@ class SFTConfig(_Base):
     overflow: Literal["truncate", "drop"] = Field("truncate", description="What to do with longer conversations.")
     packing: Literal["padding_free", "padded"] = Field("padding_free", description="padding_free: concatenate a micro-batch into one row with position_ids reset per sequence (no pad compute); padded: classic right-padded batches.")
     tokens_per_micro_batch: int | None = Field(None, ge=8, description="padding_free only: form micro-batches by a token budget instead of micro_batch_size sequences.")
-    chat_template: str | None = Field(None, description="Jinja chat template; default: llammas' <|user|>/<|assistant|> template.")
+    chat_template: str | None = Field(None, description="Jinja chat template; default: llammas' `<|user|>`/`<|assistant|>` template.")
     epochs: float = Field(3.0, gt=0, description="Passes over the SFT data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps (overrides epochs).")
+    validation_examples: int = Field(0, ge=0, description="Hold out N conversations (a seeded choice) for a validation loss.")
+    eval_every_steps: int = Field(200, ge=1, description="Validation loss every N optimiser steps (when validation_examples > 0).")
     optim: OptimConfig | None = Field(None, description="Optimiser settings for this phase; default: the top-level optim.")
 
 
 class CheckpointConfig(_Base):
     every_steps: int = Field(500, ge=1, description="Save a checkpoint every N optimiser steps (and always at the last step).")
     keep_last: int = Field(2, ge=1, description="Complete checkpoints kept locally and in the store.")
-    sync_to_store: bool = Field(True, description="Copy each complete checkpoint to <store>/checkpoints/<stage>/<key>/ so a retry on another machine resumes.")
+    sync_to_store: bool = Field(True, description="Copy each complete checkpoint to `<store>/checkpoints/<stage>/<key>/` so a retry on another machine resumes.")
     cleanup_on_success: bool = Field(False, description="Delete the synced and local checkpoints once the stage has committed.")
 
 
@@ -189,13 +199,18 @@ class LaunchConfig(_Base):
     wall_clock_limit_seconds: int | None = Field(None, ge=60, description="Hard limit per attempt: the process group is killed when it is reached.")
     checkpoint_margin_seconds: int = Field(300, ge=0, description="The trainer checkpoints and stops this long before the wall-clock limit.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the trainer process (e.g. NCCL_*).")
-    dataloader_num_workers: int = Field(0, ge=0, description="Worker processes for SFT data loading (CPT streams in the main process).")
+    dataloader_num_workers: int = Field(0, ge=0, description="DataLoader worker processes (CPT blocks are memory-mapped: cheap; 0 reads in the trainer process).")
 
 
 class TelemetryConfig(_Base):
     peak_tflops: float | None = Field(None, gt=0, description="Per-device peak TFLOP/s for MFU; default: looked up from device_peaks by GPU name.")
     device_peaks: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PEAK_TFLOPS), description="bf16 dense peak TFLOP/s by GPU name substring.")
-    log_every_steps: int = Field(1, ge=1, description="Telemetry/log line every N optimiser steps (non-finite loss is checked at each log).")
+    log_every_steps: int | None = Field(None, ge=1, description="Telemetry/log line every N optimiser steps; None: "
+                                        "max(1, max_steps // 200) (about 200 points on the loss curve; every step of "
+                                        "a tiny demo). Non-finite loss is checked at each log and before each checkpoint.")
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=lambda: ["tensorboard"], description="Experiment trackers (TrainingArguments.report_to). "
+        "tensorboard logs go under the stage output (tensorboard/), so they land in the store.")
     plot: bool = Field(True, description="Write loss.png (matplotlib) next to metrics.jsonl.")
 
 
@@ -218,7 +233,7 @@ class TrainConfig(_Base):
         if self.cpt.enabled and not self.cpt.sources:
             raise ValueError("cpt.enabled but cpt.sources is empty")
         if self.cpt.enabled and self.cpt.max_steps is None and self.cpt.max_tokens is None:
-            raise ValueError("cpt needs max_tokens or max_steps (the corpus is streamed, its length is unknown)")
+            raise ValueError("cpt needs max_tokens or max_steps (the training budget; the token blocks repeat in passes as needed)")
         if self.sft.enabled and not self.sft.sources:
             raise ValueError("sft.enabled but sft.sources is empty")
         if not self.cpt.enabled and not self.sft.enabled:

@@ -182,17 +182,23 @@ def load_chat_records(source: str, stats: SFTStats | None = None) -> Iterator[di
 # --------------------------------------------------------------------------- tokenizer
 
 
-def prepare_tokenizer(tokenizer, chat_template: str | None = None):
+RESERVED_PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|reserved_special_token_0|>", "<unused0>", "<|endoftext|>")
+
+
+def prepare_tokenizer(tokenizer, chat_template: str | None = None, need_pad: bool = True):
     """Make a tokenizer ready for SFT; returns (tokenizer, added_tokens).
 
     - no EOS token -> ConfigError (the model could never learn to stop);
     - chat template: `chat_template` when given (it overrides), else the tokenizer's own, else
       DEFAULT_CHAT_TEMPLATE; set on the tokenizer so save_pretrained stores it
       (chat_template.jinja) and training/eval render identically;
-    - pad token missing or equal to EOS -> a dedicated "<pad>" special token is added (pad == eos
-      would mask EOS out of padded labels/attention and the model never learns to stop).
-    `added_tokens` > 0 means the vocabulary grew: the caller must resize the model's embeddings
-    (llammas_core.train.trainer.grow_embeddings) before training.
+    - pad token: only when `need_pad` (padded batches; padding-free packing needs none). A missing pad,
+      or one equal to EOS (that would mask EOS out of padded labels and the model never learns to stop),
+      is replaced by an existing token that is not EOS: the unknown token (Llama-2's <unk>: the
+      vocabulary stays 32000), else a reserved token (<|finetune_right_pad_id|>, <|reserved_special_token_0|>,
+      <unused0>, ...). Only when there is none is "<pad>" added (`added_tokens` = 1; the trainer then
+      grows the embeddings to a multiple of 64, llammas_core.train.modeling.grow_embeddings). Pad
+      positions never carry a label or attention, so reusing a token is safe.
     """
     if tokenizer.eos_token is None or tokenizer.eos_token_id is None:
         raise ConfigError(
@@ -203,8 +209,14 @@ def prepare_tokenizer(tokenizer, chat_template: str | None = None):
     elif not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     added = 0
-    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
-        added = tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    if need_pad and (tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id):
+        vocab = tokenizer.get_vocab()
+        candidates = ([tokenizer.unk_token] if tokenizer.unk_token else []) + list(RESERVED_PAD_CANDIDATES)
+        reuse = next((t for t in candidates if t in vocab and vocab[t] != tokenizer.eos_token_id), None)
+        if reuse is not None:
+            tokenizer.pad_token = reuse
+        else:
+            added = tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
         if tokenizer.pad_token_id == tokenizer.eos_token_id:  # pragma: no cover - defensive
             raise ConfigError("could not give the tokenizer a pad token distinct from EOS")
     return tokenizer, added

@@ -1,15 +1,17 @@
-"""Training as content-addressed stages: `cpt` then `sft`, each a trainer subprocess.
+"""Training as content-addressed stages: `tokenize` -> `cpt` -> `sft`, the training ones a trainer subprocess.
 
-- "cpt" key: the CPT view of the config (model, method, optim, cpt; not launch/telemetry/checkpoint
-  cadence, so raising a wall-clock limit or the GPU count's launcher settings resumes the same
-  stage) + the corpus manifest ids (plain-file sources: path + size/mtime fingerprint) + the base.
-- "sft" key: the SFT view + the CPT output manifest id (when CPT ran) + the SFT data ids.
+- "tokenize" (llammas_core.train.tokenize.run_tokenize): the CPT corpora as token blocks; key: ordered
+  source ids, tokenizer fingerprint, block size, mixture probabilities and seed.
+- "cpt" (`run_cpt`): key = the CPT view of the config (model, method, optim, cpt; not launch/telemetry/
+  checkpoint cadence, so raising a wall-clock limit resumes the same stage) + the tokenize manifest id +
+  the base model identity.
+- "sft" (`run_sft`): key = the SFT view + the initial model (a CPT manifest id, or the base) + the SFT data ids.
 
-Each body writes the trainer's output straight into ctx.out_dir (model/, adapter/, metrics.json,
-metrics.jsonl, loss.png), keeps checkpoints in ctx.work_dir/checkpoints (stable across attempts,
-so a retry resumes) and, with checkpoint.sync_to_store, mirrors complete checkpoints to
+Each training body writes the trainer's output straight into ctx.out_dir (model/, adapter/, metrics.json,
+metrics.jsonl, loss.png, tensorboard/), keeps checkpoints in ctx.work_dir/checkpoints (stable across
+attempts, so a retry resumes) and, with checkpoint.sync_to_store, mirrors complete checkpoints to
 `<store>/checkpoints/<stage>/<key>/` so a retry on another machine resumes too.
-Manifest extra fields: phase, metrics, model (relative folder), model_uri, adapter, init_model, data.
+Manifest extra fields: phase, metrics, model (relative folder), model_uri, adapter, method, init_model, data.
 """
 
 from __future__ import annotations
@@ -75,12 +77,14 @@ def _model_dir_of(store: Store, manifest: dict, work_dir: Path) -> str:
 
 
 def _body(store: Store, config: TrainConfig, phase: str, init_model: Callable[[StageContext], tuple[str | None, str]],
-          data_ids: list[str], log: Callable[[str], None]):
+          data_ids: list[str], log: Callable[[str], None], data_uri: str | None = None):
     def body(ctx: StageContext) -> dict:
         cfg_path = ctx.work_dir / f"{phase}_config.json"
         cfg_path.write_text(config.model_dump_json(indent=2))
         ckpt_dir = ctx.work_dir / "checkpoints"
         args = ["--checkpoint-dir", str(ckpt_dir), "--resume-from", "auto"]
+        if data_uri:
+            args += ["--data", data_uri]
         if config.checkpoint.sync_to_store:
             args += ["--sync-uri", store.url(f"checkpoints/{ctx.stage}/{ctx.key}")]
         init_path, init_id = init_model(ctx)
@@ -97,8 +101,8 @@ def _body(store: Store, config: TrainConfig, phase: str, init_model: Callable[[S
             "phase": phase,
             "metrics": {k: metrics.get(k) for k in (
                 "steps", "tokens", "tokens_per_s", "tokens_per_s_per_device", "mfu", "final_loss", "final_loss_avg10",
-                "first_loss", "peak_memory_gib", "device", "world_size", "global_batch", "train_seconds",
-                "flops_per_token_convention")},
+                "first_loss", "final_eval_loss", "peak_memory_gib", "device", "world_size", "global_batch",
+                "train_seconds", "flops_per_token_convention", "cpt_data")},
             "model": exported.get("model"),
             "model_uri": store.url(f"{ctx.prefix}/{exported['model']}") if exported.get("model") else None,
             "adapter": exported.get("adapter"),
@@ -117,49 +121,76 @@ def _cleanup(store: Store, result: StageResult, work_root: Path) -> None:
     shutil.rmtree(Path(work_root).expanduser().resolve() / stage / key / "checkpoints", ignore_errors=True)
 
 
-def run_train(store: Store, config: TrainConfig, work_root: str | Path, log: Callable[[str], None] = print) -> StageResult:
-    """Run CPT (if enabled) then SFT (if enabled) as stages; returns the last stage's result.
+def _finish(store: Store, config: TrainConfig, result: StageResult, work_root: Path, log) -> StageResult:
+    log(f"[{result.manifest['stage']}] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
+    if config.checkpoint.cleanup_on_success and not result.skipped:
+        _cleanup(store, result, work_root)
+    return result
 
-    SFT starts from the CPT output when CPT ran, else from config.model.base.
-    """
+
+def run_cpt(store: Store, config: TrainConfig, tokenized_manifest_uri: str, work_root: str | Path,
+            log: Callable[[str], None] = print) -> StageResult:
+    """Continued pretraining of config.model.base on the blocks of a committed tokenize stage."""
+    if not config.cpt.enabled:
+        raise ConfigError("cpt is disabled in the config")
     work_root = Path(work_root)
+    tokenized = read_manifest(tokenized_manifest_uri)
+    if tokenized.get("stage") != "tokenize":
+        raise ConfigError(f"{tokenized_manifest_uri} is not a tokenize stage (got {tokenized.get('stage')!r})")
     base_manifests, base_extra = model_inputs(config.model.base, config.model.revision)
 
     def base_init(ctx: StageContext) -> tuple[str | None, str]:
         return resolve_base(config.model.base, config.model.revision, ctx.work_dir)
 
-    result: StageResult | None = None
-    cpt_result: StageResult | None = None
-    if config.cpt.enabled:
-        manifests, extra = data_inputs(config.cpt.sources)
-        data_ids = [m["id"] for m in manifests] + extra
-        cpt_result = run_stage(store, "cpt", config.phase_view("cpt"), manifests + base_manifests,
-                               _body(store, config, "cpt", base_init, data_ids, log), work_root,
-                               extra_key=extra + base_extra)
-        log(f"[cpt] {'reused' if cpt_result.skipped else 'committed'} {cpt_result.manifest_uri}")
-        if config.checkpoint.cleanup_on_success and not cpt_result.skipped:
-            _cleanup(store, cpt_result, work_root)
-        result = cpt_result
-    if config.sft.enabled:
-        manifests, extra = data_inputs(config.sft.sources)
-        data_ids = [m["id"] for m in manifests] + extra
-        inputs = manifests + ([cpt_result.manifest] if cpt_result else base_manifests)
-        key_extra = extra + ([] if cpt_result else base_extra)
+    result = run_stage(store, "cpt", config.phase_view("cpt"), [tokenized] + base_manifests,
+                       _body(store, config, "cpt", base_init, [tokenized["id"]], log, data_uri=tokenized_manifest_uri),
+                       work_root, extra_key=base_extra)
+    return _finish(store, config, result, work_root, log)
 
-        def sft_init(ctx: StageContext) -> tuple[str | None, str]:
-            if cpt_result is None:
-                return base_init(ctx)
-            m = cpt_result.manifest
+
+def run_sft(store: Store, config: TrainConfig, init_manifest_uri: str | None, work_root: str | Path,
+            log: Callable[[str], None] = print) -> StageResult:
+    """Instruction tuning of the model of a committed stage (`init_manifest_uri`, e.g. a CPT output), or of
+    config.model.base when it is None."""
+    if not config.sft.enabled:
+        raise ConfigError("sft is disabled in the config")
+    work_root = Path(work_root)
+    manifests, extra = data_inputs(config.sft.sources)
+    data_ids = [m["id"] for m in manifests] + extra
+    if init_manifest_uri is None:
+        init_manifests, init_extra = model_inputs(config.model.base, config.model.revision)
+
+        def init(ctx: StageContext) -> tuple[str | None, str]:
+            return resolve_base(config.model.base, config.model.revision, ctx.work_dir)
+    else:
+        m = read_manifest(init_manifest_uri)
+        init_manifests, init_extra = [m], []
+
+        def init(ctx: StageContext) -> tuple[str | None, str]:
             if not m.get("model"):
-                raise ConfigError(f"CPT stage {m['id']} exported no model/ folder (LoRA without merge_for_serving); "
+                raise ConfigError(f"stage {m['id']} exported no model/ folder (LoRA without merge_for_serving); "
                                   "enable method.merge_for_serving to continue with SFT")
-            return _model_dir_of(store, m, ctx.work_dir), m["id"]
+            return resolve_base(init_manifest_uri, None, ctx.work_dir)[0], m["id"]
 
-        result = run_stage(store, "sft", config.phase_view("sft"), inputs,
-                           _body(store, config, "sft", sft_init, data_ids, log), work_root, extra_key=key_extra)
-        log(f"[sft] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
-        if config.checkpoint.cleanup_on_success and not result.skipped:
-            _cleanup(store, result, work_root)
+    result = run_stage(store, "sft", config.phase_view("sft"), manifests + init_manifests,
+                       _body(store, config, "sft", init, data_ids, log), work_root, extra_key=extra + init_extra)
+    return _finish(store, config, result, work_root, log)
+
+
+def run_train(store: Store, config: TrainConfig, work_root: str | Path, log: Callable[[str], None] = print,
+              executor_cfg=None) -> StageResult:
+    """tokenize -> cpt (if enabled) then sft (if enabled); returns the last stage's result.
+
+    SFT starts from the CPT output when CPT ran, else from config.model.base.
+    """
+    from llammas_core.train.tokenize import run_tokenize
+
+    result: StageResult | None = None
+    if config.cpt.enabled:
+        tokenized = run_tokenize(store, config, work_root, log, executor_cfg)
+        result = run_cpt(store, config, tokenized.manifest_uri, work_root, log)
+    if config.sft.enabled:
+        result = run_sft(store, config, result.manifest_uri if result else None, work_root, log)
     if result is None:
         raise ConfigError("nothing to do: cpt and sft are both disabled")
     return result
@@ -190,4 +221,4 @@ def _store_root(folder_uri: str, manifest: dict) -> Store:
     return open_store(root)
 
 
-__all__ = ["run_train", "resolve_base", "data_inputs", "model_inputs"]
+__all__ = ["run_train", "run_cpt", "run_sft", "resolve_base", "data_inputs", "model_inputs"]
