@@ -174,3 +174,16 @@ def test_varlen_kwargs_hook_adds_cu_seqlens():
     seqs = _seqs()
     _packed_logits(model, seqs, "sdpa")
     assert seen["cu_seq_lens_q"].tolist() == [0, 5, 26, 39, 40, 57] and seen["max_length_q"] == 21
+
+
+def test_varlen_kwargs_hook_through_peft_wrapper():
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(_llama(), LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    attention.add_varlen_kwargs_hook(model)
+    seen = {}
+    model.get_base_model().model.register_forward_pre_hook(lambda m, a, kw: seen.update(kw), with_kwargs=True)
+    seqs = _seqs()[:2]
+    with torch.no_grad():
+        model(input_ids=torch.cat(seqs)[None], position_ids=torch.cat([torch.arange(len(s)) for s in seqs])[None])
+    assert seen["cu_seq_lens_k"].tolist() == [0, 5, 26] and seen["max_length_k"] == 21
