@@ -246,3 +246,99 @@ def test_refuses_an_index_with_other_minhash_parameters(tmp_path):
     check_index_compatible(cfg, [same])
     with pytest.raises(ConfigError, match="corpus/b.*num_buckets.*against_previous"):
         check_index_compatible(cfg, [same, other])
+
+
+# -- early validation, hostile inputs, same bytes in any work dir ---------------------------------
+
+
+def small_config(paths: list[str], **overrides):
+    """One JSONL source, no dedup or PII: the stage in a few seconds."""
+    from llammas_core.corpus.config import CorpusConfig, DedupConfig, ExecutorConfig, PIIConfig, SourceConfig
+
+    return CorpusConfig(sources=[SourceConfig(name="web", kind="jsonl", paths=paths)],
+                        dedup=DedupConfig(exact=False, minhash=False), pii=PIIConfig(enabled=False),
+                        executor=ExecutorConfig(tasks=1, workers=1), **overrides)
+
+
+def test_unsupported_language_fails_before_any_work(tmp_path):
+    from llammas_core.errors import ConfigError
+
+    cfg = small_config([str(DEMO_DOCS)], language="xx")
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"language 'xx' is not supported.*supported: .*\bet\b.*\bfi\b"):
+        run_corpus(LocalStore(tmp_path / "s"), cfg, tmp_path / "w")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "w").exists() and not list((tmp_path / "s").rglob("*"))
+
+
+def test_validate_corpus_lists_every_problem_with_its_field(tmp_path):
+    from llammas_core.corpus.config import FiltersConfig, LidConfig
+    from llammas_core.corpus.validate import validate_corpus
+    from llammas_core.errors import ConfigError
+
+    filters = FiltersConfig()
+    filters.gopher_repetition.dup_line_frac = 1.5
+    filters.gopher_quality.min_doc_words = 500
+    filters.gopher_quality.max_doc_words = 100
+    cfg = small_config([str(DEMO_DOCS)], lid=LidConfig(threshold=2.0), filters=filters)
+    cfg.executor.tasks = 0
+    with pytest.raises(ConfigError) as err:
+        validate_corpus(cfg)
+    message = str(err.value)
+    for field in ("corpus.lid.threshold: 2.0 is not in [0, 1]", "gopher_repetition.dup_line_frac: 1.5",
+                  "min_doc_words (500) <= max_doc_words (100)", "corpus.executor.tasks: 0 < 1",
+                  "gopher_quality.stop_words: empty means datatrove's English list"):
+        assert field in message, (field, message)
+    # a language without filter defaults needs its own filters
+    with pytest.raises(ConfigError, match=r"no filter defaults for language 'fi' \(defaults exist for: en, et\)"):
+        validate_corpus(small_config([str(DEMO_DOCS)], language="fi"))
+    validate_corpus(small_config([str(DEMO_DOCS)]))  # the demo's settings pass
+    with pytest.raises(InputError, match="source 'web'.*matches no readable file"):
+        validate_corpus(small_config([str(tmp_path / "missing.jsonl")]))
+
+
+def test_non_utf8_file_name_is_read_and_named(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    name = os.fsdecode(b"t\xf5\xf5-\xff.jsonl")  # Latin-1 bytes in a file name: not UTF-8
+    lines = DEMO_DOCS.read_text(encoding="utf-8").splitlines()[:5] + ['{"text": 5}']
+    (src / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = LocalStore(tmp_path / "s")
+    result = run_corpus(store, small_config([str(src)]), tmp_path / "w", log=lambda m: None)
+    m = result.manifest
+    escaped = str(src / "t\\xf5\\xf5-\\xff.jsonl")
+    assert m["source_files"] == {"web": [escaped]}
+    assert m["quarantined"] == {"missing_text": 1} and m["records"] >= 3
+    kept = rows(store, m)
+    assert {json.loads(r["metadata"])["file_path"] for r in kept} == {escaped}
+    (qfile,) = [f["path"] for f in m["files"] if f["path"].startswith("quarantine/missing_text/")]
+    assert json.loads(store.local_path(f"{m['id']}/{qfile}").read_text())["file"] == escaped
+
+
+def test_gzip_bomb_quarantine_is_bounded_and_counted(tmp_path):
+    """200,000 `{}` lines in a few hundred bytes of gzip: the committed quarantine holds the first
+    examples only, the manifest the exact count; in = kept + removed + quarantined."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "bomb.jsonl.gz").write_bytes(gzip.compress(b"{}\n" * 200_000, 9))
+    shutil.copy(DEMO_DOCS, src / "docs.jsonl")
+    store = LocalStore(tmp_path / "s")
+    result = run_corpus(store, small_config([str(src)], quarantine_examples=100), tmp_path / "w", log=lambda m: None)
+    m = result.manifest
+    assert m["quarantined"] == {"missing_text": 200_000}
+    qbytes = sum(f["bytes"] for f in m["files"] if f["path"].startswith("quarantine/"))
+    assert qbytes < 60_000, qbytes
+    read = sum(s["docs_out"] for s in m["steps"] if s["group"] == "filter" and "READER" in s["step"])
+    lines = sum(1 for line in DEMO_DOCS.read_text().splitlines() if line.strip())
+    assert read + m["quarantined"]["missing_text"] == lines + 200_000
+    assert read == m["records"] + sum(m["removed"].values())
+
+
+def test_quarantine_and_removed_bytes_do_not_depend_on_the_work_dir(tmp_path):
+    cfg = demo_config(tmp_path, sources=demo_config(tmp_path).sources[:1])
+    outs = []
+    for i in (1, 2):
+        store = LocalStore(tmp_path / f"s{i}")
+        m = run_corpus(store, cfg, tmp_path / f"work-{i}", log=lambda m: None).manifest
+        outs.append({f["path"]: f["sha256"] for f in m["files"] if f["path"].startswith(("quarantine/", "removed/"))})
+    assert outs[0] and outs[0] == outs[1], [p for p in outs[0] if outs[0][p] != outs[1].get(p)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Callable
 
+import fsspec.compression
 from datatrove.pipeline.filters import (
     C4QualityFilter,
     FineWebQualityFilter,
@@ -26,6 +28,7 @@ from llammas_core.corpus.config import FiltersConfig
 CLOSERS = {"et": ['"', "'", "“", "”", "»", "’", "‘", "›", ")", "]"]}
 EXTRA_STOPS = {"et": ["…", ":"]}
 CORE_STOPS = [".", "!", "?", "…"]
+REPRODUCIBLE_GZIP = "gzip-mtime0"
 
 
 def terminal_punctuation(language: str) -> list[str]:
@@ -68,9 +71,18 @@ class GopherQuality(GopherQualityFilter):
         return True
 
 
+def _gzip_without_mtime(infile, mode: str = "rb", **kwargs):
+    return gzip.GzipFile(fileobj=infile, mode=mode, mtime=0, **kwargs)
+
+
+# gzip writes the time into its header, so the same removed documents would differ in bytes run
+# to run; a committed stage's files must depend on its key only
+fsspec.compression.register_compression(REPRODUCIBLE_GZIP, _gzip_without_mtime, [], force=True)
+
+
 def removed_writer(removed_dir: Path, name: str) -> JsonlWriter:
     """Removed documents of one step, with datatrove's `filter_reason` in their metadata."""
-    return JsonlWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz")
+    return JsonlWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz", compression=REPRODUCIBLE_GZIP)
 
 
 def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path) -> list:

@@ -19,6 +19,7 @@ from llammas_core.corpus.config import CorpusConfig, SourceConfig
 from llammas_core.corpus.crawl import crawl, explain_empty_crawl
 from llammas_core.corpus.pipeline import run_corpus_pipeline
 from llammas_core.corpus.readers import display_path
+from llammas_core.corpus.validate import validate_corpus
 from llammas_core.errors import ConfigError, InputError, TransientError
 from llammas_core.stage import (
     MANIFEST,
@@ -111,6 +112,7 @@ def corpus_base_key(cfg: CorpusConfig, endpoint_url: str | None = None) -> tuple
 def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: str | None = None,
                log: Callable[[str], None] = print) -> StageResult:
     work_root = Path(work_root).expanduser()
+    validate_corpus(cfg, endpoint_url)  # seconds, before anything long (crawl, LID, dedup)
     base_key, fingerprints, resolved = corpus_base_key(cfg, endpoint_url)
     lineage = read_lineage(store, cfg.language)
     for entry in lineage:
