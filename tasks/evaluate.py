@@ -89,3 +89,16 @@ def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str:
     publish_report_artifacts(store, evaluate.name, result.manifest)
     remember_result(store, _evaluate_identity(store, evaluate), result.manifest_uri)
     return result.manifest_uri
+
+
+def evaluate_after_training(store: StoreConfig, evaluate: EvaluateConfig, train_manifest_uri: str,
+                            base: str | None = None) -> str:
+    """For the pipeline flow: resolve `@sft`, `@cpt`, `@base` from the manifest the training task
+    returned (following each stage's init model back to the base), then run `evaluate_task`.
+    `base`: the resolved train.model.base, for `@base` when training started from a hub id or folder.
+    Returns the report stage's manifest URI."""
+    from llammas_core.evaluate.stage import resolve_model_refs, training_refs
+
+    refs = training_refs(train_manifest_uri, base=base)
+    run_log()(f"evaluate: {', '.join(f'{k} = {v}' for k, v in sorted(refs.items()))}")
+    return evaluate_task(store, resolve_model_refs(evaluate, refs))
