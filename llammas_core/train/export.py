@@ -60,7 +60,7 @@ def merge_lora(base_path: str, adapter_dir: str | Path, tokenizer, dtype: torch.
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from llammas_core.train.trainer import grow_embeddings
+    from llammas_core.train.modeling import grow_embeddings
 
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, trust_remote_code=trust_remote_code,
                                                 revision=revision)
