@@ -12,11 +12,9 @@ non_string_field:<f>, empty_instruction, empty_output, bad_role, bad_messages) a
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -93,14 +91,11 @@ def resolve_files_any(path: str) -> list[tuple[Store, str]]:
     return found
 
 
-@contextlib.contextmanager
 def local_copy(store: Store, key: str):
-    local = store.local_path(key)
-    if local is not None:
-        yield Path(local)
-        return
-    with tempfile.TemporaryDirectory(prefix="llammas-instr-") as tmp:
-        yield store.get_file(key, Path(tmp) / Path(key).name)
+    """A local path for a store object (the file itself, or a temporary copy): cpt_data's helper."""
+    from llammas_core.train.cpt_data import _local_copy
+
+    return _local_copy(store, key)
 
 
 def fingerprint(paths: list[str]) -> tuple[list[dict], list[str]]:

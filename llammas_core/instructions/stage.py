@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from llammas_core import __version__
 from llammas_core.contamination import NgramIndex, default_eval_files
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.instructions import sources as src

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from llammas_core.errors import ConfigError
 
-__all__ = ["build_tiny_marian", "convert_to_ctranslate2", "MARIAN_SHAPES"]
+__all__ = ["build_tiny_marian", "build_tiny_m2m100", "convert_to_ctranslate2", "MARIAN_SHAPES"]
 
 # Named shapes: "tiny" for unit tests, "small"/"base" for CPU benchmarks, "big" ~ OPUS-MT big.
 MARIAN_SHAPES: dict[str, dict] = {
@@ -36,6 +36,10 @@ MARIAN_SHAPES: dict[str, dict] = {
                  decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
     "big": dict(d_model=1024, encoder_layers=6, decoder_layers=6, encoder_attention_heads=16,
                 decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096),
+    # NLLB-200-distilled-600M's dimensions (12+12 layers, d 1024, ffn 4096, vocab 256,206) in Marian
+    # form: the same matmul cost per token, for GPU throughput projections (use pad_vocab_to=256206)
+    "nllb-600m": dict(d_model=1024, encoder_layers=12, decoder_layers=12, encoder_attention_heads=16,
+                      decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096),
 }
 
 
@@ -69,12 +73,15 @@ def build_tiny_marian(
     max_position: int = 512,
     seed: int = 0,
     init_std: float = 0.3,
+    pad_vocab_to: int | None = None,
     src_lang: str = "en",
     tgt_lang: str = "et",
 ) -> Path:
     """Train a shared SentencePiece model on texts_src + texts_tgt, build a random-init
     MarianMTModel of `shape` (a MARIAN_SHAPES name or a dict of MarianConfig fields), save
-    model + tokenizer to out_dir with save_pretrained. Returns out_dir."""
+    model + tokenizer to out_dir with save_pretrained. Returns out_dir.
+    pad_vocab_to: add never-produced filler tokens so the vocabulary (and the output softmax)
+    has a real model's size, for benchmarks; <pad> stays last."""
     import sentencepiece as spm
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
@@ -87,6 +94,8 @@ def build_tiny_marian(
         spm_path = _train_spm(texts, Path(tmp) / "spm", vocab_size)
         sp = spm.SentencePieceProcessor(model_file=str(spm_path))
         vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+        for i in range(len(vocab), (pad_vocab_to or 0) - 1):
+            vocab[f"<unused{i}>"] = i
         vocab["<pad>"] = len(vocab)  # last id: see module docstring
         (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
         shutil.copy(spm_path, Path(tmp) / "source.spm")
@@ -145,4 +154,47 @@ def convert_to_ctranslate2(model_dir: str | Path, out_dir: str | Path, quantizat
                 "sentencepiece.bpe.model", "generation_config.json"})]
     TransformersConverter(str(model_dir), copy_files=copy, load_as_float16=False).convert(
         str(out), quantization=quantization, force=force)
+    return out
+
+
+def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1000, seed: int = 0,
+                      init_std: float = 0.3) -> Path:
+    """A random-init M2M100ForConditionalGeneration with an M2M100Tokenizer (SentencePiece trained on
+    `texts`, fairseq layout <s>=0 <pad>=1 </s>=2 <unk>=3, then the pieces, then the `__xx__` language
+    tokens): tests the forced-BOS language handling that M2M100 and NLLB-200 share.
+    Not convertible to CTranslate2 as is: under transformers 5 the M2M100Tokenizer no longer lists its
+    language tokens in special_tokens_map, which CTranslate2's M2M100 loader reads for the vocabulary."""
+    import sentencepiece as spm
+    import torch
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        spm_path = _train_spm(list(texts), Path(tmp) / "spm", vocab_size)
+        sp = spm.SentencePieceProcessor(model_file=str(spm_path))
+        vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        for i in range(sp.get_piece_size()):
+            piece = sp.id_to_piece(i)
+            if piece not in vocab:
+                vocab[piece] = len(vocab)
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        shutil.copy(spm_path, Path(tmp) / "sentencepiece.bpe.model")
+        tokenizer = M2M100Tokenizer(vocab_file=str(Path(tmp) / "vocab.json"),
+                                    spm_file=str(Path(tmp) / "sentencepiece.bpe.model"), src_lang="en", tgt_lang="et")
+        tokenizer.save_pretrained(out)
+    # ids: the pieces, then the 100 `__xx__` language tokens, then fairseq's made-up words
+    n_vocab = tokenizer.encoder_size + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words
+    config = M2M100Config(
+        vocab_size=n_vocab, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
+        scale_embedding=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = M2M100ForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                                               decoder_start_token_id=2, num_beams=1)
+    model.save_pretrained(out)
     return out

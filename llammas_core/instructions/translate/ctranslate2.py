@@ -98,7 +98,9 @@ class CTranslate2Translator(Translator):
             )
             for i, res in zip(batch, results):
                 # cut to the segment's own cap, as hf_seq2seq does
-                hyp = self.tokenizer.convert_tokens_to_ids(res.hypotheses[0][:output_cap(len(tokens[i]), self.cfg)])
+                hyp = [t for t in res.hypotheses[0][:output_cap(len(tokens[i]), self.cfg)]
+                       if t not in self.lang.drop_tokens]
+                hyp = self.tokenizer.convert_tokens_to_ids(hyp)
                 out[i] = self.tokenizer.decode(hyp, skip_special_tokens=True).strip()
         return out  # type: ignore[return-value]
 

@@ -58,30 +58,40 @@ def detect_family(model_type: str, tokenizer) -> str:
 
 
 class LangSetup:
-    """How one model family is told the language pair: a text prefix and/or a forced first token."""
+    """How one model family is told the language pair: a text prefix and/or a forced first token;
+    `drop_tokens`: language tokens never kept in decoded text (under transformers 5 the M2M100
+    tokenizer does not count its `__xx__` tokens as special, so skip_special_tokens keeps them)."""
 
-    def __init__(self, prefix: str = "", forced_bos_token: str | None = None):
+    def __init__(self, prefix: str = "", forced_bos_token: str | None = None, drop_tokens: frozenset = frozenset()):
         self.prefix = prefix
         self.forced_bos_token = forced_bos_token
+        self.drop_tokens = drop_tokens
+
+    def drop_ids(self, tokenizer) -> set[int]:
+        return {tokenizer.convert_tokens_to_ids(t) for t in self.drop_tokens}
 
 
 def lang_setup(tokenizer, family: str, cfg: TranslatorConfig) -> LangSetup:
     src = cfg.src_code or model_lang_code(family, cfg.src_lang)
     tgt = cfg.tgt_code or model_lang_code(family, cfg.tgt_lang)
-    vocab = tokenizer.get_vocab()
+    def known(token: str | None) -> bool:
+        # not get_vocab(): M2M100Tokenizer keeps its language tokens outside it under transformers 5
+        return bool(token) and tokenizer.convert_tokens_to_ids(token) not in (None, tokenizer.unk_token_id)
+
     if family == "nllb":
-        if tgt not in vocab or src not in vocab:
+        if not (known(src) and known(tgt)):
             raise ConfigError(f"NLLB tokenizer has no language token {src!r} or {tgt!r}")
         tokenizer.src_lang = src
         return LangSetup(forced_bos_token=tgt)
     if family == "m2m100":
         tokenizer.src_lang = src
-        token = tokenizer.lang_code_to_token[tgt] if hasattr(tokenizer, "lang_code_to_token") else f"__{tgt}__"
-        if token not in vocab:
+        token = getattr(tokenizer, "lang_code_to_token", {}).get(tgt, f"__{tgt}__")
+        if not known(token):
             raise ConfigError(f"M2M100 tokenizer has no language token {token!r}")
-        return LangSetup(forced_bos_token=token)
+        lang_tokens = frozenset(getattr(tokenizer, "lang_token_to_id", {}) or [token])
+        return LangSetup(forced_bos_token=token, drop_tokens=lang_tokens)
     if family == "madlad":
-        if tgt not in vocab:
+        if not known(tgt):
             raise ConfigError(f"MADLAD tokenizer has no target prefix token {tgt!r}")
         return LangSetup(prefix=f"{tgt} ")
     if family == "marian" and tgt and tgt.startswith(">>"):
@@ -119,6 +129,7 @@ class HFSeq2SeqTranslator(Translator):
         self.lang = lang_setup(self.tokenizer, self.family, cfg)
         self.forced_bos_id = (self.tokenizer.convert_tokens_to_ids(self.lang.forced_bos_token)
                               if self.lang.forced_bos_token else None)
+        self.drop_ids = self.lang.drop_ids(self.tokenizer)
         self.batches = 0
         self.new_tokens: list[int] = []  # generated tokens per segment of the last translate() call
 
@@ -130,16 +141,13 @@ class HFSeq2SeqTranslator(Translator):
         texts = [self.lang.prefix + s for s in segments]
         return self.tokenizer(texts, truncation=True, max_length=self.cfg.max_input_tokens)["input_ids"]
 
-    def translate(self, segments: list[str]) -> list[str]:
+    def generate_ids(self, segments: list[str]) -> list[list[int]]:
+        """Generated token ids per segment (after the decoder start token, cut to the segment's cap)."""
         import torch
 
-        if not segments:
-            return []
         ids = self.encode(segments)
-        out: list[str | None] = [None] * len(segments)
-        self.new_tokens = [0] * len(segments)
+        out: list[list[int]] = [[] for _ in segments]
         pad = self.tokenizer.pad_token_id
-        eos = self.model.generation_config.eos_token_id
         for batch in token_budget_batches([len(x) for x in ids], self.cfg.batch_tokens, self.cfg.max_batch_size):
             longest = max(len(ids[i]) for i in batch)
             input_ids = torch.full((len(batch), longest), pad, dtype=torch.long)
@@ -156,10 +164,18 @@ class HFSeq2SeqTranslator(Translator):
             self.batches += 1
             for row, i in enumerate(batch):
                 # each segment keeps at most its own cap, so the output does not depend on its batch
-                new = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg)].tolist()
-                out[i] = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-                self.new_tokens[i] = sum(1 for t in new if t != pad and t != eos)
-        return out  # type: ignore[return-value]
+                out[i] = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg)].tolist()
+        return out
+
+    def translate(self, segments: list[str]) -> list[str]:
+        if not segments:
+            return []
+        pad = self.tokenizer.pad_token_id
+        eos = self.model.generation_config.eos_token_id
+        gen = self.generate_ids(segments)
+        self.new_tokens = [sum(1 for t in g if t != pad and t != eos) for g in gen]
+        return [self.tokenizer.decode([t for t in g if t not in self.drop_ids], skip_special_tokens=True).strip()
+                for g in gen]
 
     def close(self) -> None:
         import gc
