@@ -393,3 +393,37 @@ def test_minhash_dedup_recall_and_precision(tmp_path):
     # survivors of a found pair carry the cluster size (exact: duplicate_count, MinHash: cluster size)
     wrong_size = [(p["a"], p["b"]) for p in scored if p["found"] and cluster[p["a"] if p["a"] in kept else p["b"]] != 2]
     assert not wrong_size, f"cluster size != 2 for {len(wrong_size)} found pairs, e.g. {wrong_size[:3]}"
+
+
+def test_cluster_size_counts_exact_copies_of_a_document_minhash_removed(tmp_path):
+    """X has two exact copies and a near-copy Y. Exact dedup folds the copies into X; MinHash then
+    keeps X or Y. Either way the survivor stands for 4 documents (before: 2 when Y survived)."""
+    demo = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "demo/web/docs.jsonl").open()]
+    originals = [d for d in demo if d["id"].startswith("et-")][40:70]
+    rng = random.Random(1)
+    docs = []
+    for g, d in enumerate(originals):
+        words = d["text"].split(" ")
+        near = list(words)
+        near[len(near) // 2] = "ja"  # one word changed: J well above 0.8
+        copies = [{"id": f"g{g}-x", "text": d["text"]}, {"id": f"g{g}-x-copy1", "text": d["text"]},
+                  {"id": f"g{g}-x-copy2", "text": d["text"]}, {"id": f"g{g}-y", "text": " ".join(near)}]
+        rng.shuffle(copies)
+        docs += copies
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "docs.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    cfg = CorpusConfig(sources=[SourceConfig(name="g", kind="jsonl", paths=[str(src)])],
+                       dedup=DedupConfig(against_previous=False), pii=PIIConfig(enabled=False),
+                       executor=ExecutorConfig(tasks=2, workers=2), split_bytes=0)
+    out = tmp_path / "out"
+    run_corpus_pipeline(cfg, [("g", "jsonl", src, "text", "id")], tmp_path / "work", out, "run-c", None,
+                        log=lambda _m: None)
+    kept = [r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    by_group = {}
+    for r in kept:
+        by_group.setdefault(r["id"].split("-")[0], []).append(r)
+    assert len(by_group) >= 25 and all(len(v) == 1 for v in by_group.values())  # one survivor a group
+    survivors = [v[0] for v in by_group.values()]
+    assert any(r["id"].endswith("-y") for r in survivors)  # the case the bug hid: the near-copy survived
+    assert {r["id"]: r["duplicate_cluster_size"] for r in survivors} == {r["id"]: 4 for r in survivors}

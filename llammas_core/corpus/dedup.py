@@ -25,6 +25,7 @@ from datatrove.pipeline.dedup.exact_dedup import (
 )
 from datatrove.utils.typeshelper import ExtensionHelperSD
 from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.utils.hashing import HashConfig
 
@@ -70,6 +71,58 @@ class ExactDedupIndex(ExactDedupBuildIndex):
                         heapq.heappush(pq, nxt)
 
 
+class DuplicateWeights(PipelineStep):
+    """Records, per task, how many exact copies each document stands for (datatrove's
+    `duplicate_count`), by its index in the stream MinHash signs, so cluster sizes can count them.
+    Written once the stream is read to its end: a resumed task that skips signing keeps the file."""
+
+    type = "🫂 - DEDUP"
+    name = "exact copies per document"
+
+    def __init__(self, output_folder: Path):
+        super().__init__()
+        self.output_folder = Path(output_folder)
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        weights = []
+        for idx, doc in enumerate(data):
+            if count := int(doc.metadata.get("duplicate_count", 0)):
+                weights.append(struct.pack("<II", idx, count))
+            yield doc
+        self.output_folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.output_folder / f"{rank:06d}.weights.tmp"
+        tmp.write_bytes(b"".join(weights))
+        tmp.replace(self.output_folder / f"{rank:06d}.weights")
+
+
+def _pairs(path: Path) -> list[tuple[int, int]]:
+    data = path.read_bytes()
+    return list(struct.iter_unpack("<II", data)) if data else []
+
+
+def weight_cluster_sizes(clusters: Path, weights: Path) -> None:
+    """Rewrite MinHash cluster sizes so each member counts with the exact copies folded into it.
+
+    datatrove counts a cluster's members; a member that absorbed k exact copies before MinHash
+    stood for k + 1 documents, and when MinHash then removed it, those copies were lost from the
+    survivor's duplicate_cluster_size. Idempotent (computed from .clusters and .weights)."""
+    counts = {}
+    for f in sorted(weights.glob("*.weights")):
+        rank = int(f.name.split(".")[0])
+        counts.update({(rank, idx): n for idx, n in _pairs(f)})
+    members: dict[str, list[tuple[int, int]]] = {}
+    size: dict[int, int] = {}
+    for f in sorted(clusters.glob("*.clusters")):
+        rank = int(f.name.split(".")[0])
+        members[f.name.split(".")[0]] = pairs = _pairs(f)
+        for idx, cid in pairs:
+            size[cid] = size.get(cid, 0) + 1 + counts.get((rank, idx), 0)
+    for stem, pairs in members.items():
+        tmp = clusters / f"{stem}.sizes.tmp"
+        tmp.write_bytes(b"".join(struct.pack("<II", idx, size[cid]) for idx, cid in pairs))
+        tmp.replace(clusters / f"{stem}.sizes")
+
+
 class DedupPlan:
     """Folders and step groups of the dedup part of a corpus stage."""
 
@@ -99,6 +152,8 @@ class DedupPlan:
         if self.cfg.minhash:
             mc = minhash_config(self.cfg)
             sig_steps = [self.reader(filtered)] + self.exact_filter(writer=None)
+            if self.cfg.exact:
+                sig_steps.append(DuplicateWeights(w / "minhash/weights"))
             groups += [
                 ("minhash_signatures", sig_steps + [MinhashDedupSignature(str(w / "minhash/sigs"), mc,
                                                                           language=self.language)], tasks),
@@ -107,9 +162,15 @@ class DedupPlan:
                                                          only_dedup_in_index=False,
                                                          create_index_name=self.run_name)], mc.num_buckets),
                 ("minhash_cluster", [MinhashDedupCluster(str(w / "minhash/buckets"), str(w / "minhash/clusters"),
-                                                         config=mc, save_cluster_size=True)], 1),
+                                                         config=mc, save_cluster_size=True,
+                                                         save_cluster_id=True)], 1),
             ]
         return groups
+
+    def after_group(self, name: str) -> None:
+        """Work between step groups: exact copies counted into MinHash cluster sizes."""
+        if name == "minhash_cluster" and self.cfg.exact:
+            weight_cluster_sizes(self.work / "minhash/clusters", self.work / "minhash/weights")
 
     def exact_filter(self, writer) -> list:
         return [ExactDedupFilter(str(self.work / "exact/dups"), exact_config(), exclusion_writer=writer)] \

@@ -47,7 +47,9 @@ KNOWN_META = {"url", "source", "language", "language_score", "minhash_cluster_si
 def output_row(self, doc) -> dict:
     """Parquet row of a kept document (datatrove writer adapter)."""
     meta = doc.metadata
-    cluster = int(meta.get("minhash_cluster_size", 1)) + int(meta.get("duplicate_count", 0))
+    # a MinHash cluster's size already counts every member's exact copies (dedup.weight_cluster_sizes)
+    minhash = int(meta.get("minhash_cluster_size", 1))
+    cluster = minhash if minhash > 1 else 1 + int(meta.get("duplicate_count", 0))
     rest = {k: v for k, v in meta.items() if k not in KNOWN_META}  # file_path: the source file's URI
     return {
         "id": str(doc.id), "text": doc.text, "url": meta.get("url"), "source": meta.get("source"),
@@ -107,6 +109,7 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple], work: Path, out:
     plan = DedupPlan(cfg.dedup, cfg.language, work, out / "index", run_name)
     for name, pipeline, n in plan.groups(filtered, tasks):
         run(name, pipeline, n)
+        plan.after_group(name)
     final = [plan.reader(filtered)]
     final += plan.final_filters(removed_writer(out / "removed", "exact_dedup"),
                                 removed_writer(out / "removed", "minhash_dedup"))
