@@ -318,3 +318,53 @@ def test_lm_eval_task_by_name_errors_clearly_offline(tiny_eval_model, tmp_path):
     assert "UNKNOWN: task l: lm-eval knows no task or group 'no_such_task_xyz'" in proc.stdout
     assert "NODATA: task l: lm-eval could not load the data" in proc.stdout
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+# ---------------------------------------------------------------- store URIs (stage manifests, data)
+
+
+def _model_stage(store, tiny_eval_model, work: Path, drop_weights: bool = False):
+    from llammas_core.stage import run_stage
+
+    def body(ctx):
+        shutil.copytree(tiny_eval_model, ctx.out_dir / "model")
+        if drop_weights:
+            for f in (ctx.out_dir / "model").glob("*.safetensors"):
+                f.unlink()
+        return {"model": "model"}
+
+    return run_stage(store, "tiny-base", {"drop": drop_weights}, [], body, work, log=lambda *_: None)
+
+
+def test_model_and_data_from_store_uris(tiny_eval_model, tmp_path, s3_endpoint, monkeypatch):
+    """A stage manifest URI (local store and S3) resolves to its model/ folder (S3: downloaded, sha256
+    verified against the manifest); evaluation data given as an s3:// folder URI is fetched to a local cache."""
+    from llammas_core.evaluate.engine import run_task, validate_task
+    from llammas_core.evaluate.models import load_model, validate_model
+    from llammas_core.evaluate.spec import ModelSpec, TaskSpec
+    from llammas_core.store import open_store
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("LLAMMAS_EVAL_CACHE", str(tmp_path / "cache"))
+    local = _model_stage(open_store(str(tmp_path / "store")), tiny_eval_model, tmp_path / "w1")
+    lm = load_model(ModelSpec(name="base", path=local.manifest_uri, chat=False, device="cpu"))
+    assert lm.identity == local.manifest["id"] and Path(lm.local_path).parent.name == local.manifest["id"].split("/")[1]
+
+    s3 = open_store("s3://llammas-test/eval-store")
+    remote = _model_stage(s3, tiny_eval_model, tmp_path / "w2")
+    assert remote.manifest_uri.startswith("s3://")
+    lm_s3 = load_model(ModelSpec(name="base", path=remote.manifest_uri, chat=False, device="cpu"))
+    assert str(tmp_path / "cache") in lm_s3.local_path
+    no_w = _model_stage(s3, tiny_eval_model, tmp_path / "w3", drop_weights=True)
+    with pytest.raises(InputError, match="holds no weights"):
+        validate_model(ModelSpec(name="cpt", path=no_w.manifest_uri))
+
+    for f in sorted((REPO / "demo" / "eval" / "xcopa_et").iterdir()):
+        s3.put_file(f, f"data/xcopa_et/{f.name}")
+    task = TaskSpec(name="xcopa_et", kind="xcopa", data="s3://llammas-test/eval-store/data/xcopa_et", limit=4)
+    validate_task(task)
+    res = run_task(lm_s3, task, tmp_path / "out")
+    local_res = run_task(lm, task.model_copy(update={"data": str(REPO / "demo" / "eval" / "xcopa_et")}), tmp_path / "o2")
+    assert [s["loglikelihoods"] for s in res.samples] == [s["loglikelihoods"] for s in local_res.samples]
+    with pytest.raises(InputError, match="not found"):
+        validate_task(task.model_copy(update={"data": "s3://llammas-test/eval-store/data/nothing"}))

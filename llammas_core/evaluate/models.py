@@ -8,6 +8,7 @@ remote stores, like training does), then loads tokenizer + model (bf16 on CUDA b
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +47,8 @@ def _has_weights(names: list[str]) -> bool:
     return any(n.endswith(_WEIGHT_SUFFIXES) and not n.endswith("training_args.bin") for n in names)
 
 
-def _manifest_model_prefix(path: str) -> tuple[Any, str, dict]:
-    """(store, key prefix of model/, manifest) for a stage manifest reference."""
+def _manifest_model(path: str) -> tuple[Any, str, dict, list[str]]:
+    """(store, model folder relative to the stage, manifest, file names under it) for a stage manifest ref."""
     from llammas_core.stage import read_manifest
     from llammas_core.train.stage import _store_root
 
@@ -57,8 +58,9 @@ def _manifest_model_prefix(path: str) -> tuple[Any, str, dict]:
     folder = path.rstrip("/")
     if folder.endswith("manifest.json"):
         folder = folder[: -len("manifest.json")].rstrip("/")
-    store = _store_root(folder, m)
-    return store, f"{m['id']}/{m.get('model', 'model')}", m
+    rel = str(m["model"]).strip("/")
+    names = [f["path"][len(rel) + 1:] for f in m.get("files", []) if f["path"].startswith(rel + "/")]
+    return _store_root(folder, m), rel, m, names
 
 
 def _check_chat(spec: ModelSpec, has_template: bool, where: str) -> None:
@@ -72,8 +74,6 @@ def _folder_has_chat_template(folder: Path) -> bool:
         return True
     cfg = folder / "tokenizer_config.json"
     if cfg.is_file():
-        import json
-
         try:
             return bool(json.loads(cfg.read_text(encoding="utf-8")).get("chat_template"))
         except ValueError as e:
@@ -87,23 +87,19 @@ def validate_model(spec: ModelSpec) -> None:
 
     path = spec.path
     if is_manifest_ref(path):
-        store, prefix, _ = _manifest_model_prefix(path)
-        names = [k[len(prefix) + 1:] for k, _ in store.list(prefix + "/")]
+        store, rel, m, names = _manifest_model(path)
+        where = f"{m['id']}/{rel}"
         if not _has_weights(names):
-            raise InputError(f"model {spec.name}: {store.url(prefix)} holds no weights "
-                             f"(*.safetensors / pytorch_model*.bin); files: {sorted(names)[:10]}")
+            raise InputError(f"model {spec.name}: stage {where} holds no weights (*.safetensors / "
+                             f"pytorch_model*.bin); files: {sorted(names)[:10]}")
         if spec.chat is True:
-            local = store.local_path(prefix)
-            if local is not None:
-                _check_chat(spec, _folder_has_chat_template(Path(local)), store.url(prefix))
-            else:
-                import json
+            has = any(n in ("chat_template.jinja", "chat_template.json") for n in names)
+            if not has and "tokenizer_config.json" in names:
+                from llammas_core.stage import committed_file
 
-                has = any(n in ("chat_template.jinja", "chat_template.json") for n in names)
-                if not has and "tokenizer_config.json" in names:
-                    with store.open_read(f"{prefix}/tokenizer_config.json") as fh:
-                        has = bool(json.loads(fh.read().decode("utf-8")).get("chat_template"))
-                _check_chat(spec, has, store.url(prefix))
+                cfg = committed_file(store, m, f"{rel}/tokenizer_config.json", _default_cache() / "models")
+                has = bool(json.loads(cfg.read_text(encoding="utf-8")).get("chat_template"))
+            _check_chat(spec, has, where)
         return
     p = Path(path).expanduser()
     if "://" in path or p.exists() or path.startswith((".", "/", "~")):
@@ -125,26 +121,22 @@ def validate_model(spec: ModelSpec) -> None:
 
 def resolve_model_dir(spec: ModelSpec, cache_dir: str | Path | None = None) -> tuple[str, str]:
     """(what from_pretrained loads: a local folder or hub id, identity). Remote stage models are
-    downloaded once to <cache>/models/<stage id>/ (a .complete marker makes it crash-safe)."""
-    import shutil
-
+    downloaded to <cache>/models/<stage id>/<model>/ and verified against the manifest (sha256)."""
     from llammas_core.stage import is_manifest_ref
 
     if not is_manifest_ref(spec.path):
         if _is_local_dir(spec.path):
             return str(Path(spec.path).expanduser().resolve()), str(Path(spec.path).expanduser().resolve())
         return spec.path, f"{spec.path}@{spec.revision or ''}"
-    store, prefix, m = _manifest_model_prefix(spec.path)
-    local = store.local_path(prefix)
-    if local is not None and (Path(local) / "config.json").is_file():
-        return str(local), m["id"]
-    target = Path(cache_dir or _default_cache()) / "models" / m["id"].replace("/", "_")
-    if not (target / ".complete").is_file():
-        shutil.rmtree(target, ignore_errors=True)
-        for key, _ in store.list(prefix + "/"):
-            store.get_file(key, target / key[len(prefix) + 1:])
-        (target / ".complete").write_text(prefix)
-    return str(target), m["id"]
+    from llammas_core.stage import committed_files
+
+    store, rel, m, _ = _manifest_model(spec.path)
+    local = store.local_path(f"{m['id']}/{rel}")
+    cache = Path(cache_dir or _default_cache()) / "models"
+    # Every file checked against the manifest's size + sha256 (downloaded to the cache for remote stores).
+    committed_files(store, m, prefix=rel + "/", cache_dir=cache)
+    folder = Path(local) if local is not None else cache / m["id"] / rel
+    return str(folder), m["id"]
 
 
 def pick_device(spec: ModelSpec) -> str:

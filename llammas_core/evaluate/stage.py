@@ -32,180 +32,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from llammas_core import __version__
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.evaluate.identity import (
+    data_fingerprint,
+    engine_version,
+    model_identity,
+    resolved_dtype,
+    task_key_view,
+)
+from llammas_core.evaluate.refs import resolve_model_refs, training_refs
 from llammas_core.evaluate.spec import ModelSpec, TaskSpec
 from llammas_core.stage import (
     MANIFEST,
     StageContext,
     StageResult,
     committed_file,
-    is_manifest_ref,
-    read_manifest,
     run_stage,
-    sha256_file,
     stage_key,
 )
 from llammas_core.store import Store
 
 EVAL_STAGE, CONTAMINATION_STAGE, REPORT_STAGE = "eval", "contamination", "report"
-# Files of llammas_core/evaluate that compute results (not the report side): their hash is the
-# engine's code version in eval keys.
-_REPORT_SIDE = {"config.py", "bootstrap.py", "report.py", "contamination_check.py", "stage.py", "__init__.py"}
-MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".jinja", ".txt", ".gguf")
-# Data files up to this size are fingerprinted by content (eval sets are small), bigger ones by size/mtime.
-CONTENT_HASH_LIMIT = 256 << 20
 
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["run_evaluate", "plan_evaluate", "model_identity", "data_fingerprint", "engine_version",
            "resolve_model_refs", "training_refs", "EvalPlan", "EVAL_STAGE", "REPORT_STAGE", "CONTAMINATION_STAGE"]
-
-
-# --------------------------------------------------------------------------- identities
-
-
-def engine_version() -> str:
-    """llammas version + a hash of the engine's source files and task YAMLs + scoring library versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in (".py", ".yaml", ".jinja") and "__pycache__" not in p.parts \
-                and not (p.parent == root and p.name in _REPORT_SIDE):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    libs = []
-    for lib in ("lm_eval", "sacrebleu", "transformers", "torch"):
-        try:
-            libs.append(f"{lib}={version(lib)}")
-        except PackageNotFoundError:
-            libs.append(f"{lib}=none")
-    return f"{__version__}+eval.{h.hexdigest()[:12]}+" + ",".join(libs)
-
-
-def _local_dir(path: str) -> Path | None:
-    p = Path(path[len("file://"):] if path.startswith("file://") else path).expanduser()
-    return p if "://" not in path.replace("file://", "", 1) and p.is_dir() else None
-
-
-def model_identity(spec: ModelSpec) -> tuple[str, dict | None]:
-    """(identity, stage manifest or None). Stage: its manifest id; local folder: a fingerprint of its
-    model files (name, size, mtime); otherwise a hub id with its revision."""
-    if is_manifest_ref(spec.path):
-        m = read_manifest(spec.path)
-        return f"stage:{m['id']}", m
-    folder = _local_dir(spec.path)
-    if folder is not None:
-        h = hashlib.sha256()
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(MODEL_FILE_SUFFIXES))
-        for p in files:
-            st = p.stat()
-            h.update(f"{p.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return f"folder:{h.hexdigest()[:20]}", None
-    return f"hub:{spec.path}@{spec.revision or ''}", None
-
-
-def data_fingerprint(path: str | None) -> str | None:
-    """Content identity of a task's data: sha256 over (relative name, content hash) of its files;
-    a remote store URI by its listing (key, size)."""
-    if path is None:
-        return None
-    local = Path(path[len("file://"):] if path.startswith("file://") else path).expanduser()
-    if "://" in path and not path.startswith("file://"):
-        from llammas_core.store import open_uri
-
-        store, key = open_uri(path)
-        listing = [(key, 0)] if store.exists(key) else list(store.list(key.rstrip("/") + "/"))
-        if not listing:
-            raise InputError(f"evaluation data not found: {path}")
-        h = hashlib.sha256("".join(f"{k}\0{s}\n" for k, s in listing).encode())
-        return f"uri:{h.hexdigest()[:20]}"
-    if not local.exists():
-        raise InputError(f"evaluation data not found: {path}")
-    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith("."))
-    h = hashlib.sha256()
-    for p in files:
-        rel = p.name if local.is_file() else p.relative_to(local).as_posix()
-        st = p.stat()
-        digest = sha256_file(p) if st.st_size <= CONTENT_HASH_LIMIT else f"{st.st_size}:{st.st_mtime_ns}"
-        h.update(f"{rel}\0{digest}\n".encode())
-    return f"sha256:{h.hexdigest()[:20]}"
-
-
-def _resolved_dtype(spec: ModelSpec) -> str:
-    from llammas_core.evaluate.models import pick_device, torch_dtype
-
-    return str(torch_dtype(spec, pick_device(spec))).removeprefix("torch.")
-
-
-def task_key_view(task: TaskSpec) -> dict:
-    """The task spec as it enters the key: data paths replaced by content fingerprints."""
-    view = task.model_dump(mode="json")
-    data = task.data
-    local = Path(data.removeprefix("file://")).expanduser() if data and ("://" not in data or data.startswith("file://")) else None
-    if local is not None and local.is_file() and task.num_fewshot and not task.fewshot_data:
-        # the engine takes few-shot examples from a sibling file (val/dev next to test): cover the folder
-        view["data"] = [data_fingerprint(data), data_fingerprint(str(local.parent))]
-    else:
-        view["data"] = data_fingerprint(data)
-    view["fewshot_data"] = data_fingerprint(task.fewshot_data)
-    for p in ("spm_model", "comet_model"):
-        if view.get(p):
-            view[p] = data_fingerprint(view[p])
-    view.pop("comet_python", None)
-    return view
-
-
-# --------------------------------------------------------------------------- references
-
-
-def resolve_model_refs(cfg: EvaluateConfig, refs: dict[str, str]) -> EvaluateConfig:
-    """Replace `@name` model paths (`@base`, `@cpt`, `@sft`) with what the pipeline produced."""
-    refs = {(k if k.startswith("@") else f"@{k}"): v for k, v in refs.items()}  # "sft" or "@sft"
-    models = []
-    for m in cfg.models:
-        if m.path.startswith("@"):
-            if m.path not in refs:
-                raise ConfigError(f"evaluate: model {m.name} refers to {m.path}, but the pipeline produced only "
-                                  f"{sorted(refs) or 'nothing'}")
-            m = m.model_copy(update={"path": refs[m.path]})
-        models.append(m)
-    return cfg.model_copy(update={"models": models})
-
-
-def _manifest_uri_of(folder_uri: str) -> str:
-    return folder_uri.rstrip("/") + "/" + MANIFEST
-
-
-def training_refs(final_manifest_uri: str, base: str | None = None) -> dict[str, str]:
-    """`@sft`, `@cpt`, `@base` for the manifest the training flow returned (the last stage), by
-    following each stage's `init_model`: sft -> cpt -> base. `base` (train.model.base, resolved)
-    fills `@base` when the lineage ends in a hub id or plain path."""
-    refs: dict[str, str] = {}
-    uri = final_manifest_uri
-    for _ in range(4):
-        m = read_manifest(uri)
-        phase = m.get("phase")
-        if phase in ("cpt", "sft") and f"@{phase}" not in refs:
-            refs[f"@{phase}"] = uri
-        else:
-            refs.setdefault("@base", uri)
-            break
-        init = m.get("init_model") or ""
-        inputs = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
-        if init in inputs and inputs[init]:
-            uri = _manifest_uri_of(inputs[init])
-            continue
-        # hub id / local folder: "<path>@<revision>"
-        if init:
-            path, _, rev = init.rpartition("@")
-            refs.setdefault("@base", base or path)
-        break
-    if "@base" not in refs and base:
-        refs["@base"] = base
-    return refs
 
 
 # --------------------------------------------------------------------------- plan
@@ -258,7 +111,7 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
     for model in cfg.models:
         identity, manifest = model_identity(model)
         plan.identities[model.name], plan.manifests[model.name] = identity, manifest
-        model_view = {"identity": identity, "chat": model.chat, "dtype": _resolved_dtype(model),
+        model_view = {"identity": identity, "chat": model.chat, "dtype": resolved_dtype(model),
                       "backend": model.backend}
         inputs = [manifest] if manifest else []
         for task in cfg.tasks:
