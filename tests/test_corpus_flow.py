@@ -342,3 +342,25 @@ def test_quarantine_and_removed_bytes_do_not_depend_on_the_work_dir(tmp_path):
         m = run_corpus(store, cfg, tmp_path / f"work-{i}", log=lambda m: None).manifest
         outs.append({f["path"]: f["sha256"] for f in m["files"] if f["path"].startswith(("quarantine/", "removed/"))})
     assert outs[0] and outs[0] == outs[1], [p for p in outs[0] if outs[0][p] != outs[1].get(p)]
+
+
+def test_step_table_reads_well(demo_run):
+    import re
+    import unicodedata
+
+    from llammas_core.corpus.report import human_bytes, human_seconds, step_rows
+
+    _, result, _ = demo_run
+    steps = result.manifest["steps"]
+    assert all(isinstance(s["docs_in"], int) and isinstance(s["seconds"], float | int) for s in steps)  # raw kept
+    rows = step_rows(steps)
+    names = [r["step"] for r in rows]
+    assert "Read: Jsonl (quarantining)" in names and "Extract: trafilatura" in names
+    assert "Filter: fastText LID" in names and "Write: Parquet" in names
+    for name in names + [s["name"] for s in steps]:
+        assert not any(unicodedata.category(c) == "So" for c in name), name  # no emoji
+    assert all(re.fullmatch(r"\d+ ms|\d+\.\d s|\d+ min \d+ s|\d+ h \d+ min", r["time"]) for r in rows)
+    assert all(re.fullmatch(r"[\d,]+( chars)?|\d+\.\d\d M( chars)?", r[k]) for r in rows
+               for k in ("docs in", "docs out", "dropped", "text out"))
+    assert human_bytes(12_345_678) == "12.3 MB" and human_bytes(999) == "999 B"
+    assert human_seconds(1.234) == "1.2 s" and human_seconds(0.0123) == "12 ms" and human_seconds(125) == "2 min 5 s"

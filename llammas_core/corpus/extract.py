@@ -16,7 +16,7 @@ from datatrove.utils.typeshelper import StatHints
 
 
 class ExtractText(Trafilatura):
-    name = "⛏ extract (trafilatura)"
+    name = "⛏ trafilatura"
 
     def __init__(self, timeout: float = 1.0, favour_precision: bool = True, exclusion_writer: DiskWriter | None = None):
         super().__init__(favour_precision=favour_precision, timeout=timeout, deduplicate=True)

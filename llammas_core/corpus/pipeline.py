@@ -21,6 +21,7 @@ from llammas_core.corpus.extract import ExtractText
 from llammas_core.corpus.filters import quality_filters, removed_writer
 from llammas_core.corpus.langid import FastTextLID
 from llammas_core.corpus.pii import PIIFormatter
+from llammas_core.corpus.report import readable_step_name
 from llammas_core.corpus.readers import (
     QuarantiningJsonlReader,
     QuarantiningParquetReader,
@@ -149,7 +150,7 @@ def summarize(stats: dict[str, list], removed: dict[str, int], out: Path) -> dic
         for step in steps:
             s = step.get("stats", {})
             table.append({
-                "group": group, "step": step.get("name"),
+                "group": group, "step": step.get("name"), "name": readable_step_name(step.get("name")),
                 "docs_in": int(_total(s.get("total"))),
                 "docs_out": int(_total(s.get("forwarded", s.get("documents")))),  # readers count `documents`
                 "docs_dropped": int(_total(s.get("dropped"))), "bytes_out": int(_total(s.get("doc_len"))),
