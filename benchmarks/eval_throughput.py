@@ -158,7 +158,7 @@ def main(argv=None) -> None:
             ("xcopa_et", "items/s", TaskSpec(name="xcopa_et", kind="xcopa", data=paths["xcopa"], limit=lim)),
             ("belebele", "items/s", TaskSpec(name="belebele", kind="belebele", data=paths["belebele"], limit=lim)),
             ("flores_en-et", "gen tok/s", TaskSpec(name="flores_en-et", kind="flores", data=paths["flores"],
-                                                   direction="en-et", num_fewshot=0 if args.full else 1,
+                                                   direction="en-et", num_fewshot=1,
                                                    limit=None if args.full else args.n_flores,
                                                    max_new_tokens=args.max_new_tokens)),
         ]

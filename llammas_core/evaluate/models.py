@@ -117,6 +117,9 @@ def validate_model(spec: ModelSpec) -> None:
         _check_chat(spec, _folder_has_chat_template(p), path)
         return
     # A hub id: nothing local to check before loading; the chat check runs on the tokenizer in load_model.
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise InputError(f"model {spec.name}: {path} is neither a local folder nor a stage manifest, and the hub "
+                         "is offline (HF_HUB_OFFLINE=1)")
 
 
 def resolve_model_dir(spec: ModelSpec, cache_dir: str | Path | None = None) -> tuple[str, str]:
