@@ -364,3 +364,17 @@ def test_step_table_reads_well(demo_run):
                for k in ("docs in", "docs out", "dropped", "text out"))
     assert human_bytes(12_345_678) == "12.3 MB" and human_bytes(999) == "999 B"
     assert human_seconds(1.234) == "1.2 s" and human_seconds(0.0123) == "12 ms" and human_seconds(125) == "2 min 5 s"
+
+
+def test_reusing_names_the_current_uri_not_the_lineage_one(demo_run, tmp_path):
+    """A store copied elsewhere: its lineage file still holds the old URIs; the log and the result
+    must name where the corpus is now."""
+    store, result, _ = demo_run
+    moved = tmp_path / "moved-store"
+    shutil.copytree(store.local_path(""), moved, symlinks=True)
+    lines = []
+    again = run_corpus(LocalStore(moved), demo_config(tmp_path), tmp_path / "w", log=lines.append)
+    assert again.skipped
+    (line,) = [line for line in lines if "reusing" in line]
+    assert str(moved) in line and str(store.local_path("")) not in line, line
+    assert again.manifest_uri.startswith(LocalStore(moved).url(""))
