@@ -1,4 +1,4 @@
-"""The main job: target-language corpus (+ English corpus) -> (tiny base) -> training."""
+"""The main job: target-language corpus (+ English corpus) -> (tiny base) -> tokenize -> cpt -> sft."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from llammas_core.config import LlammasConfig
 from llammas_core.errors import ConfigError
 from llammas_core.pipeline import resolve_refs
 from tasks.corpus import corpus_task
-from tasks.train import tiny_base_task, train_task
+from tasks.train import cpt_task, sft_task, tiny_base_task, tokenize_task
 
 
 @flow(name="pipeline", log_prints=True)
@@ -25,4 +25,10 @@ def pipeline_flow(config: LlammasConfig) -> str:
     if config.tiny_base is not None:
         corpora = [outputs[k] for k in ("@corpus", "@english_corpus") if k in outputs]
         outputs["@tiny_base"] = tiny_base_task(config.store, corpora, config.tiny_base)
-    return train_task(config.store, resolve_refs(config.train, outputs))
+    train = resolve_refs(config.train, outputs)
+    if train.cpt.enabled:
+        outputs["@tokenized"] = tokenize_task(config.store, train, config.corpus.executor)
+        outputs["@cpt"] = cpt_task(config.store, train, outputs["@tokenized"])
+    if train.sft.enabled:
+        outputs["@sft"] = sft_task(config.store, train, outputs.get("@cpt"))
+    return outputs.get("@sft") or outputs["@cpt"]

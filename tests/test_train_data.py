@@ -15,7 +15,7 @@ import torch
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.stage import run_stage
 from llammas_core.store import LocalStore
-from llammas_core.train.cpt_data import CPTDataset, interleave, iter_texts, pack_blocks
+from llammas_core.train.cpt_data import interleave, iter_texts, pack_blocks
 from llammas_core.train.sft_data import (
     DEFAULT_CHAT_TEMPLATE,
     IGNORE_INDEX,
@@ -122,52 +122,6 @@ def write_jsonl(path: Path, texts: list[str], gz: bool = False) -> str:
         for t in texts:
             f.write(json.dumps({"text": t, "id": len(t)}) + "\n")
     return str(path)
-
-
-def test_cpt_dataset_resume_ddp_and_limits(tok, tmp_path):
-    et = write_jsonl(tmp_path / "et.jsonl", corpus(120, ET, "et"))
-    en = write_jsonl(tmp_path / "en.jsonl.gz", corpus(30, EN, "en"), gz=True)
-
-    def make(**kw):
-        return CPTDataset([et, en], [0.75, 0.25], tok, block_size=32, seed=3, **kw)
-
-    full = [b["input_ids"] for b in make()]
-    assert len(full) > 20 and all(t.shape == (32,) and t.dtype == torch.long for t in full)
-    first = next(iter(make()))
-    assert torch.equal(first["labels"], first["input_ids"])
-
-    # consume 3 batches of 2 through a DataLoader, checkpoint, resume in a new object
-    ds = make()
-    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=0)
-    it = iter(loader)
-    for _ in range(3):
-        next(it)
-    state = ds.state_dict()
-    assert state["blocks_yielded"] == 6
-    resumed = make()
-    resumed.load_state_dict(state)
-    rest = [b["input_ids"] for b in resumed]
-    assert len(rest) == len(full) - 6 and all(torch.equal(x, y) for x, y in zip(rest, full[6:]))
-    assert resumed.state_dict()["blocks_yielded"] == len(full)
-
-    # DDP: 2 ranks split rounds, equal counts, together the stream (incomplete round dropped)
-    r0 = [b["input_ids"] for b in make(rank=0, world_size=2)]
-    r1 = [b["input_ids"] for b in make(rank=1, world_size=2)]
-    assert len(r0) == len(r1) == len(full) // 2
-    assert all(torch.equal(x, full[2 * i]) and torch.equal(y, full[2 * i + 1]) for i, (x, y) in enumerate(zip(r0, r1)))
-    # resume a 2-rank run (3 blocks per rank done) on 1 rank: continues at global block 6
-    single = make()
-    single.load_state_dict({"blocks_yielded": 3, "world_size": 2})
-    assert torch.equal(next(iter(single))["input_ids"], full[6])
-    # ... or on 4 ranks: rank 3 continues at global block 9; its state then counts 10 consumed
-    four = make(rank=3, world_size=4)
-    four.load_state_dict(make(rank=0, world_size=2).state_dict() | {"global_blocks": 6})
-    it4 = iter(four)
-    assert torch.equal(next(it4)["input_ids"], full[9])
-    assert four.state_dict()["global_blocks"] == 10
-
-    assert len(list(make(max_blocks=5))) == 5
-    assert len(list(make(max_blocks=5, rank=1, world_size=2))) == 2
 
 
 def write_corpus_stage(store, tmp_path, shards: list[list[str]]) -> str:
@@ -347,16 +301,35 @@ def test_prepare_tokenizer_pad_eos_template(tok, tmp_path):
     bare = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>")
     n_before = len(bare)
     model = tiny_llama(bare, layers=1)
+    free, added = prepare_tokenizer(PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>"),
+                                    need_pad=False)  # padding-free SFT: no pad needed, nothing added
+    assert added == 0 and free.pad_token is None and len(free) == n_before
     bare, added = prepare_tokenizer(bare, chat_template="{{ messages[0]['content'] }}")
-    assert added == 1 and len(bare) == n_before + 1
+    assert added == 1 and len(bare) == n_before + 1  # no unk, no reserved token: "<pad>" is the last resort
     assert bare.chat_template == "{{ messages[0]['content'] }}"  # an explicit template wins
     assert bare.pad_token == "<pad>" and bare.pad_token_id not in (None, bare.eos_token_id)
     from llammas_core.train.trainer import grow_embeddings
 
-    assert grow_embeddings(model, bare) == 1
-    assert model.get_input_embeddings().weight.shape[0] == len(bare) == model.lm_head.weight.shape[0]
-    assert model.config.pad_token_id == bare.pad_token_id
+    bare.chat_template = DEFAULT_CHAT_TEMPLATE  # stop ids come from the template (the one above drops replies)
+    rows = model.get_input_embeddings().weight.shape[0]
+    grown = grow_embeddings(model, bare)
+    size = model.get_input_embeddings().weight.shape[0]
+    assert size % 64 == 0 and size >= len(bare) and grown == size - rows  # a multiple of 64, never vocab+1
+    assert size == model.lm_head.weight.shape[0] and model.config.pad_token_id == bare.pad_token_id
     assert grow_embeddings(model, bare) == 0
+
+    # Llama-2-like: <unk> but no pad (32000 ids): the pad reuses <unk>, the vocabulary does not grow
+    raw2 = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw2.pre_tokenizer, raw2.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    raw2.train_from_iterator(corpus(50, EN, "x"), trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
+    llama = PreTrainedTokenizerFast(tokenizer_object=raw2, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    n_llama = len(llama)
+    llama_model = tiny_llama(llama, layers=1)
+    llama, added = prepare_tokenizer(llama)
+    assert added == 0 and llama.pad_token == "<unk>" and len(llama) == n_llama
+    assert grow_embeddings(llama_model, llama) == 0 and llama_model.get_input_embeddings().weight.shape[0] == n_llama
 
     no_eos = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>")
     assert no_eos.eos_token is None

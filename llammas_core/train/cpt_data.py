@@ -1,12 +1,17 @@
-"""Continued-pretraining data: stream documents, mix languages by documents, pack fixed blocks.
+"""Continued-pretraining data readers and the reference semantics of the CPT stream.
+
+The trainer no longer reads text: the `tokenize` stage (llammas_core.train.tokenize) turns the corpora
+into token blocks once, and the trainer reads blocks by index. This module keeps what that stage reads
+with (`iter_records`, `resolve_files`, `iter_texts`; also used for SFT data) and the streaming reference
+of the stream it must reproduce (`interleave`, `pack_blocks`): tests check that the tokenize stage's
+blocks equal `pack_blocks(interleave(...))` exactly.
 
 The Llammas recipe: Estonian/English documents interleaved 75/25 with
 `datasets.interleave_datasets(..., stopping_strategy="all_exhausted")` semantics, each document
 tokenized with the tokenizer's own special tokens (Llama adds BOS) and followed by EOS, all
 concatenated and cut into fixed `block_size` blocks (tail dropped), loss on every token.
 
-Everything streams: corpus shards are read row-group by row-group, texts are tokenized a few
-hundred at a time, and only one partial block is kept between documents.
+Everything streams: corpus shards are read row-group by row-group.
 
 Sources (`iter_texts`):
 - a corpus manifest URI (`file://.../manifest.json`, `s3://.../manifest.json`) or its stage folder:
@@ -27,8 +32,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
-import torch
-
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.stage import MANIFEST, read_manifest
 from llammas_core.store import LocalStore, Store, open_store, open_uri
@@ -43,7 +46,6 @@ __all__ = [
     "resolve_files",
     "interleave",
     "pack_blocks",
-    "CPTDataset",
 ]
 
 
@@ -343,137 +345,3 @@ def pack_blocks(
                 buf = buf[n_full * block_size:]
 
     return gen()
-
-
-# --------------------------------------------------------------------------- dataset
-
-
-def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    if rank is not None and world_size is not None:
-        return rank, world_size
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-class CPTDataset(torch.utils.data.IterableDataset):
-    """Packed CPT blocks from a probability-weighted mix of text sources.
-
-    Yields {"input_ids": LongTensor[block_size], "labels": LongTensor[block_size]} (labels equal
-    input_ids: loss on all tokens, no attention mask: blocks are fully dense).
-
-    One deterministic global block stream (interleave -> pack_blocks) is cut into rounds of
-    `world_size` blocks and rank r takes block r of each round; an incomplete last round is
-    dropped, so every rank yields the same number of blocks (no DDP hang on the last step).
-    Rank and world size come from torch.distributed when initialized (or the rank/world_size
-    kwargs). `max_blocks` caps the *global* number of blocks (rounded down to a multiple of
-    world_size): tokens seen = max_blocks * block_size.
-
-    Resume: state_dict() -> {"blocks_yielded": n, "global_blocks": g, "world_size": w}: n blocks
-    yielded by this rank, g = n * w blocks of the global stream consumed by all ranks together.
-    load_state_dict() makes the next __iter__ skip the first g global blocks (or n * w when only
-    blocks_yielded is given), so a resumed run sees exactly the remaining data, also under a
-    changed world size. Skipping re-reads and re-tokenizes the skipped data (deterministic, no storage,
-    but costs about the time to tokenize it). The count is only exact in the process that iterates:
-    use DataLoader(num_workers=0), or have the trainer derive n = steps * per-device batch itself.
-    With num_workers > 0 blocks are additionally split across workers (no duplicates), but the
-    DataLoader's round-robin order is then not a prefix of the stream and count-based resume is
-    approximate.
-    A fresh __iter__ after a finished pass starts the stream over (same order).
-    """
-
-    def __init__(
-        self,
-        sources: list[str],
-        probabilities: list[float],
-        tokenizer,
-        block_size: int,
-        seed: int = 42,
-        max_blocks: int | None = None,
-        text_field: str = "text",
-        rank: int | None = None,
-        world_size: int | None = None,
-    ):
-        super().__init__()
-        if not sources:
-            raise ConfigError("CPTDataset needs at least one source")
-        if len(sources) != len(probabilities):
-            raise ConfigError(f"{len(sources)} sources but {len(probabilities)} probabilities")
-        if tokenizer.eos_token_id is None:
-            raise ConfigError("tokenizer has no EOS token: documents cannot be separated")
-        self.sources = list(sources)
-        self.probabilities = list(probabilities)
-        self.tokenizer = tokenizer
-        self.block_size = int(block_size)
-        self.seed = seed
-        self.max_blocks = max_blocks
-        self.text_field = text_field
-        self._rank, self._world = rank, world_size
-        self._start_global = 0  # global block index where the current pass started
-        self._n = 0  # blocks this rank yielded in the current pass
-        self._pass_world: int | None = None
-        self._resume: int | None = None  # global blocks to skip on the next __iter__
-
-    # -- stream
-    def _text_streams(self) -> list[Callable[[], Iterator[str]]]:
-        return [(lambda s=s: iter_texts(s, self.text_field)) for s in self.sources]
-
-    def global_blocks(self) -> Iterator[list[int]]:
-        """The full deterministic block stream, before rank sharding."""
-        if len(self.sources) == 1:
-            texts = self._text_streams()[0]()
-        else:
-            texts = interleave(self._text_streams(), self.probabilities, self.seed)
-        return pack_blocks(texts, self.tokenizer, self.block_size)
-
-    def __iter__(self):
-        rank, world = _dist_info(self._rank, self._world)
-        info = torch.utils.data.get_worker_info()
-        n_workers, worker_id = (info.num_workers, info.id) if info is not None else (1, 0)
-
-        skip_global = 0
-        if self._resume is not None:
-            skip_global, self._resume = self._resume, None
-        self._start_global, self._n, self._pass_world = skip_global, 0, world
-        limit = None
-        if self.max_blocks is not None:
-            limit = (self.max_blocks // world) * world
-
-        round_buf: list[list[int]] = []
-        g = -1
-        for g, block in enumerate(self.global_blocks()):
-            if limit is not None and g >= limit:
-                break
-            if g < skip_global:
-                continue
-            round_buf.append(block)
-            if len(round_buf) < world:
-                continue
-            mine, round_buf = round_buf[rank], []
-            round_idx = (g - skip_global) // world
-            if round_idx % n_workers != worker_id:
-                continue
-            self._n += 1
-            t = torch.tensor(mine, dtype=torch.long)
-            yield {"input_ids": t, "labels": t.clone()}
-
-    # -- resume
-    def state_dict(self) -> dict:
-        """{"blocks_yielded": this rank's blocks so far (counting those skipped on resume),
-        "global_blocks": blocks of the global stream consumed by all ranks, "world_size"}."""
-        world = self._pass_world or _dist_info(self._rank, self._world)[1]
-        global_blocks = self._start_global + self._n * world
-        return {"blocks_yielded": global_blocks // world, "global_blocks": global_blocks, "world_size": world}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Make the next __iter__ continue after the consumed blocks ("global_blocks", else
-        blocks_yielded * world_size)."""
-        if "global_blocks" in state:
-            skip = int(state["global_blocks"])
-        else:
-            world = int(state.get("world_size", _dist_info(self._rank, self._world)[1]))
-            skip = int(state.get("blocks_yielded", 0)) * world
-        if skip < 0:
-            raise ConfigError(f"invalid CPT data state {state}")
-        self._resume = skip
-        self._start_global, self._n = skip, 0
