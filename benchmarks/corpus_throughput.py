@@ -3,6 +3,8 @@ pipeline run directly, on one generated corpus, side by side in one process.
 
     python benchmarks/corpus_throughput.py                          # 10,000 docs, 2 tasks, 1 round
     python benchmarks/corpus_throughput.py --docs 20000 --tasks 4 --repeat 2 --out bench.json
+    python benchmarks/corpus_throughput.py --files 1 --split-bytes 0        # one file, one reading task
+    python benchmarks/corpus_throughput.py --files 1 --split-bytes 1000000  # one file read in parts
 
 Corpus (written as --files JSONL shards in a temp dir, so tasks parallelise): ~100-400-word
 Estonian documents recombined from runs of 2-5 consecutive sentences of ../shared/data/ud_estonian
@@ -215,14 +217,16 @@ def tree_cpu_s() -> float:
     return total
 
 
-def corpus_config(input_dir: Path, tasks: int, workers: int):
+def corpus_config(input_dir: Path, tasks: int, workers: int, split_bytes: int | None = None):
     from llammas_core.config import load_config
     from llammas_core.corpus.config import SourceConfig
 
     cfg = load_config(REPO / "configs" / "demo.yaml").corpus
     ex = cfg.executor.model_copy(update={"kind": "local", "tasks": tasks, "workers": workers})
-    return cfg.model_copy(update={"sources": [SourceConfig(name="bench", kind="jsonl", paths=[str(input_dir)])],
-                                  "executor": ex})
+    update = {"sources": [SourceConfig(name="bench", kind="jsonl", paths=[str(input_dir)])], "executor": ex}
+    if split_bytes is not None:
+        update["split_bytes"] = split_bytes
+    return cfg.model_copy(update=update)
 
 
 def group_walls(logs: Path) -> dict[str, float]:
@@ -360,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=0, help="executor workers; 0: = tasks")
     ap.add_argument("--files", type=int, default=8, help="input JSONL shards")
     ap.add_argument("--repeat", type=int, default=1, choices=(1, 2), help="1: direct, ours; 2: ABBA")
+    ap.add_argument("--split-bytes", type=int, default=None,
+                    help="corpus split_bytes: with --files 1, e.g. 1000000 reads the one file in parts "
+                         "across tasks, 0 by one task (compare the two)")
     ap.add_argument("--warmup-docs", type=int, default=100)
     ap.add_argument("--warmup-ours", action="store_true", help="also warm up with a small flow run (+~25 s)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
@@ -387,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os.dup2(log.fileno(), 2)
 
-    cfg = corpus_config(tmp / "input", args.tasks, workers)
+    cfg = corpus_config(tmp / "input", args.tasks, workers, args.split_bytes)
     wcfg = corpus_config(tmp / "warmup-input", args.tasks, workers)
     server_start, noop = prefect_warmup()
     print(f"prefect ephemeral server up (+{server_start:.1f} s); warm-up direct run on {warm['docs']} docs", flush=True)
