@@ -27,6 +27,22 @@ def newline_token_ids(tokenizer, cache: dict | None = None) -> list[int]:
     return ids
 
 
+def stop_ids_for(loaded, chat: bool) -> list[int]:
+    """Tokenizer EOS + the ids in the model's generation_config (e.g. Llama 3's list) + for chat prompts the
+    chat template's assistant-turn terminator (<|im_end|>, <|eot_id|>, ...; see train/stop_tokens.py)."""
+    from llammas_core.train.stop_tokens import stop_token_ids
+
+    gen_eos = getattr(getattr(loaded.model, "generation_config", None), "eos_token_id", None)
+    ids = [loaded.tokenizer.eos_token_id] + (gen_eos if isinstance(gen_eos, list) else [gen_eos])
+    if chat:
+        ids += stop_token_ids(loaded.tokenizer)
+    out: list[int] = []
+    for i in ids:
+        if i is not None and int(i) not in out:
+            out.append(int(i))
+    return out
+
+
 def render(tokenizer, prompt: Prompt) -> tuple[str, bool]:
     """(text to tokenize, add_special_tokens): chat messages go through the chat template, which writes
     BOS itself; plain prompts get the tokenizer's own specials (BOS for Llama)."""
@@ -50,7 +66,7 @@ def generate(loaded, prompts: Sequence[Prompt], max_new_tokens: int = 256, num_b
     rendered = [render(tok, p) for p in prompts]
     lengths = [len(tok(t, add_special_tokens=s)["input_ids"]) for t, s in rendered]
     order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
-    stop_ids = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    stop_ids = stop_ids_for(loaded, chat=any(not isinstance(p, str) for p in prompts))
     if stop_at_newline:
         stop_ids = stop_ids + newline_token_ids(tok, loaded.extra)
     stop_set = set(stop_ids)
@@ -84,4 +100,4 @@ def generate(loaded, prompts: Sequence[Prompt], max_new_tokens: int = 256, num_b
     return out
 
 
-__all__ = ["generate", "render", "newline_token_ids", "Prompt"]
+__all__ = ["generate", "render", "stop_ids_for", "newline_token_ids", "Prompt"]

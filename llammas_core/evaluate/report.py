@@ -76,6 +76,14 @@ def _contamination_rows(rows: list[dict]) -> list[dict]:
     } for r in rows]
 
 
+def _not_scored_rows(items: list[dict]) -> list[dict]:
+    """Skipped metrics with their reasons, one row per (task, metric, reason) with the models it concerns."""
+    grouped: OrderedDict[tuple[str, str, str], list[str]] = OrderedDict()
+    for it in items:
+        grouped.setdefault((it["task"], it["metric"], it["reason"]), []).append(it["model"])
+    return [{"task": t, "metric": m, "models": ", ".join(ms), "reason": r} for (t, m, r), ms in grouped.items()]
+
+
 def markdown_report(title: str, rows: list[dict], context: dict, contamination: list[dict] | None,
                     plot_name: str | None = "scores.png") -> str:
     conf = context.get("confidence", 0.95)
@@ -97,6 +105,9 @@ def markdown_report(title: str, rows: list[dict], context: dict, contamination: 
         lines += [f"n = {c.get('n')}, a text counts as contaminated at overlap >= {c.get('threshold')}; "
                   "training sources sampled from each model's lineage.", ""]
         lines += _md_table(_contamination_rows(contamination))
+    if context.get("not_scored"):
+        lines += ["", "## Not scored", ""]
+        lines += _md_table(_not_scored_rows(context["not_scored"]))
     sigs = context.get("signatures") or {}
     if sigs:
         lines += ["", "## Signatures", ""]
@@ -127,7 +138,8 @@ def _html_table(rows: list[dict]) -> str:
         cls = ' class="sig"' if r.get("sig.") == "*" else ""
         cells = "".join(
             f'<td class="num">{html.escape(str(r[c]))}</td>' if c not in ("task", "metric", "model", "eval set",
-                                                                           "training source", "kind", "error")
+                                                                           "training source", "kind", "error", "models",
+                                                                           "reason")
             else f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -154,6 +166,8 @@ def html_report(title: str, rows: list[dict], context: dict, contamination: list
         parts += ["<h2>Contamination (word n-gram overlap with training data)</h2>",
                   f"<p>n = {c.get('n')}, contaminated at overlap &ge; {c.get('threshold')}.</p>",
                   _html_table(_contamination_rows(contamination))]
+    if context.get("not_scored"):
+        parts += ["<h2>Not scored</h2>", _html_table(_not_scored_rows(context["not_scored"]))]
     sigs = context.get("signatures") or {}
     if sigs:
         parts.append("<h2>Signatures</h2><ul>" + "".join(

@@ -332,6 +332,11 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "signatures": signatures,
             "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold},
             "results": [{"model": i.model.name, "task": i.task.name, "uri": r.manifest_uri} for i, r in evals],
+            # what was not scored, with the reason (spBLEU without a checked SPM model, COMET absent, ...)
+            "not_scored": [{"task": i.task.name, "model": i.model.name, "metric": k, "reason": str(v)}
+                           for i, r in evals for k, v in sorted((r.manifest.get("skipped_metrics") or {}).items())]
+                          + [{"task": t, "model": "all", "metric": "all", "reason": "no per-sample scores to compare"}
+                             for t in skipped],
         }
         crows = contamination.manifest.get("rows") if contamination else None
         files = write_report(ctx.out_dir, f"llammas evaluation: {cfg.name}", rows, context, crows)
