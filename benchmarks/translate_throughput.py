@@ -146,8 +146,9 @@ def main() -> None:
         outputs["single"] = timed("HF generate, one at a time", lambda ss: [hf.translate([s])[0] for s in ss],
                                   segs[:n1], "" if n1 == len(segs) else f"first {n1} segments")
     if "batched" not in skip:
+        before = hf.batches
         outputs["batched"] = timed("HF generate, length-sorted token-budget batches", hf.translate, segs)
-        print(f"    {hf.batches} batches")
+        print(f"    {hf.batches - before - 1} batches (after 1 warm-up batch)")
     mem = torch.cuda.max_memory_allocated() / 2**30 if gpu else None
     hf.close()
     if "ct2" not in skip:

@@ -33,9 +33,10 @@ TOKEN_RE = re.compile(r"<\s*x\s*(\d+)\s*>", re.IGNORECASE)
 _GARBLED_RE = re.compile(r"<\s*x\s*\d*(?!\d|\s*>)|(?<![<\w])x\d+\s*>|&lt;\s*x\s*\d+", re.IGNORECASE)
 
 _UNITS = (
-    r"%|‰|°\s?[CFK]|°|kg|g|mg|µg|t|km|m|cm|mm|µm|nm|mi|ft|in|yd|lbs?|oz|mph|km/h|m/s|kWh|kW|W|MW|V|mV|A|mA|mAh|"
-    r"Hz|kHz|MHz|GHz|B|KB|kB|MB|GB|TB|PB|bps|Mbps|Gbps|ml|mL|l|L|cl|dl|h|hrs?|min|s|ms|µs|ns|px|pt|em|rem|dpi|"
-    r"cal|kcal|J|kJ|Pa|kPa|bar|psi|N|USD|EUR|GBP|\$|€|£|x"
+    # no one-letter units that are also English words or endings ("fold 2 in half", "the 1990s", "5 A students")
+    r"%|‰|°\s?[CFK]|°|kg|g|mg|µg|km|m|cm|mm|µm|nm|mi|ft|yd|lbs?|oz|mph|km/h|m/s|kWh|kW|W|MW|V|mV|mA|mAh|"
+    r"Hz|kHz|MHz|GHz|KB|kB|MB|GB|TB|PB|bps|Mbps|Gbps|ml|mL|L|cl|dl|hrs?|min|ms|µs|ns|px|pt|dpi|"
+    r"kcal|kJ|Pa|kPa|bar|psi|USD|EUR|GBP|€|£"
 )
 _INLINE_PATTERNS = [
     ("code", r"``[^`\n]+``|`[^`\n]+`"),
