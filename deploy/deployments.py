@@ -59,6 +59,97 @@ def parameters_for(name: str, cfg) -> dict[str, Any] | None:
     return {"config": _jsonable(cfg)}
 
 
+# Sections a flow cannot run without although the config model allows leaving them out: the form
+# shows them as required (no "(Optional)", no None choice). deployment -> (definition, fields).
+REQUIRED_SECTIONS = {"pipeline": ("LlammasConfig", ("corpus",))}
+
+
+def _is_null(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "null" and len(schema) == 1
+
+
+def _flatten_optional(prop: dict) -> dict:
+    """`x: int | None = Field(None, ge=1)` is `anyOf: [{type: integer, minimum: 1}, {type: null}]`.
+    The UI renders that as a type picker ("int | None", "Property is type None"), and its form
+    validation reports a bad value only as "is not valid under any of the given schemas". As a
+    plain `{type: integer, minimum: 1}` without a default the form shows an input and marks the
+    field with the broken bound ("-1 is less than the minimum of 1"); null stays valid because
+    Prefect's validation lets a non-required property without a default be null. Only for leaves
+    whose default is None (an empty field means the same); Optional sections (a $ref) keep their
+    None choice, since there None means "leave this stage out"."""
+    options = prop.get("anyOf")
+    if not (isinstance(options, list) and len(options) == 2 and prop.get("default", None) is None):
+        return prop
+    nulls = [o for o in options if _is_null(o)]
+    values = [o for o in options if not _is_null(o)]
+    if len(nulls) != 1 or "type" not in values[0] or "$ref" in values[0] or "anyOf" in values[0]:
+        return prop
+    flat = {**values[0], **{k: v for k, v in prop.items() if k not in ("anyOf", "default")}}
+    return flat
+
+
+def _walk(node: Any) -> None:
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for name, prop in list(props.items()):
+                props[name] = _flatten_optional(prop) if isinstance(prop, dict) else prop
+        for value in node.values():
+            _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value)
+
+
+def form_schema(schema: dict, deployment: str | None = None) -> dict:
+    """The flow's parameter schema as the run form and its validation should see it (see
+    _flatten_optional and REQUIRED_SECTIONS); a copy, the input is left as is."""
+    import copy
+
+    schema = copy.deepcopy(schema)
+    _walk(schema)
+    definition, fields = REQUIRED_SECTIONS.get(deployment or "", (None, ()))
+    target = (schema.get("definitions") or {}).get(definition) if definition else None
+    if target:
+        for name in fields:
+            prop = target.get("properties", {}).get(name)
+            if prop and isinstance(prop.get("anyOf"), list):
+                refs = [o for o in prop["anyOf"] if not _is_null(o)]
+                if len(refs) == 1:
+                    target["properties"][name] = {**refs[0], **{k: v for k, v in prop.items()
+                                                                 if k not in ("anyOf", "default")}}
+                    target["required"] = sorted(set(target.get("required", [])) | {name})
+    return schema
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    ref = node.get("$ref", "")
+    return schema.get("definitions", {}).get(ref.rsplit("/", 1)[-1], node) if ref else node
+
+
+def prune_nulls(values: Any, node: dict, schema: dict) -> Any:
+    """Leave out the None values of fields that _flatten_optional made plain: leaving them out is
+    what None meant (their default is None), and the server checks a new deployment's parameters
+    against the schema as it is (a null is no integer) before it lets the run form allow nulls."""
+    node = _resolve(schema, node)
+    extra = node.get("additionalProperties")
+    if isinstance(values, dict) and (isinstance(node.get("properties"), dict) or isinstance(extra, dict)):
+        out = {}
+        for key, value in values.items():
+            prop = (node.get("properties") or {}).get(key, extra if isinstance(extra, dict) else None)
+            if prop is None:
+                out[key] = value
+                continue
+            if value is None and "anyOf" not in prop and prop.get("type") != "null":
+                continue
+            options = [o for o in prop.get("anyOf", []) if not _is_null(o)] or [prop]
+            out[key] = prune_nulls(value, options[0], schema) if value is not None else None
+        return out
+    if isinstance(values, list) and isinstance(node.get("items"), dict):
+        return [prune_nulls(v, node["items"], schema) for v in values]
+    return values
+
+
 def available(source: Path) -> dict[str, tuple[str, bool]]:
     found = {n: d for n, d in DEPLOYMENTS.items() if (source / d[0].split(":")[0]).is_file()}
     for name in [n for n in DEPLOYMENTS if n not in found]:
@@ -91,7 +182,7 @@ def build(cfg, source: Path | None, work_pool: str | None, cron: str, timezone: 
             continue
         if entrypoint not in flows:
             flows[entrypoint] = load_flow(entrypoint, source)
-        deployments.append(flows[entrypoint].to_deployment(
+        deployment = flows[entrypoint].to_deployment(
             name=name,
             description=DESCRIPTIONS[name],
             parameters=params or {},
@@ -101,7 +192,12 @@ def build(cfg, source: Path | None, work_pool: str | None, cron: str, timezone: 
             tags=["llammas", name.split("-")[0]],
             version=__version__,
             work_pool_name=work_pool,
-        ))
+        )
+        schema = deployment._parameter_openapi_schema
+        form = form_schema(schema.model_dump(exclude_unset=True), name)
+        deployment._parameter_openapi_schema = type(schema)(**form)
+        deployment.parameters = prune_nulls(deployment.parameters, form, form)
+        deployments.append(deployment)
     return deployments
 
 

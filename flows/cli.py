@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -18,6 +19,39 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    # Prefect's 20 s is short for a first start (database migrations) on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+@contextlib.contextmanager
+def _prefect_api():
+    """The Prefect API the flows report to: PREFECT_API_URL when set, else a temporary server of
+    our own. Prefect starts that server lazily inside the first flow call, so two `llammas run`
+    started at once on one PREFECT_HOME both migrate its SQLite database and start two servers on
+    two busy cores at the same moment; one or both then time out ("Timed out while attempting to
+    connect to ephemeral Prefect API server"). Here the start is serialised by a lock file in
+    PREFECT_HOME: the second waits (outside Prefect's start-up timeout) until the first is up and
+    the database is migrated, then starts its own server on the same database."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    import fcntl
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    home = get_current_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".llammas-ephemeral.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = SubprocessASGIServer()
+        server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        server.stop()
 
 
 def _hide_prefect_tracebacks() -> None:
@@ -34,11 +68,13 @@ def _hide_prefect_tracebacks() -> None:
     logging.setLogRecordFactory(factory)
 
 
-def run_flow(name: str, config_path: str, overrides: list[str]) -> str:
+def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.ExitStack | None = None) -> str:
     from llammas_core.config import load_config
     from llammas_core.errors import ConfigError
 
     cfg = load_config(config_path, overrides)
+    if api is not None:  # after the config is read: a config error comes without a server start
+        api.enter_context(_prefect_api())
     if name == "corpus":
         if cfg.corpus is None:
             raise ConfigError(f"{config_path}: no `corpus` section")
@@ -105,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.traceback:
             _hide_prefect_tracebacks()
-        uri = run_flow(args.flow, args.config, args.overrides)
+        with contextlib.ExitStack() as api:
+            uri = run_flow(args.flow, args.config, args.overrides, api)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -6,14 +6,16 @@ from prefect import flow
 
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.config import CorpusConfig
+from tasks.common import one_line_errors, run_namer, tagged
 from tasks.corpus import corpus_task, crawl_task
 
 
-@flow(name="corpus", log_prints=True)
+@flow(name="corpus", log_prints=True, flow_run_name=run_namer("corpus", "corpus.language"))
+@one_line_errors
 def corpus_flow(corpus: CorpusConfig, store: StoreConfig = StoreConfig()) -> str:
     """Crawl the configured seed URLs, then read, extract, identify, filter, dedup and write the corpus.
     Returns the URI of the corpus manifest."""
     for source in corpus.sources:
-        if source.kind == "crawl":
-            crawl_task(store, source)  # committed WARC stages; the corpus stage then finds them done
-    return corpus_task(store, corpus)
+        if source.kind == "crawl":  # committed WARC stages; the corpus stage then finds them done
+            tagged(crawl_task, "crawl", corpus.language)(store, source)
+    return tagged(corpus_task, "corpus", corpus.language)(store, corpus)

@@ -3,11 +3,16 @@ config and input identities, store URIs as results, and artifacts with each stag
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
+import inspect
+import logging
 import re
 import time
+import typing
 import uuid
-from typing import Callable
+from typing import Any, Callable
 
 from prefect import Task, get_run_logger
 from prefect.artifacts import (
@@ -17,11 +22,12 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.states import Completed, Failed
 from prefect.tasks import exponential_backoff
 
 from llammas_core import __version__
 from llammas_core.config import StoreConfig
-from llammas_core.errors import is_transient
+from llammas_core.errors import ConfigError, InputError, is_transient
 from llammas_core.stage import canonical_json
 from llammas_core.store import open_uri
 
@@ -101,20 +107,218 @@ class ProgressLog:
                 self.log(f"progress artifact not updated: {e}")
 
 
-def publish_stage_artifacts(stage: str, manifest_uri: str, manifest: dict, skipped: bool) -> None:
-    """A markdown summary and a per-step table of a stage, shown on the run page in the UI."""
-    steps = manifest.get("steps") or []
-    lines = [
-        f"### {stage}: {'reused' if skipped else 'computed'}",
-        f"- output: `{manifest_uri}`",
-        f"- records: {manifest.get('records', 'n/a')}",
-    ]
+# ---------------------------------------------------------------- how runs read in the UI
+
+def _param(parameters: dict, dotted: str) -> Any:
+    """`corpus.language` from flow parameters that are pydantic models or (from a deployment) dicts."""
+    value: Any = parameters
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def stage_tags(stage: str, language: str | None = None) -> list[str]:
+    """Tags a run or task of a stage carries, e.g. ["stage:corpus", "lang:et"] (filterable in the UI)."""
+    return [f"stage:{stage}"] + ([f"lang:{language}"] if language else [])
+
+
+def tagged(task: Task, stage: str, language: str | None = None) -> Task:
+    """The task with its stage and language tags, for one call in a flow:
+
+        tagged(corpus_task, "corpus", corpus.language)(store, corpus)
+    """
+    return task.with_options(tags=set(task.tags) | set(stage_tags(stage, language)))
+
+
+def run_namer(stage: str, language: str | None = None) -> Callable[[], str]:
+    """`flow_run_name=` for a flow: `corpus-et-2026-12-02-0930` (stage, language from the dotted
+    parameter path `language`, UTC start minute) instead of Prefect's random `iota10-tandar`.
+    The flow run also gets the tags of `stage_tags`, so runs started from a deployment, a schedule
+    or the CLI are filtered by language and stage alike.
+
+        @flow(name="corpus", flow_run_name=run_namer("corpus", "corpus.language"))
+    """
+
+    def name() -> str:
+        from prefect.context import FlowRunContext
+
+        ctx = FlowRunContext.get()
+        params = (ctx.parameters if ctx else None) or {}
+        lang = _param(params, language) if language else None
+        if ctx is not None and ctx.flow_run is not None:
+            try:  # cosmetic: never fail a run over its tags
+                wanted = set(ctx.flow_run.tags or []) | set(stage_tags(stage, lang))
+                ctx.client.update_flow_run(ctx.flow_run.id, tags=sorted(wanted))
+            except Exception as e:
+                get_run_logger().warning(f"flow run not tagged: {e}")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d-%H%M")
+        return "-".join(p for p in (stage, str(lang) if lang else None, stamp) if p)
+
+    return name
+
+
+def stage_result(result, what: str) -> str | State:
+    """What a stage task returns: the manifest URI, or, when the stage was already committed, a
+    `Cached` state holding it, so the UI shows "Cached" the first time a run reuses a stage (not
+    only from the run after, when Prefect's own cache key starts to match)."""
+    if not getattr(result, "skipped", False):
+        return result.manifest_uri
+    return Completed(name="Cached", data=result.manifest_uri, message=f"{what}: reused a committed stage")
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def _hide_user_error_tracebacks() -> None:
+    """Prefect logs a failed task or flow with its traceback (the run's Logs tab in the UI). For a
+    ConfigError or InputError that is noise around a message meant for the user: such records keep
+    their one-line message and lose the traceback; any other exception keeps it."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "llammas_hides_user_errors", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (ConfigError, InputError)) and record.name.startswith("prefect"):
+            record.exc_info, record.exc_text = None, None
+        return record
+
+    factory.llammas_hides_user_errors = True
+    logging.setLogRecordFactory(factory)
+
+
+_hide_user_error_tracebacks()
+
+
+def one_line_errors(fn: Callable) -> Callable:
+    """For a flow function (under `@flow`): a ConfigError or InputError ends the run Failed with a
+    one-line state message (`InputError: no files match ...`) and one log line, not a Prefect
+    traceback; the exception is the state's data, so a caller (the CLI) still gets it raised.
+    Under `@task` the error is raised on (the calling flow must see it), logged without traceback.
+    Anything else (a bug, a transient error that is retried) keeps Prefect's full report."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, InputError) as e:
+            from prefect.context import TaskRunContext
+
+            if TaskRunContext.get() is not None:
+                raise
+            message = one_line(e)
+            try:
+                get_run_logger().error(message)
+            except Exception:
+                pass
+            return Failed(message=message, data=e)
+
+    try:  # string annotations (`from __future__ import annotations`) resolve in fn's module, not here
+        wrapper.__signature__ = inspect.signature(fn, eval_str=True)
+        wrapper.__annotations__ = typing.get_type_hints(fn)
+    except Exception:
+        pass
+    return wrapper
+
+
+# ---------------------------------------------------------------- artifacts
+
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]")
+
+
+def readable_step(name: Any) -> str:
+    """datatrove's `🔻 - FILTER: 👯 Gopher Repetition` -> `filter: Gopher Repetition`."""
+    text = _EMOJI.sub("", str(name)).strip(" -")
+    kind, sep, rest = text.partition(":")
+    text = f"{kind.strip().lower()}: {rest.strip()}" if sep and kind.strip().isupper() else text
+    return re.sub(r"\s+", " ", text).strip(" -")
+
+
+def human_bytes(n: float) -> str:
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def human_seconds(s: float) -> str:
+    s = float(s)
+    if s < 10:
+        return f"{s:.1f} s"
+    if s < 60:
+        return f"{s:.0f} s"
+    m, sec = divmod(round(s), 60)
+    if m < 60:
+        return f"{m} min {sec} s" if sec else f"{m} min"
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def human_value(key: str, value: Any) -> Any:
+    """A value as a person reads it: bytes in kB/MB/GB, seconds rounded, floats to 4 significant
+    digits, thousands separated; None stays None (callers omit it)."""
+    if value is None or isinstance(value, bool):
+        return value
+    k = key.lower()
+    if isinstance(value, (int, float)):
+        if "bytes" in k or k.endswith("_size") and isinstance(value, int):
+            return human_bytes(value)
+        if k in ("seconds", "time", "elapsed") or k.endswith(("_seconds", "_s")) and not k.endswith("per_s"):
+            return human_seconds(value)
+        if isinstance(value, float):
+            return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return f"{value:,}"
+    return value
+
+
+def readable_rows(rows: list[dict]) -> list[dict]:
+    """A step table for the UI: a readable `step` name first (a row's own `name` wins over the raw
+    `step`), human units, no empty cells."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        name = row.pop("name", None) or row.pop("step", None)
+        row.pop("step", None)
+        clean = {"step": readable_step(name)} if name is not None else {}
+        for k, v in row.items():
+            if v is not None:
+                clean[k] = human_value(k, v)
+        out.append(clean)
+    return out
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{k} {human_value(k, v)}" for k, v in sorted(counts.items()) if v is not None)
+
+
+def summary_markdown(stage: str, manifest_uri: str, manifest: dict, skipped: bool) -> str:
+    """The stage summary shown on the run page: missing values are left out, numbers rounded."""
+    lines = [f"### {stage}: {'reused' if skipped else 'computed'}", f"- output: `{manifest_uri}`"]
+    if manifest.get("records") is not None:
+        lines.append(f"- records: {human_value('records', manifest['records'])}")
     for title in ("removed", "quarantined"):
         counts = manifest.get(title) or {}
-        if counts:
-            lines.append(f"- {title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    if manifest.get("metrics"):
-        lines.append("- metrics: " + ", ".join(f"{k} {v}" for k, v in manifest["metrics"].items()))
-    create_markdown_artifact("\n".join(lines), key=artifact_key(f"{stage}-summary"), description=f"{stage} summary")
+        if counts and _counts(counts):
+            lines.append(f"- {title}: " + _counts(counts))
+    metrics = {k: v for k, v in (manifest.get("metrics") or {}).items()
+               if v is not None and not isinstance(v, (dict, list))}
+    if metrics:
+        lines.append("- metrics: " + ", ".join(f"{k} {human_value(k, v)}" for k, v in metrics.items()))
+    return "\n".join(lines)
+
+
+def publish_stage_artifacts(stage: str, manifest_uri: str, manifest: dict, skipped: bool) -> None:
+    """A markdown summary and a per-step table of a stage, shown on the run page in the UI."""
+    create_markdown_artifact(summary_markdown(stage, manifest_uri, manifest, skipped),
+                             key=artifact_key(f"{stage}-summary"), description=f"{stage} summary")
+    steps = manifest.get("steps") or []
     if steps:
-        create_table_artifact(steps, key=artifact_key(f"{stage}-steps"), description=f"{stage}: documents, bytes and time per step")
+        create_table_artifact(readable_rows(steps), key=artifact_key(f"{stage}-steps"),
+                              description=f"{stage}: documents, bytes and time per step")

@@ -11,10 +11,12 @@ from tasks.common import (
     RETRIES,
     RETRY_DELAYS,
     identity_key,
-    run_log,
+    one_line_errors,
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
+    run_log,
+    stage_result,
     verified_cache_key,
 )
 
@@ -39,19 +41,21 @@ def _corpus_key(context, parameters) -> str:
 
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_crawl_key, persist_result=True, task_run_name="crawl-{source.name}")
+@one_line_errors
 def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
     result = run_crawl(store.open(), source, store.work_path, run_log())
     publish_stage_artifacts(f"crawl-{source.name}", result.manifest_uri, result.manifest, result.skipped)
     remember_result(store, _crawl_identity(store, source), result.manifest_uri)
-    return result.manifest_uri
+    return stage_result(result, f"crawl-{source.name}")
 
 
 @task(name="curate-corpus", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
       retry_condition_fn=retry_transient_only, cache_key_fn=_corpus_key, persist_result=True,
       task_run_name="corpus-{corpus.language}")
+@one_line_errors
 def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
     result = run_corpus(store.open(), corpus, store.work_path, store.endpoint_url, run_log())
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
     # the manifest carries the base key: no second listing of the sources
     remember_result(store, _corpus_identity(store, result.manifest["base_key"]), result.manifest_uri)
-    return result.manifest_uri
+    return stage_result(result, f"corpus-{corpus.language}")

@@ -5,6 +5,7 @@ Kubernetes files, which cannot run here (no container engine)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +55,11 @@ def test_compose_file_is_consistent():
     compose = yaml.safe_load(text)
     services = compose["services"]
     assert {"postgres", "prefect-server", "minio", "createbuckets", "worker"} <= services.keys()
-    assert services["prefect-server"]["image"] == "prefecthq/prefect:3.8.8-python3.11"
+    # the server is built with the same constraints as the worker (not an upstream image that
+    # resolves its own SQLAlchemy)
+    assert services["prefect-server"]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert services["prefect-server"]["build"]["target"] == "server"
+    assert services["worker"]["build"]["target"] == "worker"
     server_env = services["prefect-server"]["environment"]
     assert server_env["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
     assert server_env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
@@ -72,6 +78,28 @@ def test_compose_file_is_consistent():
                if "=" in line and not line.startswith("#")}
     required = set(re.findall(r"\$\{(\w+)(?::\?[^}]*)?\}", text))
     assert required <= example, f"missing from .env.example: {required - example}"
+
+
+def test_images_install_the_locked_versions():
+    """Both images install with -c constraints.txt, and constraints.txt locks what this test run
+    uses: a Prefect server with SQLAlchemy 2.1 never schedules a run (see the scheduler test)."""
+    from importlib.metadata import version
+
+    docker = (DEPLOY / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", docker, flags=re.M)[1:]
+    targets = {s.split()[2]: s for s in stages if " AS " in s.split("\n")[0]}
+    assert {"server", "worker"} <= targets.keys()
+    for name in ("server", "worker"):
+        assert re.search(r"pip install -c \S*constraints.txt", targets[name]), name
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO / "constraints.txt").read_text(), flags=re.M))
+    pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
+    for package in ("prefect", "sqlalchemy", "fastapi", "starlette", "pydantic"):
+        assert pins.get(package) == version(package), (package, pins.get(package), version(package))
+    spec = yaml.safe_load((DEPLOY / "prefect.yaml").read_text())
+    assert spec["prefect-version"] == version("prefect")
+    k8s = yaml.safe_load_all((DEPLOY / "k8s/prefect-server.yaml").read_text())
+    images = [c["image"] for d in k8s if d and d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]]
+    assert images and all(i.startswith("llammas-prefect-server") for i in images), images
 
 
 def test_k8s_manifests_parse_and_wire_up():
@@ -95,6 +123,55 @@ def test_k8s_manifests_parse_and_wire_up():
             pods[d["metadata"]["name"]] = tmpl["metadata"]["labels"]
     for svc in (d for d in docs if d["kind"] == "Service"):  # each Service selects some workload's pods
         assert any(svc["spec"]["selector"].items() <= labels.items() for labels in pods.values()), svc
+
+
+def _descriptions(node, path=""):
+    if isinstance(node, dict):
+        if isinstance(node.get("description"), str):
+            yield path, node["description"]
+        for k, v in node.items():
+            yield from _descriptions(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _descriptions(v, f"{path}[{i}]")
+
+
+def _form_schemas() -> dict:
+    from deploy.deployments import build
+    from llammas_core.config import load_config
+
+    return {d.name: d._parameter_openapi_schema.model_dump() for d in
+            build(load_config(REPO / "configs/demo.yaml"), None, None, "0 3 * * 1", "UTC")}
+
+
+def test_field_descriptions_render_in_the_form():
+    """The UI renders descriptions as Markdown and drops anything that looks like an HTML tag:
+    `<store>/checkpoints/<stage>/<key>/` showed as `/checkpoints///`. Placeholders belong in code
+    spans, where they are shown as written."""
+    bad = []
+    for name, schema in _form_schemas().items():
+        for path, text in _descriptions(schema):
+            outside_code = re.sub(r"`[^`]*`", "", text)
+            if re.search(r"<[A-Za-z/!][^>]*>", outside_code):  # what HTML calls a tag
+                bad.append(f"{name}{path}: {text}")
+    assert not bad, "\n".join(bad)
+
+
+def test_run_form_schema_is_plain_where_it_can_be():
+    """Optional leaves (`max_steps: int | None`) are plain typed inputs carrying their bounds, not
+    "int | None" pickers whose errors read "not valid under any of the given schemas"; Optional
+    sections keep the None choice; the pipeline's corpus section is required, not "(Optional)"."""
+    schemas = _form_schemas()
+    pipeline = schemas["pipeline"]["definitions"]
+    assert pipeline["CPTConfig"]["properties"]["max_steps"] == {
+        "type": "integer", "minimum": 1, "title": "Max Steps",
+        "description": pipeline["CPTConfig"]["properties"]["max_steps"]["description"]}
+    assert "corpus" in pipeline["LlammasConfig"]["required"]
+    assert "anyOf" not in pipeline["LlammasConfig"]["properties"]["corpus"]
+    assert [o.get("type") for o in pipeline["LlammasConfig"]["properties"]["train"]["anyOf"]] == [None, "null"]
+    for schema in schemas.values():  # what the form validates is still the flow's parameters
+        assert schema["required"] == [k for k in schema["required"]]
+    assert schemas["corpus"]["required"] == ["corpus"]
 
 
 # ---------------------------------------------------------------- a real Prefect server
@@ -134,6 +211,11 @@ def server(tmp_path_factory):
         "PREFECT_UI_API_URL": f"{url}/api",
         "PREFECT_API_URL": f"{url}/api",  # for the CLI subprocesses below
         "PREFECT_LOGGING_LEVEL": "INFO",
+        # the scheduler as in production (its default 60 s main loop), plus a quick look at
+        # recently changed deployments, so a schedule shows its runs within seconds
+        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
+        # a worker started a little before a scheduled run is due still takes it
+        "PREFECT_WORKER_PREFETCH_SECONDS": "60",
     }
     env.pop("LLAMMAS_REPO", None)  # unset when deploying: prefect.yaml's pull step keeps the placeholder
     log = home / "server.log"
@@ -220,8 +302,9 @@ def test_deployments_registered(server, registered):
 
     # the UI form is pre-filled from the config and renders the nested models
     cfg = load_config(REPO / "configs/demo.yaml")
-    assert refresh.parameters["corpus"] == cfg.corpus.model_dump(mode="json")
-    assert refresh.parameters["store"] == cfg.store.model_dump(mode="json")
+    # (None values of optional leaves are left out: the same config once validated)
+    assert type(cfg.corpus).model_validate(refresh.parameters["corpus"]) == cfg.corpus
+    assert type(cfg.store).model_validate(refresh.parameters["store"]) == cfg.store
     schema = refresh.parameter_openapi_schema
     assert schema["properties"]["corpus"]["$ref"] == "#/definitions/CorpusConfig"
     defs = schema["definitions"]
@@ -288,46 +371,194 @@ ESTONIAN = [
 ]
 
 
+def _run_logs(server, run_id) -> tuple:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+
+    with client(server) as c:
+        this = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        logs = "\n".join(l.message for l in c.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))))
+        return c.read_flow_run(run_id), logs, c.read_artifacts(flow_run_filter=this), c.read_task_runs(flow_run_filter=this)
+
+
 def _run_corpus(server, params: dict):
     """Trigger `corpus/corpus` through the API, as the UI's run form does, and let a process worker
     run it from the checkout; returns the finished run, its logs, artifacts and task runs."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: server.api}):
         run = run_deployment("corpus/corpus", parameters=params, timeout=0)
     _cli(server, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", timeout=240)
-    with client(server) as c:
-        this = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
-        logs = "\n".join(l.message for l in c.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))))
-        return c.read_flow_run(run.id), logs, c.read_artifacts(flow_run_filter=this), c.read_task_runs(flow_run_filter=this)
+    return _run_logs(server, run.id)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> dict:
+    """Deployment parameters for a small corpus of our own: quick, and the repository's store stays
+    untouched. Shared by the tests below, so later runs find the stage committed."""
+    tmp = tmp_path_factory.mktemp("small-corpus")
+    docs = tmp / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"et-{i}", "text": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(ESTONIAN)))
+    return {
+        "corpus": {"language": "et", "sources": [{"name": "et-test", "kind": "jsonl", "paths": [str(docs)]}],
+                   "executor": {"kind": "local", "tasks": 1, "workers": 1}},
+        "store": {"uri": f"file://{tmp}/store", "work_dir": str(tmp / "work")},
+    }
+
+
+RUN_NAME = re.compile(r"^corpus-et-\d{4}-\d{2}-\d{2}-\d{4}$")
 
 
 @pytest.mark.slow
-def test_worker_runs_the_corpus_deployment(server, registered, tmp_path):
-    """A small input of our own keeps it quick and keeps the repository's store untouched."""
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text("".join(json.dumps({"id": f"et-{i}", "text": t}, ensure_ascii=False) + "\n"
-                            for i, t in enumerate(ESTONIAN)))
-    params = {
-        "corpus": {"language": "et", "sources": [{"name": "et-test", "kind": "jsonl", "paths": [str(docs)]}],
-                   "executor": {"kind": "local", "tasks": 1, "workers": 1}},
-        "store": {"uri": f"file://{tmp_path}/store", "work_dir": str(tmp_path / "work")},
-    }
-    run, logs, artifacts, _ = _run_corpus(server, params)
+def test_worker_runs_the_corpus_deployment(server, registered, small_corpus):
+    run, logs, artifacts, task_runs = _run_corpus(server, small_corpus)
     assert run.state.is_completed(), f"{run.state}\n{logs[-3000:]}"
-    assert sorted((tmp_path / "store").rglob("manifest.json")), "no manifest in the store"
+    store = Path(small_corpus["store"]["uri"].removeprefix("file://"))
+    assert sorted(store.rglob("manifest.json")), "no manifest in the store"
     summary = [a for a in artifacts if a.key == "corpus-et-summary"]
     assert summary and "manifest.json" in str(summary[0].data) and "computed" in str(summary[0].data)
+    # the UI: a readable run name, tags for language and stage, task names without random suffixes
+    assert RUN_NAME.match(run.name), run.name
+    assert {"lang:et", "stage:corpus"} <= set(run.tags), run.tags
+    curate = [t for t in task_runs if t.name == "corpus-et"]
+    assert len(curate) == 1 and {"lang:et", "stage:corpus"} <= set(curate[0].tags), [t.name for t in task_runs]
+    assert curate[0].state.name == "Completed"
+    # summaries without missing values or long floats; the step table in human units
+    text = str(summary[0].data)
+    assert "n/a" not in text and "None" not in text and not re.search(r"\d\.\d{6,}", text), text
+    table = [a for a in artifacts if a.key == "corpus-et-steps"]
+    assert table, [a.key for a in artifacts]
+    rows = json.loads(table[0].data) if isinstance(table[0].data, str) else table[0].data
+    assert rows and all("step" in r and not re.search("[\U0001F000-\U0001FAFF]", r["step"]) for r in rows), rows
+    assert any(re.fullmatch(r"[\d.]+ (B|kB|MB|GB)", str(r.get("bytes_out", ""))) for r in rows), rows
 
-    # the same parameters again: the finished stage is not recomputed (task cache key over config
-    # and inputs; without the cached result, the committed stage manifest is found and reused)
-    run, logs, artifacts, task_runs = _run_corpus(server, params)
+    # the same parameters again: the committed stage is reused, and the UI says so the first time
+    # (before, the second run showed "Completed" and only the third "Cached")
+    run, logs, artifacts, task_runs = _run_corpus(server, small_corpus)
     assert run.state.is_completed(), f"{run.state}\n{logs[-3000:]}"
-    curate = [t for t in task_runs if t.name.startswith("corpus-")]
-    assert curate and (curate[0].state.name == "Cached"
-                       or any("reused" in str(a.data) for a in artifacts)), (curate, artifacts)
+    curate = [t for t in task_runs if t.name == "corpus-et"]
+    assert [t.state.name for t in curate] == ["Cached"], [(t.name, t.state) for t in task_runs]
+    assert any("reused" in str(a.data) for a in artifacts if a.key == "corpus-et-summary")
+
+
+@pytest.mark.slow
+def test_input_error_fails_the_run_with_one_line(server, registered, small_corpus, tmp_path):
+    """A missing source is an InputError: the run fails with a one-line state message naming it,
+    and no traceback reaches the run's logs."""
+    params = json.loads(json.dumps(small_corpus))
+    params["corpus"]["sources"][0]["paths"] = [str(tmp_path / "no-such-dump.jsonl")]
+    run, logs, _, task_runs = _run_corpus(server, params)
+    assert run.state.is_failed(), run.state
+    message = run.state.message or ""
+    assert "\n" not in message.strip() and "no-such-dump.jsonl" in message, message
+    assert "Traceback" not in logs, logs[-3000:]
+
+
+def _scheduled_runs(server, deployment_id, n: int, timeout: float = 60) -> list:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with client(server) as c:
+            runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+        if len(runs) >= n or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_scheduler_creates_the_weekly_refresh_runs(server, registered):
+    """The server's scheduler (not the client) creates upcoming runs of the README's weekly
+    `corpus-refresh`: with SQLAlchemy 2.1 it failed every loop and the Upcoming tab stayed empty."""
+    refresh = _deployments(server)["corpus/corpus-refresh"]
+    runs = _scheduled_runs(server, refresh.id, 3)
+    assert len(runs) >= 3, f"no upcoming runs: {(server.home / 'server.log').read_text()[-3000:]}"
+    for run in runs:
+        assert run.state.is_scheduled() and run.auto_scheduled
+        when = run.expected_start_time.astimezone(dt.timezone.utc)
+        assert (when.weekday(), when.hour, when.minute) == (0, 3, 0), when  # Mondays 03:00 UTC
+        assert run.parameters["corpus"]["language"] == "et"
+    assert "bulk DML" not in (server.home / "server.log").read_text()
+
+
+@pytest.mark.slow
+def test_scheduled_run_completes_through_a_worker(server, registered, small_corpus):
+    """An every-minute schedule (test only), anchored so its first run is due at once: the
+    scheduler creates the run, a process worker takes it, and it completes."""
+    from prefect import Flow
+    from prefect.schedules import Interval
+
+    anchor = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)
+    flow = Flow.from_source(source=str(REPO), entrypoint="flows/corpus.py:corpus_flow")
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api}):
+        deployment_id = flow.to_deployment(
+            name="corpus-every-minute", parameters=small_corpus, work_pool_name=POOL,
+            schedules=[Interval(60, anchor_date=anchor)]).apply(work_pool_name=POOL)
+    try:
+        runs = _scheduled_runs(server, deployment_id, 1)
+        assert runs and runs[0].auto_scheduled, f"scheduler made no run: {(server.home / 'server.log').read_text()[-3000:]}"
+        first = min(runs, key=lambda r: r.expected_start_time)
+        assert abs((first.expected_start_time - anchor).total_seconds()) < 1
+        while dt.datetime.now(dt.timezone.utc) < first.expected_start_time:
+            time.sleep(0.2)
+        _cli(server, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", timeout=240)
+        run, logs, _, _ = _run_logs(server, first.id)
+        assert run.state.is_completed(), f"{run.state}\n{logs[-3000:]}"
+        assert RUN_NAME.match(run.name), run.name
+    finally:
+        with client(server) as c:
+            c.delete_deployment(deployment_id)  # the serve test below expects our names only
+
+
+@pytest.mark.slow
+def test_form_errors_point_at_the_field(server, registered):
+    """A negative max_steps in the run form: the UI's validation endpoint marks that field with the
+    bound it breaks (before: "-1 is not valid under any of the given schemas"), and creating the
+    run is refused naming the field. (In the pipeline form, `train` is an optional section, a
+    Train/None choice: the form marks the whole section there; creating the run names the field.)"""
+    deps = registered.final
+    if "train/train" not in deps:
+        pytest.skip("no train deployment")
+    for name, train_path in (("train/train", ["train"]), ("pipeline/pipeline", ["config", "train"])):
+        d = deps.get(name)
+        if d is None:
+            continue
+        params = json.loads(json.dumps(d.parameters))
+        node = params
+        for part in train_path:
+            node = node[part]
+        node["cpt"]["max_steps"] = -1
+        if name == "train/train":
+            status, body = _post(server, "/ui/schemas/validate",
+                                 {"schema": d.parameter_openapi_schema, "values": params})
+            assert status == 200 and body["valid"] is False, body
+            errors = body["errors"]
+            for part in [*train_path, "cpt", "max_steps"]:
+                hits = [e for e in errors if isinstance(e, dict) and e.get("property") == part]
+                assert hits, f"{part!r} not marked: {json.dumps(body)[:800]}"
+                errors = hits[0]["errors"]
+            assert errors == ["-1 is less than the minimum of 1"], errors
+            # an empty field (null) is still valid: it means the default
+            node["cpt"]["max_steps"] = None
+            status, body = _post(server, "/ui/schemas/validate",
+                                 {"schema": d.parameter_openapi_schema, "values": params})
+            assert body["valid"] is True, body
+            node["cpt"]["max_steps"] = -1
+        status, body = _post(server, f"/deployments/{d.id}/create_flow_run", {"parameters": params})
+        assert status == 409 and ".".join([*train_path, "cpt", "max_steps"]) in body["detail"], body
+
+
+def _post(server, path: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(f"{server.api}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 @pytest.mark.slow
