@@ -34,7 +34,7 @@ def test_llammas_templates_shares():
     assert abs(direction["et-en"] / n - 0.25) < 0.03 and set(direction) == {"en-et", "et-en"}
     assert abs(has_input / n - 0.85) < 0.03
     for r in recs:  # the source text is in the input or inline, the output is the other side
-        src, out = (f"Source sentence", "Sihtlause") if r["direction"] == "en-et" else ("Sihtlause", "Source sentence")
+        src, out = ("Source sentence", "Sihtlause") if r["direction"] == "en-et" else ("Sihtlause", "Source sentence")
         assert src in (r["input"] or r["instruction"]) and r["output"].startswith(out)
         assert r["source"] == "c" and r["template"]
     et = next(r for r in recs if r["instruction_language"] == "et")

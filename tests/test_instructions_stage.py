@@ -152,3 +152,13 @@ def test_cli_runs_the_demo(tmp_path):
     m = json.loads(Path(last.removeprefix("output: file://")).read_text())
     assert m["records"] > 0 and m["components"]["alpaca_en"] == 10 and m["components"]["translation"] == 60
     assert m["counts"]["in"] == m["counts"]["kept"] + m["counts"]["removed"] + m["counts"]["quarantined"]
+    # the artifacts the UI shows, read from the run's Prefect database
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+        arts = dict(db.execute("select key, type from artifact where key like '%llammas-demo-instructions%'").fetchall())
+    assert arts == {"llammas-demo-instructions-components": "table", "llammas-demo-instructions-reasons": "table",
+                    "llammas-demo-instructions-pools": "table", "llammas-demo-instructions-qe": "markdown",
+                    "llammas-demo-instructions-translation": "progress",
+                    "instructions-llammas-demo-instructions-summary": "markdown",
+                    "instructions-llammas-demo-instructions-steps": "table"}, arts
