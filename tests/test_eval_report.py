@@ -100,7 +100,9 @@ def test_report_files_are_self_contained_with_table_cis_and_deltas(tmp_path):
                "models": [{"name": "base", "path": "/m/base", "identity": "folder:1"},
                           {"name": "sft", "path": "/m/sft", "identity": "folder:2"}],
                "signatures": {"flores_en-et chrf": "nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0"},
-               "contamination": {"n": 8, "threshold": 0.5}}
+               "contamination": {"n": 8, "threshold": 0.5},
+               "not_scored": [{"task": "flores_en-et", "model": m, "metric": "comet", "reason": "no comet_model given"}
+                              for m in ("base", "sft")]}
     files = write_report(tmp_path, "demo <eval>", rows, context, contamination)
     for name in ("report.md", "report.html", "scores.png", "comparison.json"):
         assert (tmp_path / name).stat().st_size > 0
@@ -113,6 +115,7 @@ def test_report_files_are_self_contained_with_table_cis_and_deltas(tmp_path):
     assert f"{sft_acc['delta']:+.3f}" in line and f"{sft_acc['p_value']:.3g}" in line
     assert "| Δ vs base |" in md.splitlines()[md.splitlines().index(next(l for l in md.splitlines() if l.startswith("| task")))]
     assert "sft/abc" in md and "![scores" in md
+    assert "| flores_en-et | comet | base, sft | no comet_model given |" in md  # skipped, with its reason
     html = (tmp_path / "report.html").read_text()
     assert "<style>" in html and 'src="data:image/png;base64,' in html
     assert not re.search(r"https?://", html)

@@ -269,3 +269,57 @@ def test_cli_run_evaluate_prints_the_report_manifest_last(kit, tmp_path):
         arts = dict(db.execute("select key, type from artifact where key like 'cli-%'").fetchall())
     assert arts == {"cli-comparison": "table", "cli-report": "markdown", "cli-scores": "markdown",
                     "cli-progress": "progress"}, arts
+
+
+def _publish_as_stage(store, kit, tmp_path, phase: str, data: list[str], init: str) -> str:
+    """A training-stage-shaped output holding a real model: model/ + phase/data/init_model fields."""
+    def body(ctx):
+        shutil.copytree(kit["models"]["m1"], ctx.out_dir / "model")
+        return {"phase": phase, "model": "model", "data": data, "init_model": init}
+
+    return run_stage(store, phase, {"from": "test", "data": data}, [], body, tmp_path / "w").manifest_uri
+
+
+def test_report_checks_contamination_along_the_model_lineage(kit, tmp_path, counted):
+    """The SFT data of the evaluated stage model carries two XCOPA premises: the report says so."""
+    store = LocalStore(tmp_path / "store")
+    sft_data = tmp_path / "sft.jsonl"
+    planted = [PREMISES[1] + ".", PREMISES[6] + "."]
+    chats = [{"messages": [{"role": "user", "content": "Kirjuta lause."}, {"role": "assistant", "content": p}]}
+             for p in planted]
+    chats += [{"messages": [{"role": "user", "content": f"Küsimus {i}?"}, {"role": "assistant", "content": "Ei tea."}]}
+              for i in range(10)]
+    sft_data.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in chats) + "\n", encoding="utf-8")
+    sft_uri = _publish_as_stage(store, kit, tmp_path, "sft", [f"file:{sft_data}:x"], "org/base@")
+    cfg = EvaluateConfig.model_validate({
+        "name": "lineage",
+        "models": [{"name": "base", "path": kit["models"]["m0"], "chat": False},
+                   {"name": "sft", "path": sft_uri, "chat": False}],
+        "tasks": [{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}],
+        "bootstrap": {"samples": 100},
+        "contamination": {"n": 8, "threshold": 0.5},
+    })
+    result = run_evaluate(store, cfg, tmp_path / "work", log=lambda _: None)
+    plan = plan_evaluate(cfg, log=lambda _: None)
+    assert plan.identities["sft"] == f"stage:{json.loads(Path(sft_uri.removeprefix('file://')).read_text())['id']}"
+    rows = result.manifest["contamination_rows"]
+    assert len(rows) == 1 and rows[0]["source_kind"] == "sft" and rows[0]["via"].startswith("sft/")
+    # every text field of every item: 8 premises + 16 choices (3 words each: matched whole); the two
+    # planted premises are found, nothing else
+    assert rows[0]["texts"] == 24 and rows[0]["texts_contaminated"] == 2
+    md = store.local_path(f"{result.manifest['id']}/report.md").read_text()
+    assert "## Contamination" in md and "| xcopa_et | file:" in md and "| 2 | 0.083 |" in md
+
+
+def test_evaluate_on_an_s3_store(kit, tmp_path, s3_endpoint, monkeypatch):
+    """Results, samples and the report live in S3 (moto's server); a rerun reuses them."""
+    from llammas_core.store import open_store
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    store = open_store("s3://llammas-test/eval-run")
+    cfg = _cfg(kit, names=("m0", "m1"), tasks=[{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}])
+    result = run_evaluate(store, cfg, tmp_path / "work", log=lambda _: None)
+    assert result.manifest_uri.startswith("s3://llammas-test/eval-run/report/")
+    with store.open_read(f"{result.manifest['id']}/report.html") as f:
+        assert b"<table>" in f.read()
+    assert run_evaluate(store, cfg, tmp_path / "work2", log=lambda _: None).skipped
