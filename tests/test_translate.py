@@ -232,3 +232,24 @@ def test_m2m100_forced_bos_language_token(tmp_path):
         assert not any("__" in t for t in tr.translate(SEGMENTS[:3]))
     with pytest.raises(ConfigError, match="no language token"):
         make_translator(TranslatorConfig(model=str(path), tgt_code="xx_Fake", beams=1))
+
+
+def test_translate_items_through_real_marian(tiny_marian, tmp_path):
+    """End to end on the real hf_seq2seq backend: a random model cannot copy <x0>, so the record with a URL
+    is quarantined; the prose record is translated and QE'd (random output is not Estonian: removed);
+    a second run is served from the segment cache without calling generate."""
+    from llammas_core.instructions.cache import SegmentCache
+    from llammas_core.instructions.mt import translate_items
+    from llammas_core.instructions.translate.config import QEConfig
+    from llammas_core.store import LocalStore
+
+    hf_dir, _ = tiny_marian
+    tr = make_translator(TranslatorConfig(model=str(hf_dir), beams=1, threads=1, max_ratio=1.2))
+    items = [["Visit https://example.com/docs today.", ""], ["Give three tips for staying healthy.", "No"]]
+    res = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), QEConfig())
+    assert res[0].verdict == "quarantined" and res[0].reasons == ["protected_span_lost"] and res[0].texts is None
+    assert res[1].verdict == "removed" and res[1].qe["lid_lang"] != "et"
+    batches = tr.batches
+    again = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), QEConfig())
+    assert tr.batches == batches  # nothing generated: every segment came from the cache
+    assert [(r.verdict, r.reasons, r.qe) for r in again] == [(r.verdict, r.reasons, r.qe) for r in res]
