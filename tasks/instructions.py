@@ -34,7 +34,7 @@ MAX_INLINE_PNG = 2_000_000
 def _instructions_identity(store: StoreConfig, cfg: InstructionsConfig) -> str:
     # the config plus content fingerprints of every source, bitext and evaluation file
     manifests, prints = instructions_inputs(cfg)
-    return identity_key("instructions", store.uri, cfg, sorted(m["id"] for m in manifests), prints)
+    return identity_key("instructions", store.uri, cfg.model_dump(mode="json"), sorted(m["id"] for m in manifests), prints)
 
 
 def _instructions_key(context, parameters) -> str:

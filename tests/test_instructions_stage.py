@@ -139,6 +139,38 @@ def test_rerun_reuses_and_grown_source_hits_the_cache(built):
     assert cache["segment_misses"] == 2 and cache["segment_hits"] == first["segment_misses"]
 
 
+def test_s3_sources_and_store(tmp_path, s3_endpoint, monkeypatch):
+    """Sources, bitext and the output all in S3 (moto on loopback); no MT, so it is quick."""
+    import uuid
+
+    from llammas_core.store import S3Store
+    from llammas_core.train.sft_data import load_chat_records
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    prefix = uuid.uuid4().hex
+    raw = S3Store(f"s3://llammas-test/{prefix}/raw", endpoint_url=s3_endpoint)
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS) + "{broken\n")
+    raw.put_file(tmp_path / "a.jsonl", "instr/a.jsonl")
+    bitext = REPO / "demo" / "instructions" / "bitext"
+    raw.put_file(bitext / "demo.en", "bitext/demo.en")
+    raw.put_file(bitext / "demo.et", "bitext/demo.et")
+    cfg = InstructionsConfig.model_validate({
+        "sources": [{"name": "alp", "paths": [f"s3://llammas-test/{prefix}/raw/instr/"]}],
+        "bitext": [{"name": "demo", "format": "moses", "paths": [f"s3://llammas-test/{prefix}/raw/bitext/demo.en",
+                                                                 f"s3://llammas-test/{prefix}/raw/bitext/demo.et"]}],
+        "decontamination": {"enabled": False},
+        "mixture": {"components": [{"name": "en", "pool": "alp"}, {"name": "tt", "pool": "bitext", "max_records": 10}]},
+    })
+    store = S3Store(f"s3://llammas-test/{prefix}/store", endpoint_url=s3_endpoint)
+    result = run_instructions(store, cfg, tmp_path / "work", lambda s: None)
+    assert result.manifest_uri.startswith(f"s3://llammas-test/{prefix}/store/instructions/")
+    m = result.manifest
+    assert m["components"] == {"en": 7, "tt": 10} and m["quarantined"] == {"source:malformed_json": 1}
+    assert len(list(load_chat_records(result.manifest_uri))) == 17
+    assert run_instructions(store, cfg, tmp_path / "work2", lambda s: None).skipped
+
+
+@pytest.mark.slow
 def test_cli_runs_the_demo(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "run", "instructions", "--config", "configs/demo.yaml",
