@@ -170,6 +170,23 @@ def test_s3_sources_and_store(tmp_path, s3_endpoint, monkeypatch):
     assert run_instructions(store, cfg, tmp_path / "work2", lambda s: None).skipped
 
 
+def test_unreachable_endpoint_fails_without_a_manifest(tmp_path):
+    import socket
+
+    from llammas_core.errors import TransientError
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = _config(tmp_path, RECORDS[:2]).model_dump()
+    data["translator"] = {"backend": "openai", "model": "mt", "base_url": f"http://127.0.0.1:{port}/v1",
+                          "max_retries": 1, "backoff_s": 0.0, "timeout_s": 2.0, "api_key_env": None}
+    store = LocalStore(tmp_path / "store")
+    with pytest.raises(TransientError, match=str(port)):
+        run_instructions(store, InstructionsConfig.model_validate(data), tmp_path / "work", lambda s: None)
+    assert not list(store.list("instructions"))  # nothing committed, not even a partial folder
+
+
 @pytest.mark.slow
 def test_cli_runs_the_demo(tmp_path):
     proc = subprocess.run(
