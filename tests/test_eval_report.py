@@ -150,9 +150,12 @@ def test_contamination_finds_planted_overlap_through_the_lineage(tmp_path):
     cpt.write_text("\n".join(json.dumps({"text": f"Täiesti teine tekst number {i} ilma kattuvuseta siin."})
                              for i in range(30)) + "\n")
     store = LocalStore(tmp_path / "store")
-    # stage manifests shaped like the training stages' (phase, data, init_model)
-    c = run_stage(store, "cpt", {"t": 1}, [], lambda ctx: {"phase": "cpt", "data": [f"file:{cpt}:x"],
-                                                             "init_model": "hub/base@"}, tmp_path / "w")
+    # stage manifests shaped like the training stages' (phase, data, init_model); CPT trained on the
+    # token blocks of a tokenize stage, whose config names the corpora it read
+    tok = run_stage(store, "tokenize", {"sources": [f"file:{cpt}:x"], "text_field": "text"}, [],
+                    lambda ctx: {"blocks": 1}, tmp_path / "w")
+    c = run_stage(store, "cpt", {"t": 1}, [tok.manifest], lambda ctx: {"phase": "cpt", "data": [tok.manifest["id"]],
+                                                                         "init_model": "hub/base@"}, tmp_path / "w")
     s = run_stage(store, "sft", {"t": 2}, [c.manifest], lambda ctx: {"phase": "sft", "data": [f"file:{sft}:y"],
                                                                        "init_model": c.manifest["id"]}, tmp_path / "w")
     sources = lineage_sources(s.manifest_uri)

@@ -35,6 +35,7 @@ class TrainingSource:
     kind: str
     id: str  # manifest id or file fingerprint (for keys and the report)
     via: str  # the stage that trained on it
+    text_field: str = "text"  # CPT sources: the field holding the text
 
 
 def _manifest_folder(uri: str) -> str:
@@ -84,13 +85,36 @@ def lineage_sources(model_ref: str, log: Callable[[str], None] = print, max_dept
             if ref is None:
                 log(f"[contamination] {m['id']}: cannot read training source {data_id}; skipped")
                 continue
-            out.append(TrainingSource(ref, kind if kind in ("cpt", "sft") else "other", data_id, m["id"]))
+            out += _expand(ref, data_id, kind if kind in ("cpt", "sft") else "other", m["id"], log)
         init = m.get("init_model")
         if not init or "/" not in init or init.endswith("@") or "@" in init.split("/")[-1]:
             break  # a hub id / plain path: no further lineage
         uri = input_uris.get(init)
         uri = (uri.rstrip("/") + "/" + MANIFEST) if uri else f"{root.rstrip('/')}/{init}/{MANIFEST}"
     return out
+
+
+def _expand(ref: str, data_id: str, kind: str, via: str, log: Callable[[str], None]) -> list[TrainingSource]:
+    """A training data entry as readable text sources: a `tokenize` stage (token blocks, no text) stands
+    for the corpora it tokenized (its config's `sources`, read with its `text_field`)."""
+    if ref.rstrip("/").endswith(MANIFEST):
+        try:
+            m = read_manifest(ref)
+        except InputError:
+            return [TrainingSource(ref, kind, data_id, via)]
+        if m.get("stage") == "tokenize":
+            cfg = m.get("config") or {}
+            root = _store_root_of(ref, m)
+            uris = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
+            out = []
+            for sid in cfg.get("sources") or []:
+                src = _data_ref(sid, root, uris)
+                if src is None:
+                    log(f"[contamination] {m['id']}: cannot read corpus {sid}; skipped")
+                    continue
+                out.append(TrainingSource(src, kind, sid, via, cfg.get("text_field") or "text"))
+            return out
+    return [TrainingSource(ref, kind, data_id, via)]
 
 
 def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
@@ -101,7 +125,7 @@ def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
         for rec in load_chat_records(source.ref):
             yield "\n".join(m["content"] for m in rec["messages"])
     elif source.kind == "cpt":
-        yield from iter_texts(source.ref)
+        yield from iter_texts(source.ref, source.text_field)
     else:  # unknown shape (a source named in the config): every string field of every record
         from llammas_core.contamination import _strings  # noqa: PLC2701 (same project, shared walker)
         from llammas_core.train.cpt_data import iter_records
