@@ -12,14 +12,16 @@ Stable API (other stages import it; keep it backwards compatible):
   - `add(text)`, `add_many(texts)`, `add_file(path) -> int` (texts indexed, see `read_eval_texts`);
   - `overlap(text) -> float`: fraction of the text's n-grams found in the index (0.0 when the
     text has none);
-  - `contaminated(text, threshold=0.5) -> bool`: `overlap(text) >= threshold`, checked for the
-    whole text and for each of its lines/sentences, so one evaluation sentence planted inside a
-    long answer is still caught;
+  - `max_overlap(text) -> float`: the largest overlap of the whole text, any of its lines, or any
+    sentence of a line (`split_pieces`);
+  - `contaminated(text, threshold=0.5) -> bool`: `max_overlap(text) >= threshold`, so one
+    evaluation sentence planted inside a long answer is still caught;
   - `len(index)`: number of distinct n-grams; `sources`: files added.
 - `read_eval_texts(path) -> Iterator[str]`: the texts of an evaluation file: every string value of
   each JSON/JSONL record (FLORES jsonl with one column per language, XCOPA premise/choices, any
   SQuAD-style JSON), every cell of a CSV/TSV (Belebele passages, questions and answers, SIB-200),
   or every line of a plain text file (FLORES `dev.est_Latn`). A folder is read recursively.
+- `iter_strings(value) -> Iterator[str]`: every string inside a JSON-like value (dicts/lists walked).
 - `default_eval_files(root) -> list[Path]`: the FLORES, XCOPA and Belebele files under a data kit
   laid out like ../shared/data (empty when absent).
 
@@ -43,6 +45,7 @@ __all__ = [
     "MIN_SHORT_WORDS",
     "NgramIndex",
     "default_eval_files",
+    "iter_strings",
     "normalize",
     "read_eval_texts",
     "split_pieces",
@@ -142,6 +145,9 @@ def _strings(value) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+iter_strings = _strings  # every string value inside a JSON-like value (dicts and lists walked), in order
 
 
 def read_eval_texts(path: str | Path) -> Iterator[str]:
