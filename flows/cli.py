@@ -97,8 +97,14 @@ def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.
         if cfg.evaluate is None:
             raise ConfigError(f"{config_path}: no `evaluate` section")
         from flows.evaluate import evaluate_flow
+        from llammas_core.refs import refs_in, resolve_standalone, substitute
 
-        return evaluate_flow(evaluate=cfg.evaluate, store=cfg.store)
+        evaluate = cfg.evaluate
+        names = refs_in(evaluate)  # @base/@cpt/@sft: the stages this config's train section committed
+        if names:
+            outputs = resolve_standalone(cfg.store.open(), cfg, names, cfg.store.endpoint_url)
+            evaluate = substitute(evaluate, outputs, where="evaluate")
+        return evaluate_flow(evaluate=evaluate, store=cfg.store)
     from flows.pipeline import pipeline_flow
 
     return pipeline_flow(config=cfg)
