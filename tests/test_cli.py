@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -56,3 +58,25 @@ def test_traceback_flag_shows_it(tmp_path):
                    "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work",
                    "--set", "corpus.sources.0.paths=[/no/such/dump/*.jsonl]")
     assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+@pytest.mark.slow  # two corpus runs side by side: about a minute on 2 idle cores
+def test_two_runs_at_once_on_one_prefect_home(tmp_path):
+    """Each `llammas run` without PREFECT_API_URL starts a temporary Prefect server on the SQLite
+    database in PREFECT_HOME. Two started at once both migrated a fresh database and started their
+    servers together on busy cores; one or both then died with "Timed out while attempting to
+    connect to ephemeral Prefect API server". Now the second waits for the first's start."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # fresh: both would migrate it
+    procs = [subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "corpus", "--config", "configs/demo.yaml",
+                               "--set", f"store.uri=file://{tmp_path}/store{i}", "--set", f"store.work_dir={tmp_path}/work{i}",
+                               "--set", "corpus.executor.tasks=1",
+                               "--set", "corpus.sources=[{name: web, kind: jsonl, paths: [demo/web/docs.jsonl]}]"],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, f"run {i}:\n{err[-3000:]}"
+        assert out.strip().splitlines()[-1].startswith(f"output: file://{tmp_path}/store{i}/corpus/")
