@@ -73,7 +73,7 @@ def cpt_config(kit, **optim) -> TrainConfig:
         "optim": {"lr": 3e-3, "min_lr_ratio": 0.1, "warmup_ratio": 0.1, "micro_batch_size": 4, "seed": 42, **optim},
         "checkpoint": {"every_steps": 5, "keep_last": 2},
         "launch": {"launcher": "python"},
-        "telemetry": {"peak_tflops": 1.0},  # a nominal CPU peak so that MFU is computed
+        "telemetry": {"peak_tflops": 1.0, "log_every_steps": 1, "report_to": []},  # nominal CPU peak: MFU computed
     })
 
 
@@ -82,18 +82,31 @@ def _losses(path: Path) -> dict[int, float]:
     for line in path.read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            out[r["step"]] = r["loss"]
+            if "loss" in r:  # (validation records carry eval_loss)
+                out[r["step"]] = r["loss"]
     return out
 
 
 @pytest.fixture(scope="session")
-def cpt_run(kit, tmp_path_factory):
-    """One uninterrupted 20-step CPT run (in-process), checkpoints synced to a file:// store."""
+def tokenized(kit, tmp_path_factory) -> str:
+    """The kit's corpora as token blocks (the tokenize stage); its manifest URI."""
+    from llammas_core.store import LocalStore
+    from llammas_core.train.tokenize import run_tokenize
+
+    root = tmp_path_factory.mktemp("tokenized")
+    return run_tokenize(LocalStore(root / "store"), cpt_config(kit), root / "work").manifest_uri
+
+
+@pytest.fixture(scope="session")
+def cpt_run(kit, tokenized, tmp_path_factory):
+    """One uninterrupted 20-step CPT run (in-process), checkpoints synced to a file:// store, TensorBoard on."""
     from llammas_core.train.trainer import train
 
     out = tmp_path_factory.mktemp("cpt-run")
     sync = out / "sync"
-    metrics = train(cpt_config(kit), "cpt", out / "out", checkpoint_dir=out / "ckpt", sync_uri=sync.as_uri())
+    cfg = cpt_config(kit)
+    cfg.telemetry.report_to = ["tensorboard"]
+    metrics = train(cfg, "cpt", out / "out", checkpoint_dir=out / "ckpt", sync_uri=sync.as_uri(), data=tokenized)
     return {"out": out / "out", "ckpt": out / "ckpt", "sync": sync, "metrics": metrics}
 
 
@@ -167,6 +180,7 @@ def test_cpt_loss_decreases_and_telemetry(cpt_run):
     assert m["mfu"] == pytest.approx(expect, rel=1e-3)
     assert "6N" in m["flops_per_token_convention"]
     assert (out / "loss.png").stat().st_size > 1000
+    assert any(p.name.startswith("events.out.tfevents") for p in (out / "tensorboard").rglob("*"))  # report_to
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["final_loss"] == pytest.approx(losses[20])
 
@@ -182,7 +196,7 @@ def test_checkpoints_complete_synced_and_pruned(cpt_run):
                       "trainer_state.json", "model.safetensors", "metrics.jsonl"):
                 assert (folder / f).is_file(), folder / f
     state = json.loads((ckpt / "checkpoint-15" / "llammas_state.json").read_text())
-    assert state["cpt_data"] == {"blocks_yielded": 15 * 4, "world_size": 1}
+    assert state["cpt_data"] == {"samples": 15 * 4, "world_size": 1}
 
 
 def test_output_loads_and_generates(cpt_run):
@@ -201,7 +215,7 @@ def test_output_loads_and_generates(cpt_run):
     assert out.shape[1] > ids["input_ids"].shape[1]
 
 
-def test_resume_fetches_newest_checkpoint_from_store(kit, cpt_run, tmp_path):
+def test_resume_fetches_newest_checkpoint_from_store(kit, tokenized, cpt_run, tmp_path):
     """A fresh machine (empty checkpoint dir) resumes from the synced store; here the synced checkpoint
     already holds the final step, so the run only exports it (no training step)."""
     from safetensors.torch import load_file
@@ -209,7 +223,7 @@ def test_resume_fetches_newest_checkpoint_from_store(kit, cpt_run, tmp_path):
     from llammas_core.train.trainer import train
 
     m = train(cpt_config(kit), "cpt", tmp_path / "out", checkpoint_dir=tmp_path / "ckpt",
-              sync_uri=cpt_run["sync"].as_uri())
+              sync_uri=cpt_run["sync"].as_uri(), data=tokenized)
     assert (tmp_path / "ckpt" / "checkpoint-20" / "COMPLETE").is_file()
     assert m["steps"] == 20 and m["resumed_from_step"] == 20
     a = load_file(tmp_path / "out" / "model" / "model.safetensors")
@@ -217,15 +231,16 @@ def test_resume_fetches_newest_checkpoint_from_store(kit, cpt_run, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     other = cpt_config(kit, lr=1e-3)  # a different run must not pick up these checkpoints
     with pytest.raises(ConfigError, match="different run"):
-        train(other, "cpt", tmp_path / "out2", checkpoint_dir=tmp_path / "ckpt")
+        train(other, "cpt", tmp_path / "out2", checkpoint_dir=tmp_path / "ckpt", data=tokenized)
 
 
-def test_resume_after_kill_follows_uninterrupted_curve(kit, cpt_run, tmp_path):
+def test_resume_after_kill_follows_uninterrupted_curve(kit, tokenized, cpt_run, tmp_path):
     """SIGKILL the trainer process after checkpoint-10, resume: steps 11-20 match the uninterrupted run."""
     cfg_path = tmp_path / "cfg.json"
     cfg_path.write_text(cpt_config(kit).model_dump_json())
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    args = ["--config", str(cfg_path), "--phase", "cpt", "--output", str(out), "--checkpoint-dir", str(ckpt)]
+    args = ["--config", str(cfg_path), "--phase", "cpt", "--output", str(out), "--checkpoint-dir", str(ckpt),
+            "--data", tokenized]
     cmd = build_command("python", 1, args)
     env = trainer_env({"LLAMMAS_DEBUG_STEP_SLEEP": "0.25"})
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -254,7 +269,7 @@ def test_resume_after_kill_follows_uninterrupted_curve(kit, cpt_run, tmp_path):
     assert m["resumed_from_step"] == 10 and m["tokens"] == 20 * 4 * 64
 
 
-def test_nan_loss_fails_fast_with_clear_error(kit, tmp_path):
+def test_nan_loss_fails_fast_with_clear_error(kit, tokenized, tmp_path):
     from llammas_core.train.trainer import main
 
     cfg = cpt_config(kit, lr=1e30, warmup_ratio=0.0)
@@ -262,7 +277,7 @@ def test_nan_loss_fails_fast_with_clear_error(kit, tmp_path):
     cfg.checkpoint.every_steps = 1
     p = tmp_path / "cfg.json"
     p.write_text(cfg.model_dump_json())
-    rc = main(["--config", str(p), "--phase", "cpt", "--output", str(tmp_path / "out")])
+    rc = main(["--config", str(p), "--phase", "cpt", "--output", str(tmp_path / "out"), "--data", tokenized])
     assert rc == 2
     err = json.loads((tmp_path / "out" / "error.json").read_text())
     assert err["type"] == "NonFiniteLossError" and "non-finite" in err["message"] and "learning rate" in err["message"]
@@ -272,7 +287,7 @@ def test_nan_loss_fails_fast_with_clear_error(kit, tmp_path):
     assert not (tmp_path / "out" / "model").exists()
 
 
-def test_deadline_checkpoints_then_retry_resumes(kit, tmp_path, monkeypatch):
+def test_deadline_checkpoints_then_retry_resumes(kit, tokenized, tmp_path, monkeypatch):
     """Near the wall-clock limit the trainer saves a checkpoint and exits 75 (WallClockLimit); a retry resumes."""
     from llammas_core.train.trainer import main
 
@@ -280,7 +295,7 @@ def test_deadline_checkpoints_then_retry_resumes(kit, tmp_path, monkeypatch):
     cfg.cpt.max_steps = 6
     p = tmp_path / "cfg.json"
     p.write_text(cfg.model_dump_json())
-    argv = ["--config", str(p), "--phase", "cpt", "--output", str(tmp_path / "out")]
+    argv = ["--config", str(p), "--phase", "cpt", "--output", str(tmp_path / "out"), "--data", tokenized]
     monkeypatch.setenv("LLAMMAS_DEADLINE", str(time.time()))  # already due: stop after the first step
     assert main(argv) == 75
     assert json.loads((tmp_path / "out" / "error.json").read_text())["type"] == "WallClockLimit"
@@ -420,7 +435,7 @@ def test_sft_resume_mid_second_epoch_with_token_budget(kit, tmp_path):
 
 
 def _vocab_without_pad(src: str, dst: Path) -> str:
-    """A copy of the tiny base whose tokenizer has no pad token (like Llama-2): SFT must add one."""
+    """A copy of the tiny base whose tokenizer has no pad token (like Llama-2, which has <unk>)."""
     import shutil
 
     shutil.copytree(src, dst)
@@ -448,10 +463,10 @@ def test_lora_merged_logits_equal_adapter_logits(kit, tmp_path):
     assert m["exported"] == {"model": "model", "adapter": "adapter"}
     assert "4N" in m["flops_per_token_convention"]
     tok = AutoTokenizer.from_pretrained(out / "model")
-    assert tok.pad_token == "<pad>" and tok.pad_token_id != tok.eos_token_id
+    assert tok.pad_token == "<unk>" and tok.pad_token_id != tok.eos_token_id  # an existing token: no new row
     assert tok.chat_template and "<|assistant|>" in tok.chat_template  # reload keeps the chat template
     merged = AutoModelForCausalLM.from_pretrained(out / "model").eval()
-    assert merged.get_input_embeddings().weight.shape[0] == len(tok) == 401  # grown by the pad token
+    assert merged.get_input_embeddings().weight.shape[0] == len(tok) == 400  # padded SFT did not grow the vocabulary
     plain = AutoModelForCausalLM.from_pretrained(base)
     grow_embeddings(plain, tok)
     adapted = PeftModel.from_pretrained(plain, out / "adapter").eval()
@@ -533,7 +548,7 @@ def test_launch_wall_clock_kill_and_typed_errors(tmp_path):
         build_command("python", 2, [])
 
 
-def test_ddp_two_processes_gloo(kit, tmp_path):
+def test_ddp_two_processes_gloo(kit, tokenized, tmp_path):
     cfg = cpt_config(kit)
     cfg.cpt.max_steps = 4
     cfg.optim.micro_batch_size = 2
@@ -543,7 +558,7 @@ def test_ddp_two_processes_gloo(kit, tmp_path):
     from llammas_core.train.launch import launch_trainer
 
     lines = []
-    launch_trainer(p, "cpt", tmp_path / "out", cfg.launch, on_line=lines.append)
+    launch_trainer(p, "cpt", tmp_path / "out", cfg.launch, ["--data", tokenized], on_line=lines.append)
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert m["world_size"] == 2 and m["global_batch"] == 4 and m["steps"] == 4
     assert m["tokens"] == 4 * 2 * 2 * 64  # both ranks' real tokens
@@ -568,6 +583,8 @@ def test_run_train_stages_cpt_then_sft(kit, tmp_path):
     assert man["stage"] == "sft" and man["phase"] == "sft" and not res.skipped
     cpt_id = [i["id"] for i in man["inputs"] if i["id"].startswith("cpt/")]
     assert len(cpt_id) == 1 and man["init_model"] == cpt_id[0]
+    cpt_man = json.loads((tmp_path / "store" / cpt_id[0] / "manifest.json").read_text())
+    assert [i["id"] for i in cpt_man["inputs"] if i["id"].startswith("tokenize/")] == cpt_man["data"]  # tokenize -> cpt
     assert man["metrics"]["steps"] == 2 and man["metrics"]["tokens"] > 0 and man["model"] == "model"
     assert store.exists(f"{man['id']}/model/model.safetensors")
     assert store.exists(f"{man['id']}/model/chat_template.jinja")
