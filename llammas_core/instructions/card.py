@@ -37,11 +37,15 @@ def qe_histogram(kept: list[dict], removed: list[dict], path: Path) -> bool:
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    import numpy as np
+
     for ax, key in zip(axes.flat, keys):
-        for group, label, color in ((kept, "kept", "tab:green"), (removed, "removed", "tab:red")):
-            vals = [numeric_qe(q)[key] for q in group if key in numeric_qe(q)]
+        groups = [([numeric_qe(q)[key] for q in group if key in numeric_qe(q)], label, color)
+                  for group, label, color in ((kept, "kept", "tab:green"), (removed, "removed", "tab:red"))]
+        bins = np.histogram_bin_edges([v for vals, _, _ in groups for v in vals], bins=20)  # shared by both groups
+        for vals, label, color in groups:
             if vals:
-                ax.hist(vals, bins=20, alpha=0.6, label=f"{label} ({len(vals)})", color=color)
+                ax.hist(vals, bins=bins, alpha=0.6, label=f"{label} ({len(vals)})", color=color)
         ax.set_title(key, fontsize=9)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(keys):]:
