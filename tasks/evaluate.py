@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 from prefect import task
+from prefect.client.schemas.objects import State
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
     update_progress_artifact
 
@@ -27,6 +28,8 @@ from tasks.common import (
     remember_result,
     retry_transient_only,
     run_log,
+    stage_result,
+    tagged,
     verified_cache_key,
 )
 
@@ -79,7 +82,7 @@ def publish_report_artifacts(store: StoreConfig, name: str, manifest: dict) -> N
 
 @task(name="evaluate", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_evaluate_key, persist_result=True, task_run_name="evaluate-{evaluate.name}")
-def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str:
+def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str | State:
     """Evaluate every model on every task (only the missing pairs), write the report; returns the
     report stage's manifest URI (its report_uri / html_uri fields point at report.md / report.html)."""
     log = run_log()
@@ -88,7 +91,7 @@ def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str:
     publish_stage_artifacts(f"evaluate-{evaluate.name}", result.manifest_uri, result.manifest, result.skipped)
     publish_report_artifacts(store, evaluate.name, result.manifest)
     remember_result(store, _evaluate_identity(store, evaluate), result.manifest_uri)
-    return result.manifest_uri
+    return stage_result(result, f"evaluate-{evaluate.name}")
 
 
 def evaluate_after_training(store: StoreConfig, evaluate: EvaluateConfig, train_manifest_uri: str,
@@ -101,4 +104,4 @@ def evaluate_after_training(store: StoreConfig, evaluate: EvaluateConfig, train_
 
     refs = training_refs(train_manifest_uri, base=base)
     run_log()(f"evaluate: {', '.join(f'{k} = {v}' for k, v in sorted(refs.items()))}")
-    return evaluate_task(store, resolve_model_refs(evaluate, refs))
+    return tagged(evaluate_task, "evaluate")(store, resolve_model_refs(evaluate, refs))
