@@ -129,3 +129,33 @@ def test_configs_sharing_model_and_decoding_share_the_cache(tmp_path):
     assert SegmentCache(store, b.identity()).get_many(["Hello there.", "Other."]) == {"Hello there.": "Tere."}
     assert segment_key("Hello there.") != segment_key("Hello there. ")
     assert os.listdir(tmp_path / "cache" / "mt" / ca.id / "shards")
+
+
+def test_cache_and_model_folder_on_s3(s3_endpoint, tmp_path, monkeypatch):
+    """The segment cache works on S3 (moto on loopback) as on a folder, and a model folder given as an
+    s3:// URI is fetched once to a local cache for from_pretrained."""
+    from llammas_core.instructions.translate.base import resolve_model_dir
+    from llammas_core.store import S3Store
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    store = S3Store("s3://llammas-test/mtcache", endpoint_url=s3_endpoint)
+    ident = {"backend": "openai", "model": {"name": "m"}, "pair": "en-et"}
+    c1 = SegmentCache(store, ident)
+    c1.put_many({"One.": "Üks.", "Two.": "Kaks."})
+    c1.flush()
+    c1.put_many({"Three.": "Kolm."})
+    c1.flush()
+    c2 = SegmentCache(S3Store("s3://llammas-test/mtcache", endpoint_url=s3_endpoint), ident)
+    assert c2.get_many(["One.", "Three.", "Four."]) == {"One.": "Üks.", "Three.": "Kolm."}
+    assert len([k for k, _ in store.list(f"{c2.prefix}/shards")]) == 2
+    assert store.read_json(f"{c2.prefix}/identity.json") == ident
+
+    models = S3Store("s3://llammas-test/models", endpoint_url=s3_endpoint)
+    with models.open_write("m1/config.json") as f:
+        f.write(b'{"model_type": "marian"}')
+    with models.open_write("m1/sub/vocab.json") as f:
+        f.write(b"{}")
+    local, is_local = resolve_model_dir("s3://llammas-test/models/m1", cache_root=tmp_path)
+    assert is_local
+    assert (Path(local) / "config.json").read_bytes() == b'{"model_type": "marian"}'
+    assert (Path(local) / "sub" / "vocab.json").exists()

@@ -50,7 +50,8 @@ class SegmentCache:
                 if not key.endswith(".jsonl"):
                     continue
                 with self.store.open_read(key) as f:
-                    for line in f:
+                    # one flush's worth (small); read whole: an S3 body iterates in chunks, not lines
+                    for line in f.read().decode("utf-8").splitlines():
                         if line.strip():
                             rec = json.loads(line)
                             data[rec["k"]] = rec["t"]
