@@ -142,8 +142,11 @@ def test_config_validation():
         TranslatorConfig(model="x", prompt_template="no text field")
     with pytest.raises(ConfigError, match="does not exist"):
         make_translator(TranslatorConfig(model="/nonexistent/model/dir"))
-    for name, field in TranslatorConfig.model_fields.items():
-        assert field.description, name
+    from llammas_core.instructions.translate.config import QEConfig, QEThresholds
+
+    for model in (TranslatorConfig, QEConfig, QEThresholds):  # they render as Prefect UI forms
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name}"
 
 
 def test_openai_400_is_input_error_without_retry():

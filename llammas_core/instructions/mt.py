@@ -42,7 +42,7 @@ class ItemResult:
 
 def translate_segments(segments: list[str], translator: Translator, cache: SegmentCache,
                        progress: Callable[[int, int], None] | None = None,
-                       chunk_segments: int = 512) -> dict[str, str]:
+                       chunk_segments: int = 1024) -> dict[str, str]:
     """{segment: translation} for every distinct segment: cache first, then the translator in
     chunks of chunk_segments, each chunk flushed to the cache before the next starts."""
     unique = list(dict.fromkeys(s for s in segments if s))
@@ -73,7 +73,7 @@ def translate_items(
     progress: Callable[[int, int], None] | None = None,
     *,
     reverse: Translator | None = None,
-    chunk_segments: int = 512,
+    chunk_segments: int = 1024,
 ) -> list[ItemResult]:
     """Translate records (each a list of texts) with QE; see the module docstring.
     progress(done, total) counts distinct segments. `reverse` (tgt->src translator) enables the
