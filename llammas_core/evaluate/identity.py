@@ -27,7 +27,21 @@ MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".jinja", ".tx
 # Data files up to this size are fingerprinted by content (eval sets are small), bigger ones by size/mtime.
 CONTENT_HASH_LIMIT = 256 << 20
 
-__all__ = ["engine_version", "model_identity", "data_fingerprint", "task_key_view", "resolved_dtype"]
+__all__ = ["engine_version", "code_version", "model_identity", "data_fingerprint", "task_key_view", "resolved_dtype"]
+
+
+def code_version(*modules: str) -> str:
+    """llammas version + a hash of the named modules' source (e.g. the report side: a change to how
+    the report is computed makes a new report stage, never a stale one)."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            raise RuntimeError(f"module {name} not found")
+        h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    return f"{__version__}+src.{h.hexdigest()[:12]}"
 
 
 

@@ -9,8 +9,10 @@
   model's label are not in the key. A rerun after a crash, or with one more model or task, evaluates
   only the pairs without a committed manifest; a model is loaded once, only when one of its pairs is
   missing, and released before the next.
-- `contamination` key: n-gram settings + evaluation data fingerprints + training source ids.
-- `report` key: the eval and contamination manifest ids + labels, baseline and bootstrap settings.
+- `contamination` key: n-gram settings + evaluation data fingerprints + training source ids + a hash
+  of the checking code.
+- `report` key: the eval and contamination manifest ids + labels, baseline and bootstrap settings + a
+  hash of the report-side code (bootstrap, report, this file).
 
 Everything is validated (references resolved, tasks, models: the engine's validate_task /
 validate_model) before any model is loaded.
@@ -35,6 +37,7 @@ from typing import Callable
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.evaluate.config import EvaluateConfig
 from llammas_core.evaluate.identity import (
+    code_version,
     data_fingerprint,
     engine_version,
     model_identity,
@@ -249,7 +252,8 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
         (ctx.out_dir / "contamination.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
         return {"rows": rows, "sources": [vars(s) for s in sources.values()], "eval_sets": eval_paths}
 
-    result = run_stage(store, CONTAMINATION_STAGE, config, [], body, work_root, log=log)
+    version = code_version("llammas_core.evaluate.contamination_check", "llammas_core.contamination")
+    result = run_stage(store, CONTAMINATION_STAGE, config, [], body, work_root, version=version, log=log)
     log(f"[contamination] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
     return result
 
@@ -351,7 +355,9 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "html_uri": store.url(f"{ctx.prefix}/{files['html']}"),
         }
 
-    result = run_stage(store, REPORT_STAGE, config, inputs, body, work_root, log=log)
+    version = code_version("llammas_core.evaluate.bootstrap", "llammas_core.evaluate.report",
+                           "llammas_core.evaluate.stage")
+    result = run_stage(store, REPORT_STAGE, config, inputs, body, work_root, version=version, log=log)
     log(f"[report] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
     return result
 
