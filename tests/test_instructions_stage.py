@@ -44,7 +44,7 @@ def _config(tmp_path: Path, records: list[dict]) -> InstructionsConfig:
             {"name": "alp", "paths": [str(tmp_path / "alpaca.json")], "translate": True, "licence": "CC0-1.0"},
             {"name": "bad", "paths": [str(tmp_path / "bad.jsonl")]},
         ],
-        "translator": {"backend": "hf_seq2seq", "model": "builtin:tiny-marian", "beams": 1, "device": "cpu",
+        "translator": {"backend": "hf_seq2seq", "model": "builtin:tiny-marian", "beams": 1, "device": "cpu", "threads": 1,
                        "max_ratio": 1.0, "max_extra_tokens": 2},
         "tiny_mt": {"vocab_size": 300, "max_texts": 300},
         # lenient QE so that some random "translations" survive and the et component is exercised
