@@ -39,19 +39,22 @@ EN = ["The cat sleeps.", "I like tea.", "The sun is warm.", "We go home.", "It i
 ET = ["Kass magab.", "Mulle meeldib tee.", "Päike on soe.", "Me läheme koju.", "Täna on külm."]
 
 
-def _tiny(folder: Path, seed: int, texts: list[str]) -> str:
-    from llammas_core.train.tiny import save_tiny_base
+def _tiny(folder: Path, seed: int, tokenizer) -> str:
+    from llammas_core.train.tiny import tiny_llama
 
-    return save_tiny_base(folder, texts, vocab_size=300, hidden_size=32, layers=1, heads=2, kv_heads=1,
-                          intermediate=64, seed=seed)
+    tiny_llama(tokenizer, hidden_size=32, layers=1, heads=2, kv_heads=1, intermediate=64, seed=seed).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
 
 
 @pytest.fixture(scope="session")
 def kit(tmp_path_factory):
     """Three tiny models (different seeds) and a small XCOPA-et and FLORES set."""
     root = tmp_path_factory.mktemp("evalkit")
-    texts = PREMISES + EN + ET + ["sest seetõttu tema see oli"] * 3
-    paths = {f"m{i}": _tiny(root / f"m{i}", seed=i, texts=texts) for i in range(3)}
+    from llammas_core.train.tiny import train_tokenizer
+
+    tokenizer = train_tokenizer(PREMISES + EN + ET + ["sest seetõttu tema see oli"] * 3, vocab_size=300)
+    paths = {f"m{i}": _tiny(root / f"m{i}", seed=i, tokenizer=tokenizer) for i in range(3)}
     xcopa = root / "xcopa.et.jsonl"
     rows = [{"premise": p + ".", "choice1": "Ta läks koju.", "choice2": "Ta jäi magama.",
              "question": "cause" if i % 2 else "effect", "label": i % 2, "idx": i} for i, p in enumerate(PREMISES)]
@@ -203,7 +206,7 @@ def test_bad_input_fails_before_any_model_is_loaded(kit, tmp_path, counted):
          "chat template"),
         ({"tasks": base["tasks"] + [{"name": "bad", "kind": "xcopa", "data": str(missing_field)}]}, InputError,
          "choice2"),
-        ({"tasks": base["tasks"] + [{"name": "empty", "kind": "xcopa", "data": str(empty)}]}, InputError, ""),
+        ({"tasks": base["tasks"] + [{"name": "empty", "kind": "xcopa", "data": str(empty)}]}, InputError, "empty task"),
         ({"models": [{"name": "x", "path": "@sft"}]}, ConfigError, "unresolved"),
     ]
     for over, exc, text in cases:
