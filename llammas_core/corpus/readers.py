@@ -248,7 +248,7 @@ class QuarantiningReader(BaseDiskReader):
         else:
             files = self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
         if not files:
-            raise RuntimeError(f"No files found on {self.data_folder.path}!")
+            raise RuntimeError(f"source {self.source_name!r}: no files found in {self.data_folder.path}")
         units = self._plan_parts(files, world_size) if self.split_bytes > 0 and world_size > 1 else files
         shard = units[rank::world_size]
         self._log_limit_scope(rank, world_size)

@@ -60,14 +60,16 @@ def step_rows(steps: list[dict]) -> list[dict]:
     """Rows for a table of the corpus steps (manifest["steps"]): readable names, human units."""
     rows = []
     for s in steps:
+        name = s.get("name") or readable_step_name(s.get("step"))
+        reader = name.startswith("Read:")  # readers add documents; datatrove times them in the next step
         rows.append({
             "group": s.get("group", ""),
-            "step": s.get("name") or readable_step_name(s.get("step")),
-            "docs in": human_count(s.get("docs_in", 0)),
+            "step": name,
+            "docs in": "-" if reader else human_count(s.get("docs_in", 0)),
             "docs out": human_count(s.get("docs_out", 0)),
             "dropped": human_count(s.get("docs_dropped", 0)),
             # datatrove's doc_len: characters of text, not bytes
             "text out": human_count(s.get("bytes_out", 0)) + " chars",
-            "time": human_seconds(float(s.get("seconds", 0))),
+            "time": "-" if reader else human_seconds(float(s.get("seconds", 0))),
         })
     return rows
