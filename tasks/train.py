@@ -41,6 +41,7 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
     cfg = tiny.model_dump()
     result = run_tiny_base(store.open(), corpus_uris, store.work_path, vocab_size=cfg.pop("vocab_size"),
                            max_docs=cfg.pop("max_docs"), **cfg)
+    remember(store.open(), "tiny_base", tiny, result.manifest_uri)  # @tiny_base for a later flow run
     return result.manifest_uri
 
 
