@@ -80,9 +80,14 @@ def _gzip_without_mtime(infile, mode: str = "rb", **kwargs):
 fsspec.compression.register_compression(REPRODUCIBLE_GZIP, _gzip_without_mtime, [], force=True)
 
 
+class RemovedWriter(JsonlWriter):
+    """datatrove's JSONL writer; a class of this module, so a worker that unpickles it has
+    imported this module and registered REPRODUCIBLE_GZIP with fsspec."""
+
+
 def removed_writer(removed_dir: Path, name: str) -> JsonlWriter:
     """Removed documents of one step, with datatrove's `filter_reason` in their metadata."""
-    return JsonlWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz", compression=REPRODUCIBLE_GZIP)
+    return RemovedWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz", compression=REPRODUCIBLE_GZIP)
 
 
 def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path) -> list:
