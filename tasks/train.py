@@ -175,6 +175,18 @@ def tokenize_task(store: StoreConfig, train: TrainConfig, executor: ExecutorConf
     return result.manifest_uri
 
 
+def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identity) -> str:
+    """Run a training stage with its progress artifact (completed at the end), summary, loss plot and refs."""
+    progress = StageProgress(f"{stage}-{train.name}-progress", f"{train.name}: {stage.upper()} steps")
+    result = run(progress)
+    progress.done()
+    _training_summary(f"{stage}-{train.name}", result)
+    publish_loss_plot(store, result.manifest)
+    remember_result(store, identity(), result.manifest_uri)
+    remember(store.open(), stage, train, result.manifest_uri)  # @cpt / @sft for a later flow run
+    return result.manifest_uri
+
+
 def _cpt_key(context, parameters) -> str:
     p = parameters
     return verified_cache_key(p["store"], lambda: _cpt_identity(p["store"], p["train"], p["tokenized_uri"]))
@@ -184,14 +196,8 @@ def _cpt_key(context, parameters) -> str:
       cache_key_fn=_cpt_key, persist_result=True, task_run_name="cpt-{train.name}")
 def cpt_task(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
     """Continued pretraining on the token blocks; returns the cpt manifest URI (its model/ is a HF checkpoint)."""
-    progress = StageProgress(f"cpt-{train.name}-progress", f"{train.name}: CPT steps")
-    result = run_cpt(store.open(), train, tokenized_uri, store.work_path, progress)
-    progress.done()
-    _training_summary(f"cpt-{train.name}", result)
-    publish_loss_plot(store, result.manifest)
-    remember_result(store, _cpt_identity(store, train, tokenized_uri), result.manifest_uri)
-    remember(store.open(), "cpt", train, result.manifest_uri)
-    return result.manifest_uri
+    return _train_stage("cpt", store, train, lambda log: run_cpt(store.open(), train, tokenized_uri, store.work_path, log),
+                        lambda: _cpt_identity(store, train, tokenized_uri))
 
 
 def _sft_key(context, parameters) -> str:
@@ -203,11 +209,5 @@ def _sft_key(context, parameters) -> str:
       cache_key_fn=_sft_key, persist_result=True, task_run_name="sft-{train.name}")
 def sft_task(store: StoreConfig, train: TrainConfig, init_uri: str | None = None) -> str:
     """Instruction tuning of the model of `init_uri` (a cpt manifest), or of train.model.base when None."""
-    progress = StageProgress(f"sft-{train.name}-progress", f"{train.name}: SFT steps")
-    result = run_sft(store.open(), train, init_uri, store.work_path, progress)
-    progress.done()
-    _training_summary(f"sft-{train.name}", result)
-    publish_loss_plot(store, result.manifest)
-    remember_result(store, _sft_identity(store, train, init_uri), result.manifest_uri)
-    remember(store.open(), "sft", train, result.manifest_uri)
-    return result.manifest_uri
+    return _train_stage("sft", store, train, lambda log: run_sft(store.open(), train, init_uri, store.work_path, log),
+                        lambda: _sft_identity(store, train, init_uri))
