@@ -82,6 +82,11 @@ def test_align_pairs_by_doc_id_and_refuses_mismatches():
     b = [{"doc_id": 0, "acc": 1.0}, {"doc_id": 1, "acc": 1.0}]
     out, how = align({"a": a, "b": b})
     assert how == "doc_id" and [s["doc_id"] for s in out["b"]] == [1, 0]
+    # a group task: doc ids repeat across subtasks, items are (task, doc_id)
+    g1 = [{"task": t, "doc_id": 0, "acc": float(i)} for i, t in enumerate(("x", "y"))]
+    g2 = list(reversed(g1))
+    out, how = align({"a": g1, "b": g2})
+    assert how == "doc_id" and [s["task"] for s in out["b"]] == ["x", "y"]
     with pytest.raises(ValueError, match="other items"):
         align({"a": a, "b": [{"doc_id": 0, "acc": 1.0}, {"doc_id": 2, "acc": 1.0}]})
 

@@ -132,11 +132,14 @@ def align(samples_by_model: dict[str, list[dict]]) -> tuple[dict[str, list[dict]
     """
     lists = list(samples_by_model.values())
     if all(lists) and all("doc_id" in s for lst in lists for s in lst):
-        order = [s["doc_id"] for s in lists[0]]
+        def key(s: dict) -> tuple:  # a group task (lm-eval) numbers docs per subtask
+            return (str(s.get("task", "")), str(s["doc_id"]))
+
+        order = [key(s) for s in lists[0]]
         ids = set(order)
         out = {}
         for name, lst in samples_by_model.items():
-            by_id = {s["doc_id"]: s for s in lst}
+            by_id = {key(s): s for s in lst}
             if set(by_id) != ids or len(by_id) != len(lst):
                 raise ValueError(f"model {name}: its samples cover other items than the baseline's "
                                  f"({len(by_id)} vs {len(ids)} doc_ids)")

@@ -276,13 +276,14 @@ def _metrics_of(kind: str, manifests: list[dict], by_model: dict[str, list[dict]
     names = list(metrics.metric_names(kind))
     for m in manifests:
         for k in (m.get("metrics") or {}):
-            if k in metrics.PER_ITEM | metrics.CORPUS | {"comet"} and k not in names:
+            # any lm-eval task's metric that every sample carries (exact_match, mcc, ...) is a mean over items
+            if k not in names and (k in metrics.PER_ITEM | metrics.CORPUS | {"comet"} or kind == "lm_eval"):
                 names.append(k)
 
     def usable(metric: str) -> bool:
         for recs in by_model.values():
             for s in recs:
-                if (metric in metrics.PER_ITEM or metric == "comet") and metric not in s:
+                if metric not in metrics.CORPUS and not isinstance(s.get(metric), (int, float)):
                     return False
                 if metric in metrics.CORPUS and metric not in (s.get("stats") or {}) and (
                         metric == "spbleu" or "generation" not in s or "reference" not in s):
