@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -100,13 +101,15 @@ def build_tiny_marian(
         (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
         shutil.copy(spm_path, Path(tmp) / "source.spm")
         shutil.copy(spm_path, Path(tmp) / "target.spm")
-        tokenizer = MarianTokenizer(
-            source_spm=str(Path(tmp) / "source.spm"),
-            target_spm=str(Path(tmp) / "target.spm"),
-            vocab=str(Path(tmp) / "vocab.json"),
-            source_lang=src_lang,
-            target_lang=tgt_lang,
-        )
+        with warnings.catch_warnings():  # Marian's optional punctuation normaliser (sacremoses)
+            warnings.filterwarnings("ignore", message=".*sacremoses.*")
+            tokenizer = MarianTokenizer(
+                source_spm=str(Path(tmp) / "source.spm"),
+                target_spm=str(Path(tmp) / "target.spm"),
+                vocab=str(Path(tmp) / "vocab.json"),
+                source_lang=src_lang,
+                target_lang=tgt_lang,
+            )
         tokenizer.save_pretrained(out)
     pad_id, eos_id = vocab["<pad>"], vocab["</s>"]
     config = MarianConfig(
@@ -152,8 +155,10 @@ def convert_to_ctranslate2(model_dir: str | Path, out_dir: str | Path, quantizat
             if p.is_file() and (p.suffix in {".spm", ".model"} or p.name in {
                 "vocab.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
                 "sentencepiece.bpe.model", "generation_config.json"})]
-    TransformersConverter(str(model_dir), copy_files=copy, load_as_float16=False).convert(
-        str(out), quantization=quantization, force=force)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*sacremoses.*")
+        TransformersConverter(str(model_dir), copy_files=copy, load_as_float16=False).convert(
+            str(out), quantization=quantization, force=force)
     return out
 
 
