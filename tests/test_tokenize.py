@@ -225,3 +225,22 @@ def test_run_that_cannot_fill_its_steps_fails_and_commits_nothing(kit, local, tm
     with pytest.raises(InputError, match="cannot fill 400 steps"):
         run_cpt(store, cfg, local["result"].manifest_uri, tmp_path / "work")
     assert {k for k, _ in store.list("cpt/")} == before  # no manifest, no files
+
+
+def test_blocks_from_an_s3_store_are_downloaded_once_and_verified(kit, local, tmp_path, s3_endpoint, monkeypatch):
+    import uuid
+
+    from llammas_core.store import S3Store
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    store = S3Store(f"s3://llammas-test/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
+    res = run_tokenize(store, cfg_for(kit), tmp_path / "work", print, ExecutorConfig(kind="local", workers=2))
+    assert res.manifest_uri.startswith("s3://") and res.manifest["key"] == local["result"].manifest["key"]
+    remote = open_blocks(res.manifest_uri, tmp_path / "cache")
+    here = open_blocks(local["result"].manifest_uri, tmp_path / "cache-local")
+    assert str(remote.paths[0]).startswith(str(tmp_path / "cache"))  # a local copy, memory-mapped
+    assert [remote[b].tolist() for b in range(len(remote))] == [here[b].tolist() for b in range(len(here))]
+    shard = remote.paths[0]
+    shard.write_bytes(b"\0" * shard.stat().st_size)  # a corrupted cached copy is detected and fetched again
+    again = open_blocks(res.manifest_uri, tmp_path / "cache")
+    assert again[0].tolist() == here[0].tolist()
