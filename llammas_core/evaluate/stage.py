@@ -205,6 +205,18 @@ def run_evals(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str]
 # --------------------------------------------------------------------------- contamination
 
 
+def _scored_file(task: TaskSpec) -> str:
+    """The local file (or folder) a task scores: for XCOPA/Belebele the engine's own pick of the test
+    split inside a data folder (not the dev split or translated copies beside it)."""
+    from llammas_core.evaluate.datafiles import localize
+
+    if task.kind in ("xcopa", "belebele"):
+        from llammas_core.evaluate.lmeval import task_files
+
+        return str(task_files(task)[0])
+    return str(localize(task.data))
+
+
 def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None]) -> StageResult | None:
     from llammas_core.evaluate.contamination_check import (
         TrainingSource,
@@ -227,7 +239,7 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
         manifests, extra = data_inputs([ref])
         sid = manifests[0]["id"] if manifests else extra[0]
         sources.setdefault(sid, TrainingSource(ref, "other", sid, "config"))
-    eval_paths = {t.name: t.data for t in plan.cfg.tasks if t.data}
+    eval_paths = {t.name: _scored_file(t) for t in plan.cfg.tasks if t.data}
     if not sources or not eval_paths:
         log("[contamination] nothing to check (no training sources in the lineage, or no task data)")
     config = {"n": c.n, "threshold": c.threshold, "sample_docs": c.sample_docs, "max_scan": c.max_scan,
@@ -237,9 +249,7 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
     def body(ctx: StageContext) -> dict:
         sets = {}
         for name, path in eval_paths.items():
-            from llammas_core.evaluate.datafiles import localize
-
-            sets[name] = eval_texts(str(localize(path)))
+            sets[name] = eval_texts(path)
         rows = []
         for s in sources.values():
             try:
