@@ -10,4 +10,11 @@ One concept a file:
 - qa.py: SQuAD-format extractive QA (EM, F1, answer-in-output accuracy).
 - metrics.py: corpus-level aggregation over any subset of samples (for bootstrap).
 - tasks/: lm-eval task YAMLs shipped in the package (XCOPA-et, Belebele est_Latn) reading local files.
+- config.py: EvaluateConfig, the `evaluate:` config section (models, tasks, bootstrap, contamination).
+- identity.py: what enters evaluation keys (engine code version, model identity, data fingerprints).
+- refs.py: `@base` / `@cpt` / `@sft` from the training lineage.
+- bootstrap.py: seeded percentile CIs and paired bootstrap deltas with p-values.
+- contamination_check.py: n-gram overlap of evaluation sets with each model's training data.
+- report.py: report.md, self-contained report.html, scores.png.
+- stage.py: run_evaluate: eval/<key> per (model, task), contamination/<key>, report/<key>.
 """
