@@ -378,3 +378,15 @@ def test_reusing_names_the_current_uri_not_the_lineage_one(demo_run, tmp_path):
     (line,) = [line for line in lines if "reusing" in line]
     assert str(moved) in line and str(store.local_path("")) not in line, line
     assert again.manifest_uri.startswith(LocalStore(moved).url(""))
+
+
+def test_nothing_kept_is_a_clear_error_not_a_datatrove_crash(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    english = [line for line in DEMO_DOCS.read_text(encoding="utf-8").splitlines() if '"en-' in line]
+    (src / "en.jsonl").write_text("\n".join(english + ["[1]"]) + "\n", encoding="utf-8")
+    store = LocalStore(tmp_path / "s")
+    with pytest.raises(InputError, match=rf"corpus \(et\): no document passed the filters: {len(english)} read; "
+                                         rf"removed: language {len(english)}; quarantined: not_an_object 1"):
+        run_corpus(store, small_config([str(src)]), tmp_path / "w", log=lambda m: None)
+    assert not list((tmp_path / "s").rglob("manifest.json"))

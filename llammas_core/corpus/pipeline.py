@@ -22,6 +22,7 @@ from llammas_core.corpus.filters import quality_filters, removed_writer
 from llammas_core.corpus.langid import FastTextLID
 from llammas_core.corpus.pii import PIIFormatter
 from llammas_core.corpus.report import readable_step_name
+from llammas_core.errors import InputError
 from llammas_core.corpus.readers import (
     QuarantiningJsonlReader,
     QuarantiningParquetReader,
@@ -107,6 +108,8 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple], work: Path, out:
         removed.update(removed_counts(pipeline, stats[name]))
 
     run("filter", build_filter_steps(cfg, staged, out, filtered, lid_model), tasks)
+    if not any(filtered.glob("*.jsonl.gz")):  # datatrove's dedup readers would fail on "No files found"
+        raise InputError(nothing_kept_message(cfg, stats["filter"], removed, out))
     plan = DedupPlan(cfg.dedup, cfg.language, work, out / "index", run_name)
     for name, pipeline, n in plan.groups(filtered, tasks):
         run(name, pipeline, n)
@@ -123,6 +126,15 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple], work: Path, out:
     if cfg.dedup.minhash:
         plan.publish_minhash_index()
     return summarize(stats, removed, out)
+
+
+def nothing_kept_message(cfg: CorpusConfig, filter_stats: list[dict], removed: dict[str, int], out: Path) -> str:
+    read = sum(int(_total(s.get("stats", {}).get("documents"))) for s in filter_stats if "READER" in s.get("name", ""))
+    quarantined = quarantine_counts(str(out / "quarantine")) if (out / "quarantine").exists() else {}
+    why = lambda counts: ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"  # noqa: E731
+    return (f"corpus ({cfg.language}): no document passed the filters: {read:,} read; removed: {why(removed)}; "
+            f"quarantined: {why(quarantined)}. Check corpus.language and the sources; the removed documents "
+            f"and their reasons are in {out / 'removed'}")
 
 
 def _total(value) -> float:
