@@ -107,8 +107,9 @@ def main() -> None:
     t0 = time.time()
     if not (hf_dir / "config.json").exists():
         pad_to = 256206 if args.shape == "nllb-600m" else None
+        # init_std 0.02 (the usual scale): larger random weights overflow float16 in big shapes
         build_tiny_marian(texts, [], hf_dir, vocab_size=args.vocab, shape=args.shape, pad_vocab_to=pad_to,
-                          max_position=1024)
+                          max_position=1024, init_std=0.02)
     build_s = time.time() - t0
 
     common = dict(beams=args.beams, max_ratio=args.max_ratio, max_extra_tokens=args.extra,

@@ -256,3 +256,24 @@ def test_translate_items_through_real_marian(tiny_marian, tmp_path):
     again = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), QEConfig())
     assert tr.batches == batches  # nothing generated: every segment came from the cache
     assert [(r.verdict, r.reasons, r.qe) for r in again] == [(r.verdict, r.reasons, r.qe) for r in res]
+
+
+def test_nllb_forced_bos_hf_and_ctranslate2(tmp_path):
+    """NLLB-200 handling on a tiny random NLLB-style model: source code eng_Latn first, target est_Latn forced
+    as the first generated token, and CTranslate2 (target_prefix) gives the same greedy output as HF."""
+    from llammas_core.instructions.tiny_mt import build_tiny_nllb, convert_to_ctranslate2
+
+    path = build_tiny_nllb(ENGLISH * 3 + ESTONIAN * 3, tmp_path / "nllb", vocab_size=300)
+    ct2_dir = convert_to_ctranslate2(path, tmp_path / "nllb-ct2")
+    common = dict(beams=1, threads=1, max_ratio=1.0, batch_tokens=64)
+    hf = make_translator(TranslatorConfig(model=str(path), **common))
+    tok = hf.tokenizer
+    assert hf.family == "nllb" and hf.lang.forced_bos_token == "est_Latn"
+    assert tok.convert_ids_to_tokens(hf.encode(["Give tips."])[0])[0] == "eng_Latn"
+    assert all(g[0] == tok.convert_tokens_to_ids("est_Latn") for g in hf.generate_ids(SEGMENTS[:4]))
+    out = hf.translate(SEGMENTS)
+    assert not any("_Latn" in t for t in out)
+    ct = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), compute_type="float32", **common))
+    assert ct.family == "nllb" and ct.translate(SEGMENTS) == out
+    fi = make_translator(TranslatorConfig(model=str(path), tgt_lang="fi", **common))
+    assert fi.lang.forced_bos_token == "fin_Latn"

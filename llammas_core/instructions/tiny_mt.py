@@ -25,7 +25,7 @@ from typing import Iterable
 
 from llammas_core.errors import ConfigError
 
-__all__ = ["build_tiny_marian", "build_tiny_m2m100", "convert_to_ctranslate2", "MARIAN_SHAPES"]
+__all__ = ["build_tiny_marian", "build_tiny_m2m100", "build_tiny_nllb", "convert_to_ctranslate2", "MARIAN_SHAPES"]
 
 # Named shapes: "tiny" for unit tests, "small"/"base" for CPU benchmarks, "big" ~ OPUS-MT big.
 MARIAN_SHAPES: dict[str, dict] = {
@@ -192,6 +192,40 @@ def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int
     n_vocab = tokenizer.encoder_size + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words
     config = M2M100Config(
         vocab_size=n_vocab, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
+        scale_embedding=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = M2M100ForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                                               decoder_start_token_id=2, num_beams=1)
+    model.save_pretrained(out)
+    return out
+
+
+def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1000, seed: int = 0,
+                    init_std: float = 0.3) -> Path:
+    """A random-init NLLB-200-style model: M2M100ForConditionalGeneration with an NllbTokenizer (a
+    Metaspace BPE trained on `texts` with `tokenizers`, <s>=0 <pad>=1 </s>=2 <unk>=3, plus NLLB's
+    202 language tokens such as est_Latn). Converts with CTranslate2 like a real NLLB checkpoint."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    bpe.train_from_iterator([t for t in texts if t], trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False))
+    model_json = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]]
+    tokenizer = NllbTokenizer(vocab=model_json["vocab"], merges=merges, src_lang="eng_Latn", tgt_lang="est_Latn")
+    tokenizer.save_pretrained(out)
+    config = M2M100Config(
+        vocab_size=len(tokenizer), d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
         decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
         scale_embedding=True,
