@@ -595,3 +595,32 @@ def test_run_train_stages_cpt_then_sft(kit, tmp_path):
     path, ident = resolve_base(res.manifest_uri, None, tmp_path / "w2")
     assert ident == man["id"] and (Path(path) / "config.json").is_file()
     assert model_inputs(res.manifest_uri, None)[0][0]["id"] == man["id"]
+
+
+def test_lora_trains_the_new_token_rows_of_an_extended_vocabulary(kit, tmp_path):
+    """A base folder with llammas_vocab.json (vocab.py's marker): LoRA trains those embedding rows
+    (peft trainable_token_indices) and leaves the others as they were."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from llammas_core.train.trainer import train
+
+    base = tmp_path / "base-ext"
+    shutil.copytree(kit["base"], base)
+    new_ids = [300, 301, 302]
+    (base / "llammas_vocab.json").write_text(json.dumps({"new_token_ids": new_ids}))
+    cfg = sft_config(kit, base=str(base), method={"kind": "lora", "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+                     sft={"max_steps": 2}, optim={"lr": 5e-2})
+    data = tmp_path / "new-tokens.jsonl"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base)
+    words = tok.decode(new_ids)
+    data.write_text("\n".join(json.dumps({"instruction": f"Ütle {i}", "output": words * 3}) for i in range(16)))
+    cfg.sft.sources = [str(data)]
+    train(cfg, "sft", tmp_path / "out")
+    before = load_file(base / "model.safetensors")["model.embed_tokens.weight"]
+    after = load_file(tmp_path / "out" / "model" / "model.safetensors")["model.embed_tokens.weight"]
+    changed = (after - before).abs().amax(dim=1) > 0
+    assert changed[new_ids].all() and int(changed.sum()) == len(new_ids)
