@@ -390,3 +390,23 @@ def test_nothing_kept_is_a_clear_error_not_a_datatrove_crash(tmp_path):
                                          rf"removed: language {len(english)}; quarantined: not_an_object 1"):
         run_corpus(store, small_config([str(src)]), tmp_path / "w", log=lambda m: None)
     assert not list((tmp_path / "s").rglob("manifest.json"))
+
+
+def test_removed_documents_can_be_bounded_too(tmp_path):
+    """removed_examples: the first N removed documents per step, reason and file are written; the
+    manifest's counts stay exact."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "tiny.jsonl.gz").write_bytes(gzip.compress(b'{"text": "Hello there"}\n' * 20_000, 9))
+    shutil.copy(DEMO_DOCS, src / "docs.jsonl")
+    store = LocalStore(tmp_path / "s")
+    m = run_corpus(store, small_config([str(src)], removed_examples=50), tmp_path / "w", log=lambda m: None).manifest
+    assert m["removed"]["language"] > 20_000
+    written = {}
+    for f in m["files"]:
+        if f["path"].startswith("removed/language/"):
+            with gzip.open(store.local_path(f"{m['id']}/{f['path']}"), "rt") as fh:
+                for line in fh:
+                    file = json.loads(line)["metadata"]["file_path"]
+                    written[file.rsplit("/", 1)[-1]] = written.get(file.rsplit("/", 1)[-1], 0) + 1
+    assert written["tiny.jsonl.gz"] == 50 and 0 < written["docs.jsonl"] <= 50

@@ -81,19 +81,36 @@ fsspec.compression.register_compression(REPRODUCIBLE_GZIP, _gzip_without_mtime, 
 
 
 class RemovedWriter(JsonlWriter):
-    """datatrove's JSONL writer; a class of this module, so a worker that unpickles it has
-    imported this module and registered REPRODUCIBLE_GZIP with fsspec."""
+    """datatrove's JSONL writer, optionally keeping only the first `max_examples` documents per
+    reason (its first `:` field: `lid`, `gopher_short_doc`...) and source file. The exact
+    number each step removed stays in its stats (`dropped`, the manifest's `removed`).
+    A class of this module, so a worker that unpickles it has registered REPRODUCIBLE_GZIP."""
+
+    def __init__(self, *args, max_examples: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_examples = max_examples
+        self._seen: dict[tuple, int] = {}
+
+    def write(self, document: Document, rank: int = 0, **kwargs):
+        if self.max_examples is not None:
+            meta = document.metadata
+            key = (rank, str(meta.get("filter_reason", "")).split(":")[0], meta.get("file_path"))
+            self._seen[key] = n = self._seen.get(key, 0) + 1
+            if n > self.max_examples:
+                return
+        super().write(document, rank, **kwargs)
 
 
-def removed_writer(removed_dir: Path, name: str) -> JsonlWriter:
+def removed_writer(removed_dir: Path, name: str, max_examples: int | None = None) -> JsonlWriter:
     """Removed documents of one step, with datatrove's `filter_reason` in their metadata."""
-    return RemovedWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz", compression=REPRODUCIBLE_GZIP)
+    return RemovedWriter(str(removed_dir / name), output_filename="${rank}.jsonl.gz", compression=REPRODUCIBLE_GZIP,
+                         max_examples=max_examples)
 
 
-def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path) -> list:
+def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, removed_examples: int | None = None) -> list:
     """The enabled filters in FineWeb-2's order: repetition, quality, FineWeb, then optional C4."""
     steps: list = []
-    add: Callable[[str], JsonlWriter] = lambda name: removed_writer(removed_dir, name)  # noqa: E731
+    add: Callable[[str], JsonlWriter] = lambda name: removed_writer(removed_dir, name, removed_examples)  # noqa: E731
     rep = cfg.gopher_repetition
     if rep.enabled:
         steps.append(GopherRepetitionFilter(

@@ -84,12 +84,12 @@ def build_filter_steps(cfg: CorpusConfig, staged: list[tuple], out: Path, filter
     steps = list(html)
     if html:
         steps.append(ExtractText(cfg.extract.timeout_seconds, cfg.extract.favour_precision,
-                                 exclusion_writer=removed_writer(removed, "extract")))
+                                 exclusion_writer=removed_writer(removed, "extract", cfg.removed_examples)))
     steps += text
     steps.append(FastTextLID(language=cfg.language, threshold=cfg.lid.threshold, model=lid_model,
                              label_map=cfg.lid.label_map or None, min_chars=cfg.lid.min_chars,
-                             exclusion_writer=removed_writer(removed, "language")))
-    steps += quality_filters(cfg.resolved_filters(), cfg.language, removed)
+                             exclusion_writer=removed_writer(removed, "language", cfg.removed_examples)))
+    steps += quality_filters(cfg.resolved_filters(), cfg.language, removed, cfg.removed_examples)
     steps.append(JsonlWriter(str(filtered), output_filename="${rank}.jsonl.gz"))
     return steps
 
@@ -115,8 +115,8 @@ def run_corpus_pipeline(cfg: CorpusConfig, staged: list[tuple], work: Path, out:
         run(name, pipeline, n)
         plan.after_group(name)
     final = [plan.reader(filtered)]
-    final += plan.final_filters(removed_writer(out / "removed", "exact_dedup"),
-                                removed_writer(out / "removed", "minhash_dedup"))
+    final += plan.final_filters(removed_writer(out / "removed", "exact_dedup", cfg.removed_examples),
+                                removed_writer(out / "removed", "minhash_dedup", cfg.removed_examples))
     if cfg.pii.enabled:
         p = cfg.pii
         final.append(PIIFormatter(mask_emails=p.emails, mask_ips=p.ips, mask_id_codes=p.id_codes, mask_phones=p.phones))
