@@ -280,7 +280,9 @@ def test_validate_corpus_lists_every_problem_with_its_field(tmp_path):
     filters.gopher_repetition.dup_line_frac = 1.5
     filters.gopher_quality.min_doc_words = 500
     filters.gopher_quality.max_doc_words = 100
-    cfg = small_config([str(DEMO_DOCS)], lid=LidConfig(threshold=2.0), filters=filters)
+    lid = LidConfig()
+    lid.threshold = 2.0  # assigned after validation: the form would refuse it (below), validate_corpus too
+    cfg = small_config([str(DEMO_DOCS)], lid=lid, filters=filters)
     cfg.executor.tasks = 0
     with pytest.raises(ConfigError) as err:
         validate_corpus(cfg)
@@ -293,6 +295,15 @@ def test_validate_corpus_lists_every_problem_with_its_field(tmp_path):
     with pytest.raises(ConfigError, match=r"no filter defaults for language 'fi' \(defaults exist for: en, et\)"):
         validate_corpus(small_config([str(DEMO_DOCS)], language="fi"))
     validate_corpus(small_config([str(DEMO_DOCS)]))  # the demo's settings pass
+    # simple ranges are also in the model, so the UI form marks the field itself
+    from pydantic import ValidationError
+
+    from llammas_core.corpus.config import CorpusConfig
+
+    with pytest.raises(ValidationError) as err:
+        CorpusConfig.model_validate({"sources": [{"name": "a", "kind": "jsonl", "paths": ["x"]}],
+                                     "executor": {"tasks": 0}, "lid": {"threshold": 2}})
+    assert {e["loc"] for e in err.value.errors()} == {("executor", "tasks"), ("lid", "threshold")}
     with pytest.raises(InputError, match="source 'web'.*matches no readable file"):
         validate_corpus(small_config([str(tmp_path / "missing.jsonl")]))
 

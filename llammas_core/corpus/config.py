@@ -41,8 +41,9 @@ class LidConfig(Model):
     label_map: dict[str, str] = Field(
         default_factory=dict, description="Model label -> llammas language code, e.g. {ekk_Latn: et} for GlotLID."
     )
-    threshold: float | None = Field(None, description="Document-level score threshold; empty: per-language default.")
-    min_chars: int = Field(0, description="Documents shorter than this are removed before LID.")
+    threshold: float | None = Field(None, ge=0, le=1,
+                                    description="Document-level score threshold; empty: per-language default.")
+    min_chars: int = Field(0, ge=0, description="Documents shorter than this are removed before LID.")
 
 
 class GopherRepetitionConfig(Model):
@@ -149,11 +150,11 @@ class ExtractConfig(Model):
 class DedupConfig(Model):
     exact: bool = Field(True, description="Drop exact duplicates (normalised content hash).")
     minhash: bool = Field(True, description="Drop MinHash near-duplicates.")
-    n_grams: int = 5
+    n_grams: int = Field(5, ge=1)
     # 20x8 rather than datatrove's 14x8: P(caught) at Jaccard 0.8 is 0.975 instead of 0.924
     # (measured recall@0.8 0.995 vs 0.974 on planted UD Estonian pairs, tests/test_dedup_quality.py)
-    num_buckets: int = 20
-    hashes_per_bucket: int = 8
+    num_buckets: int = Field(20, ge=1)
+    hashes_per_bucket: int = Field(8, ge=1)
     against_previous: bool = Field(
         True, description="Also drop documents already admitted by earlier corpus runs of this language."
     )
@@ -171,7 +172,7 @@ class SlurmConfig(Model):
 
 class ExecutorConfig(Model):
     kind: Literal["local", "ray", "slurm"] = "local"
-    tasks: int = Field(4, description="Shards each parallel step is split into.")
+    tasks: int = Field(4, ge=1, description="Shards each parallel step is split into.")
     workers: int = Field(-1, description="Tasks run at once (local); -1: all.")
     ray_address: str | None = Field(None, description="Ray cluster address; empty: a local Ray.")
     cpus_per_task: int = 1
@@ -194,8 +195,8 @@ class CorpusConfig(Model):
     extract: ExtractConfig = ExtractConfig()
     dedup: DedupConfig = DedupConfig()
     executor: ExecutorConfig = ExecutorConfig()
-    max_doc_bytes: int = Field(1_000_000, description="Larger single documents are quarantined.")
-    max_shard_bytes: int = Field(1 << 30, description="An output Parquet shard is closed at about this size.")
+    max_doc_bytes: int = Field(1_000_000, gt=0, description="Larger single documents are quarantined.")
+    max_shard_bytes: int = Field(1 << 30, gt=0, description="An output Parquet shard is closed at about this size.")
     quarantine_examples: int = Field(
         1_000, ge=0, description="Quarantined records written per reason and source file; the rest are only "
         "counted (exact counts are kept), so a hostile file cannot flood the store.")
