@@ -91,8 +91,15 @@ def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.
         if cfg.train is None:
             raise ConfigError(f"{config_path}: no `train` section")
         from flows.train import train_flow
+        from llammas_core.refs import refs_in, resolve_standalone, substitute
 
-        return train_flow(train=cfg.train, store=cfg.store)
+        train = cfg.train
+        names = refs_in(train)  # @corpus/@english_corpus/@tiny_base: committed by an earlier run of this config
+        if names:
+            outputs = resolve_standalone(cfg.store.open(), cfg, names, cfg.store.endpoint_url)
+            train = substitute(train, outputs, where="train")
+        executor = cfg.corpus.executor if cfg.corpus is not None else None  # tokenizing runs where the corpus ran
+        return train_flow(train=train, store=cfg.store, executor=executor)
     if name == "evaluate":
         if cfg.evaluate is None:
             raise ConfigError(f"{config_path}: no `evaluate` section")
