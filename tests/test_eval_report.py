@@ -175,6 +175,10 @@ def test_contamination_finds_planted_overlap_through_the_lineage(tmp_path):
     assert by["sft"]["texts_contaminated"] == 2
     assert by["sft"]["fraction_contaminated"] == pytest.approx(2 / 16)
     assert by["cpt"]["texts_contaminated"] == 0 and by["cpt"]["texts_any_overlap"] == 0
+    # a source named in the config (shape unknown: every string field of every record) finds them too
+    other = overlap_table({"xcopa": eval_texts(str(eval_file))}, [TrainingSource(str(sft), "other", "cfg", "config")],
+                          n=8, threshold=0.5, sample_docs=1000, max_scan=10000, seed=0)
+    assert other[0]["texts_contaminated"] == 2
     # the sample size bounds what is read: a 1-document sample of the SFT data may miss both plants
     small = overlap_table({"xcopa": eval_texts(str(eval_file))}, [TrainingSource(str(sft), "sft", "x", "t")],
                           n=8, threshold=0.5, sample_docs=1, max_scan=1, seed=0)

@@ -127,11 +127,11 @@ def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
     elif source.kind == "cpt":
         yield from iter_texts(source.ref, source.text_field)
     else:  # unknown shape (a source named in the config): every string field of every record
-        from llammas_core.contamination import _strings  # noqa: PLC2701 (same project, shared walker)
+        from llammas_core.contamination import iter_strings
         from llammas_core.train.cpt_data import iter_records
 
         for rec in iter_records(source.ref, (".parquet", ".jsonl", ".jsonl.gz", ".json")):
-            text = "\n".join(_strings(rec))
+            text = "\n".join(iter_strings(rec))
             if text.strip():
                 yield text
 
