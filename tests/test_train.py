@@ -151,8 +151,12 @@ def test_alpaca_template_assistant_only_labels(kit):
 
 
 def test_scheduler_mapping_and_batching():
+    from llammas_core.train.arguments import log_every
     from llammas_core.train.config import OptimConfig
     from llammas_core.train.trainer import batching, scheduler_args
+
+    # log cadence: ~200 points on a paper-scale run (19,080 steps), every step of a tiny demo
+    assert (log_every(preset("llammas-et"), 19_080), log_every(preset("llammas-et"), 30)) == (95, 1)
 
     assert scheduler_args(OptimConfig(lr=2e-5, min_lr=2e-6)) == ("polynomial", {"lr_end": 2e-6, "power": 1.0})
     assert scheduler_args(OptimConfig(scheduler="cosine")) == ("cosine", {})
@@ -574,7 +578,7 @@ def test_run_train_stages_cpt_then_sft(kit, tmp_path):
 
     cfg = cpt_config(kit)
     cfg.cpt.max_steps = 4
-    cfg.sft = sft_config(kit).sft.model_copy(update={"max_steps": 2})
+    cfg.sft = sft_config(kit).sft.model_copy(update={"max_steps": 2, "validation_examples": 8, "eval_every_steps": 1})
     cfg.checkpoint.every_steps = 2
     store = LocalStore(tmp_path / "store")
     lines = []
@@ -586,6 +590,7 @@ def test_run_train_stages_cpt_then_sft(kit, tmp_path):
     cpt_man = json.loads((tmp_path / "store" / cpt_id[0] / "manifest.json").read_text())
     assert [i["id"] for i in cpt_man["inputs"] if i["id"].startswith("tokenize/")] == cpt_man["data"]  # tokenize -> cpt
     assert man["metrics"]["steps"] == 2 and man["metrics"]["tokens"] > 0 and man["model"] == "model"
+    assert man["metrics"]["final_eval_loss"] > 0  # SFT validation loss on the 8 held-out conversations
     assert store.exists(f"{man['id']}/model/model.safetensors")
     assert store.exists(f"{man['id']}/model/chat_template.jinja")
     assert any(k.endswith("COMPLETE") for k, _ in store.list(f"checkpoints/sft/{man['key']}"))
