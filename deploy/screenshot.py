@@ -8,8 +8,9 @@ bundled demo web documents through a process worker (a temporary store, about a 
 then takes headless Chromium screenshots of:
 
     form-<deployment>.png   the custom-run form of the corpus, train and pipeline deployments
-    run-corpus.png          the completed corpus run (its graph, tags and state)
-    run-corpus-artifacts.png, run-corpus-tasks.png   its summary/step table and its task runs
+    run-corpus.png          the completed corpus run (name, tags, state, task graph, logs)
+    artifact-<key>.png      its stage summary and step table
+    run-corpus-again.png, task-corpus-et-again.png   the same parameters again: the stage is Cached
 
 Needs Debian's `chromium` (apt-get install chromium) or any Chrome on PATH; nothing leaves the
 machine (telemetry off, the UI talks to the local server only).
@@ -75,15 +76,27 @@ def run(env: dict, *args: str, timeout: float = 600) -> None:
         sys.exit(f"{' '.join(args)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
 
 
-def shoot(chromium: str, url: str, png: Path, profile: Path, height: int = 1000) -> None:
+def shrink(png: Path) -> None:
+    """A 256-colour palette: the UI's flat colours survive, the file is a third of the size."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(png) as im:
+        small = im.convert("RGB").quantize(256)
+    small.save(png, optimize=True)
+
+
+def shoot(chromium: str, url: str, png: Path, profile: Path, height: int = 1000, width: int = 1400) -> None:
     # --virtual-time-budget lets the single-page app fetch from the API and render before the shot
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size=1400,{height}",
+           "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}",
            "--virtual-time-budget=20000", f"--screenshot={png}", url]
     subprocess.run(cmd, capture_output=True, timeout=180)
     if not png.is_file():
         sys.exit(f"no screenshot of {url}")
+    shrink(png)
     print(f"{png}  <-  {url}")
 
 
@@ -112,21 +125,31 @@ def main(argv: list[str] | None = None) -> int:
                 {"name": "demo-web", "kind": "jsonl", "paths": ["demo/web/docs.jsonl", "demo/web/bad.jsonl"]}],
                 "executor": {"kind": "local", "tasks": 1, "workers": 1}}
             params["store"] = {"uri": f"file://{tmp}/store", "work_dir": str(tmp / "work")}
-            flow_run = api(f"{url}/api", f"/deployments/{deployments['corpus']['id']}/create_flow_run",
-                           {"parameters": params})
-            run(env, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once")
-            state = api(f"{url}/api", f"/flow_runs/{flow_run['id']}")["state"]
-            print(f"corpus run: {state['name']}: {state.get('message') or ''}")
+            runs = []
+            for _ in range(2):  # the second run reuses the committed stage: its task shows Cached
+                flow_run = api(f"{url}/api", f"/deployments/{deployments['corpus']['id']}/create_flow_run",
+                               {"parameters": params})
+                run(env, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once")
+                state = api(f"{url}/api", f"/flow_runs/{flow_run['id']}")["state"]
+                print(f"corpus run: {state['name']}: {state.get('message') or ''}")
+                runs.append(flow_run["id"])
 
             profile = tmp / "chromium"
             for name in ("corpus", "train", "pipeline"):
                 if name in deployments:
                     shoot(args.chromium, f"{url}/deployments/deployment/{deployments[name]['id']}/run",
                           out / f"form-{name}.png", profile, height=2000)
-            run_url = f"{url}/runs/flow-run/{flow_run['id']}"
-            shoot(args.chromium, run_url, out / "run-corpus.png", profile)
-            shoot(args.chromium, f"{run_url}?tab=Artifacts", out / "run-corpus-artifacts.png", profile, height=1400)
-            shoot(args.chromium, f"{run_url}?tab=Task+Runs", out / "run-corpus-tasks.png", profile)
+            shoot(args.chromium, f"{url}/runs/flow-run/{runs[0]}", out / "run-corpus.png", profile)
+            artifacts = api(f"{url}/api", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [runs[0]]}}})
+            for artifact in artifacts:
+                if artifact.get("key"):  # the stage summary and the step table
+                    shoot(args.chromium, f"{url}/artifacts/artifact/{artifact['id']}",
+                          out / f"artifact-{artifact['key']}.png", profile, width=1800)
+            again = api(f"{url}/api", "/task_runs/filter", {"flow_runs": {"id": {"any_": [runs[1]]}}})
+            shoot(args.chromium, f"{url}/runs/flow-run/{runs[1]}", out / "run-corpus-again.png", profile)
+            for task_run in again:
+                shoot(args.chromium, f"{url}/runs/task-run/{task_run['id']}",
+                      out / f"task-{task_run['name']}-again.png", profile)
         finally:
             server.terminate()
             try:

@@ -22,11 +22,12 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.states import Completed, Failed
+from prefect.states import Failed
 from prefect.tasks import exponential_backoff
 
 from llammas_core import __version__
 from llammas_core.config import StoreConfig
+from llammas_core.corpus.report import human_bytes, human_seconds, readable_step_name, step_rows
 from llammas_core.errors import ConfigError, InputError, is_transient
 from llammas_core.stage import canonical_json
 from llammas_core.store import open_uri
@@ -71,7 +72,22 @@ def verified_cache_key(store: StoreConfig, identity_fn: Callable[[], str]) -> st
 
 
 def remember_result(store: StoreConfig, identity: str, manifest_uri: str) -> None:
+    """After a task committed (or found) its stage: the store's ref makes verified_cache_key return
+    `identity` from now on, and the task's result is written under that key too, so the very next
+    run finds it and Prefect shows the task as Cached (before, the first run's result sat under its
+    unique key: the second run ran the task again, showing Completed, and only the third was Cached)."""
     store.open().write_json(_ref(identity), {"manifest_uri": manifest_uri})
+    from prefect.context import TaskRunContext
+    from prefect.results import get_result_store
+
+    if TaskRunContext.get() is None:
+        return
+    try:
+        results = get_result_store()
+        if not results.exists(identity):
+            results.write(obj=manifest_uri, key=identity)
+    except Exception as e:  # the cache is a shortcut: the committed manifest is found anyway
+        get_run_logger().warning(f"task result not cached under {identity}: {e}")
 
 
 def artifact_key(text: str) -> str:
@@ -159,13 +175,11 @@ def run_namer(stage: str, language: str | None = None) -> Callable[[], str]:
     return name
 
 
-def stage_result(result, what: str) -> str | State:
-    """What a stage task returns: the manifest URI, or, when the stage was already committed, a
-    `Cached` state holding it, so the UI shows "Cached" the first time a run reuses a stage (not
-    only from the run after, when Prefect's own cache key starts to match)."""
-    if not getattr(result, "skipped", False):
-        return result.manifest_uri
-    return Completed(name="Cached", data=result.manifest_uri, message=f"{what}: reused a committed stage")
+def stage_result(result, what: str) -> str:
+    """What a stage task returns: its manifest URI, a plain value (a task that returned a State
+    would hand that State, not the URI, to the flow calling it). "Cached" in the UI comes from
+    remember_result, which must be called first."""
+    return result.manifest_uri
 
 
 def one_line(exc: BaseException) -> str:
@@ -228,39 +242,6 @@ def one_line_errors(fn: Callable) -> Callable:
 
 # ---------------------------------------------------------------- artifacts
 
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]")
-
-
-def readable_step(name: Any) -> str:
-    """datatrove's `🔻 - FILTER: 👯 Gopher Repetition` -> `filter: Gopher Repetition`."""
-    text = _EMOJI.sub("", str(name)).strip(" -")
-    kind, sep, rest = text.partition(":")
-    text = f"{kind.strip().lower()}: {rest.strip()}" if sep and kind.strip().isupper() else text
-    return re.sub(r"\s+", " ", text).strip(" -")
-
-
-def human_bytes(n: float) -> str:
-    n = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_seconds(s: float) -> str:
-    s = float(s)
-    if s < 10:
-        return f"{s:.1f} s"
-    if s < 60:
-        return f"{s:.0f} s"
-    m, sec = divmod(round(s), 60)
-    if m < 60:
-        return f"{m} min {sec} s" if sec else f"{m} min"
-    h, m = divmod(m, 60)
-    return f"{h} h {m} min" if m else f"{h} h"
-
-
 def human_value(key: str, value: Any) -> Any:
     """A value as a person reads it: bytes in kB/MB/GB, seconds rounded, floats to 4 significant
     digits, thousands separated; None stays None (callers omit it)."""
@@ -280,13 +261,16 @@ def human_value(key: str, value: Any) -> Any:
 
 def readable_rows(rows: list[dict]) -> list[dict]:
     """A step table for the UI: a readable `step` name first (a row's own `name` wins over the raw
-    `step`), human units, no empty cells."""
+    `step`), human units, no empty cells. Corpus steps (datatrove stats) as the corpus report
+    shows them."""
+    if rows and all("docs_in" in r for r in rows):
+        return step_rows(rows)
     out = []
     for row in rows:
         row = dict(row)
         name = row.pop("name", None) or row.pop("step", None)
         row.pop("step", None)
-        clean = {"step": readable_step(name)} if name is not None else {}
+        clean = {"step": readable_step_name(str(name))} if name is not None else {}
         for k, v in row.items():
             if v is not None:
                 clean[k] = human_value(k, v)
@@ -321,4 +305,4 @@ def publish_stage_artifacts(stage: str, manifest_uri: str, manifest: dict, skipp
     steps = manifest.get("steps") or []
     if steps:
         create_table_artifact(readable_rows(steps), key=artifact_key(f"{stage}-steps"),
-                              description=f"{stage}: documents, bytes and time per step")
+                              description=f"{stage}: documents, text and time per step")

@@ -16,7 +16,6 @@ from tasks.common import (
     remember_result,
     retry_transient_only,
     run_log,
-    stage_result,
     verified_cache_key,
 )
 
@@ -46,7 +45,7 @@ def crawl_task(store: StoreConfig, source: SourceConfig) -> str:
     result = run_crawl(store.open(), source, store.work_path, run_log())
     publish_stage_artifacts(f"crawl-{source.name}", result.manifest_uri, result.manifest, result.skipped)
     remember_result(store, _crawl_identity(store, source), result.manifest_uri)
-    return stage_result(result, f"crawl-{source.name}")
+    return result.manifest_uri
 
 
 @task(name="curate-corpus", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
@@ -58,4 +57,4 @@ def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
     # the manifest carries the base key: no second listing of the sources
     remember_result(store, _corpus_identity(store, result.manifest["base_key"]), result.manifest_uri)
-    return stage_result(result, f"corpus-{corpus.language}")
+    return result.manifest_uri

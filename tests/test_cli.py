@@ -25,6 +25,12 @@ def test_corpus_run_prints_output_uri_last(tmp_path):
     assert last.startswith(f"output: file://{tmp_path}/store/corpus/") and last.endswith("/manifest.json")
     assert Path(last.removeprefix("output: file://")).is_file()
     assert "corpus: filter" in proc.stderr + proc.stdout  # progress is shown
+    # again: the committed stage is reused, and the flow still returns its URI (not a Prefect state)
+    again = llammas("run", "corpus", "--config", "configs/demo.yaml",
+                    "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work",
+                    "--set", "corpus.sources=[{name: web, kind: jsonl, paths: [demo/web/docs.jsonl]}]")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.strip().splitlines()[-1] == last
 
 
 def _one_line_error(proc: subprocess.CompletedProcess) -> str:
