@@ -214,8 +214,6 @@ def server(tmp_path_factory):
         # the scheduler as in production (its default 60 s main loop), plus a quick look at
         # recently changed deployments, so a schedule shows its runs within seconds
         "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
-        # a worker started a little before a scheduled run is due still takes it
-        "PREFECT_WORKER_PREFETCH_SECONDS": "60",
     }
     env.pop("LLAMMAS_REPO", None)  # unset when deploying: prefect.yaml's pull step keeps the placeholder
     log = home / "server.log"
@@ -504,6 +502,7 @@ def test_scheduled_run_completes_through_a_worker(server, registered, small_corp
         assert abs((first.expected_start_time - anchor).total_seconds()) < 1
         while dt.datetime.now(dt.timezone.utc) < first.expected_start_time:
             time.sleep(0.2)
+        # due now; the next one is a minute away, outside the worker's 10 s prefetch
         _cli(server, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", timeout=240)
         run, logs, _, _ = _run_logs(server, first.id)
         assert run.state.is_completed(), f"{run.state}\n{logs[-3000:]}"
