@@ -78,7 +78,7 @@ def _flatten_optional(prop: dict) -> dict:
     whose default is None (an empty field means the same); Optional sections (a $ref) keep their
     None choice, since there None means "leave this stage out"."""
     options = prop.get("anyOf")
-    if not (isinstance(options, list) and len(options) == 2 and prop.get("default", None) is None):
+    if not (isinstance(options, list) and len(options) == 2 and "default" in prop and prop["default"] is None):
         return prop
     nulls = [o for o in options if _is_null(o)]
     values = [o for o in options if not _is_null(o)]
