@@ -568,7 +568,7 @@ def test_ui_renders_the_run_form(server, registered, tmp_path):
     chromium = next((c for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
     if chromium is None:
         pytest.skip("no chromium on PATH")
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")
 
     from deploy.screenshot import shoot
 
