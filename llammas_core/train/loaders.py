@@ -11,7 +11,7 @@ import torch
 
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.train.config import TrainConfig
-from llammas_core.train.tokenize import BlockSchedule, CPTBlocks, HeldOutBlocks, TokenBlocks, open_blocks
+from llammas_core.train.blocks import BlockSchedule, CPTBlocks, HeldOutBlocks, TokenBlocks, open_blocks
 
 
 def source_ids(sources: list[str]) -> list[str]:
