@@ -20,11 +20,18 @@ from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
 
 
-class StoreConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+NO_USERINFO = r"^[^@]*$"  # no `user:password@` in a URL
 
-    uri: str = Field("file://./.llammas/store", description="file://folder (default) or s3://bucket/prefix.")
-    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2); empty: AWS.")
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    # the pattern (no userinfo) is also checked by the Prefect server, before it stores a run's parameters
+    uri: str = Field("file://./.llammas/store", description="file://folder (default) or s3://bucket/prefix.",
+                     json_schema_extra={"pattern": NO_USERINFO})
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2); empty: AWS. "
+                                     "Credentials come from the environment, never from this URL.",
+                                     json_schema_extra={"pattern": NO_USERINFO})
     region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
     work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
 
