@@ -33,14 +33,18 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOYMENTS: dict[str, tuple[str, bool]] = {
     "corpus-refresh": ("flows/corpus.py:corpus_flow", True),
     "corpus": ("flows/corpus.py:corpus_flow", False),
+    "instructions": ("flows/instructions.py:instructions_flow", False),
     "train": ("flows/train.py:train_flow", False),
+    "evaluate": ("flows/evaluate.py:evaluate_flow", False),
     "pipeline": ("flows/pipeline.py:pipeline_flow", False),
 }
 DESCRIPTIONS = {
     "corpus-refresh": "Weekly corpus refresh: new crawls and dumps in, stages already done are reused.",
     "corpus": "Curate the target-language corpus (crawl, extract, LID, filters, PII, dedup).",
-    "train": "Continued pretraining and/or instruction tuning of the base model.",
-    "pipeline": "Corpus, then training: the whole adaptation run from one config.",
+    "instructions": "SFT data: instruction sets, their machine translation and translation tasks from bitext.",
+    "train": "Tokenize, continued pretraining, instruction tuning (@corpus, @instructions: this config's stages).",
+    "evaluate": "Base vs CPT vs SFT on the task suite, with bootstrap CIs and paired deltas.",
+    "pipeline": "The whole adaptation run from one config: corpora, instructions, training, evaluation.",
 }
 
 
@@ -54,14 +58,15 @@ def parameters_for(name: str, cfg) -> dict[str, Any] | None:
     store = _jsonable(cfg.store)
     if name in ("corpus-refresh", "corpus"):
         return None if cfg.corpus is None else {"corpus": _jsonable(cfg.corpus), "store": store}
-    if name == "train":  # without a train section the form asks for it
-        return {"store": store} | ({} if cfg.train is None else {"train": _jsonable(cfg.train)})
+    # the other flows take the whole config: their @references are the stages of this same config
     return {"config": _jsonable(cfg)}
 
 
 # Sections a flow cannot run without although the config model allows leaving them out: the form
 # shows them as required (no "(Optional)", no None choice). deployment -> (definition, fields).
-REQUIRED_SECTIONS = {"pipeline": ("LlammasConfig", ("corpus",))}
+REQUIRED_SECTIONS = {name: ("LlammasConfig", (section,)) for name, section in
+                     (("pipeline", "corpus"), ("instructions", "instructions"), ("train", "train"),
+                      ("evaluate", "evaluate"))}
 
 
 def _is_null(schema: Any) -> bool:

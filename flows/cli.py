@@ -49,7 +49,14 @@ def _prefect_api():
         server.start()
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
+            try:
+                yield
+            finally:  # send the run's last logs and events while the server still listens
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                APILogWorker.drain_all(timeout=30)
+                EventsWorker.drain_all(timeout=30)
     finally:
         server.stop()
 
@@ -69,52 +76,27 @@ def _hide_prefect_tracebacks() -> None:
 
 
 def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.ExitStack | None = None) -> str:
+    """Run one flow on a config file; the URI of its final manifest. Every flow but `corpus` takes the
+    whole config: its references (`@corpus`...) are the stages this same config committed before."""
     from llammas_core.config import load_config
     from llammas_core.errors import ConfigError
 
     cfg = load_config(config_path, overrides)
+    section = "corpus" if name == "pipeline" else name
+    if getattr(cfg, section) is None:
+        raise ConfigError(f"{config_path}: no `{section}` section")
     if api is not None:  # after the config is read: a config error comes without a server start
         api.enter_context(_prefect_api())
     if name == "corpus":
-        if cfg.corpus is None:
-            raise ConfigError(f"{config_path}: no `corpus` section")
         from flows.corpus import corpus_flow
 
+        # the pivot-language corpus too: `llammas run train` then finds both @corpus and @english_corpus
+        if cfg.english_corpus is not None:
+            corpus_flow(corpus=cfg.english_corpus, store=cfg.store)
         return corpus_flow(corpus=cfg.corpus, store=cfg.store)
-    if name == "instructions":
-        if cfg.instructions is None:
-            raise ConfigError(f"{config_path}: no `instructions` section")
-        from flows.instructions import instructions_flow
+    import importlib
 
-        return instructions_flow(instructions=cfg.instructions, store=cfg.store)
-    if name == "train":
-        if cfg.train is None:
-            raise ConfigError(f"{config_path}: no `train` section")
-        from flows.train import train_flow
-        from llammas_core.refs import refs_in, resolve_standalone, substitute
-
-        train = cfg.train
-        names = refs_in(train)  # @corpus/@english_corpus/@tiny_base: committed by an earlier run of this config
-        if names:
-            outputs = resolve_standalone(cfg.store.open(), cfg, names, cfg.store.endpoint_url)
-            train = substitute(train, outputs, where="train")
-        executor = cfg.corpus.executor if cfg.corpus is not None else None  # tokenizing runs where the corpus ran
-        return train_flow(train=train, store=cfg.store, executor=executor)
-    if name == "evaluate":
-        if cfg.evaluate is None:
-            raise ConfigError(f"{config_path}: no `evaluate` section")
-        from flows.evaluate import evaluate_flow
-        from llammas_core.refs import refs_in, resolve_standalone, substitute
-
-        evaluate = cfg.evaluate
-        names = refs_in(evaluate)  # @base/@cpt/@sft: the stages this config's train section committed
-        if names:
-            outputs = resolve_standalone(cfg.store.open(), cfg, names, cfg.store.endpoint_url)
-            evaluate = substitute(evaluate, outputs, where="evaluate")
-        return evaluate_flow(evaluate=evaluate, store=cfg.store)
-    from flows.pipeline import pipeline_flow
-
-    return pipeline_flow(config=cfg)
+    return getattr(importlib.import_module(f"flows.{name}"), f"{name}_flow")(config=cfg)
 
 
 def verify_command(uri: str, endpoint_url: str | None) -> int:

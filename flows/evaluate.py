@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from prefect import flow
 
-from llammas_core.config import StoreConfig
-from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.config import LlammasConfig
+from llammas_core.preflight import preflight
+from llammas_core.refs import resolve_section
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.evaluate import evaluate_task
 
 
 @flow(name="evaluate", log_prints=True, flow_run_name=run_namer("evaluate"))
 @one_line_errors
-def evaluate_flow(evaluate: EvaluateConfig, store: StoreConfig = StoreConfig()) -> str:
-    """Evaluate the models on the suite; returns the report stage's manifest URI (report.md and a
-    self-contained report.html beside it). Model paths must be manifest URIs, folders or hub ids
-    (the `@base/@cpt/@sft` references are resolved by the pipeline flow)."""
-    return tagged(evaluate_task, "evaluate")(store, evaluate)
+def evaluate_flow(config: LlammasConfig) -> str:
+    """The `evaluate` section of the config: every model on every task (only the pairs not yet stored),
+    then the report. `@base`, `@cpt`, `@sft` are the training stages this same config committed.
+    Returns the report stage's manifest URI (report.md and a self-contained report.html beside it)."""
+    preflight(config, ["evaluate"], config.store.endpoint_url)
+    evaluate = resolve_section(config, "evaluate")
+    return tagged(evaluate_task, "evaluate")(config.store, evaluate)

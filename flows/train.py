@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from prefect import flow
 
-from llammas_core.config import StoreConfig
+from llammas_core.config import LlammasConfig, StoreConfig
 from llammas_core.corpus.config import ExecutorConfig
+from llammas_core.preflight import preflight
+from llammas_core.refs import resolve_section
 from llammas_core.train.config import TrainConfig
+from tasks.common import one_line_errors, run_namer, tagged
 from tasks.train import cpt_task, sft_task, tokenize_task
 
 
-@flow(name="train", log_prints=True)
-def train_flow(train: TrainConfig, store: StoreConfig = StoreConfig(), executor: ExecutorConfig | None = None) -> str:
-    """tokenize -> cpt -> sft (the enabled ones); returns the URI of the last stage's manifest (a HF checkpoint).
-
-    `executor` runs the tokenizing (datatrove: local processes by default, Ray or Slurm)."""
-    cpt = None
+def train_stages(store: StoreConfig, train: TrainConfig, executor: ExecutorConfig | None) -> dict[str, str]:
+    """tokenize -> cpt -> sft (the enabled ones) for a resolved train section; their manifest URIs by
+    reference name (`tokenized`, `cpt`, `sft`). `executor` runs the tokenizing (datatrove)."""
+    out: dict[str, str] = {}
     if train.cpt.enabled:
-        tokenized = tokenize_task(store, train, executor)
-        cpt = cpt_task(store, train, tokenized)
-    if not train.sft.enabled:
-        return cpt
-    return sft_task(store, train, cpt)
+        out["tokenized"] = tagged(tokenize_task, "tokenize", train.language)(store, train, executor)
+        out["cpt"] = tagged(cpt_task, "cpt", train.language)(store, train, out["tokenized"])
+    if train.sft.enabled:
+        out["sft"] = tagged(sft_task, "sft", train.language)(store, train, out.get("cpt"))
+    return out
+
+
+@flow(name="train", log_prints=True, flow_run_name=run_namer("train", "config.train.language"))
+@one_line_errors
+def train_flow(config: LlammasConfig) -> str:
+    """The `train` section of the config: tokenize -> cpt -> sft. `@corpus`, `@instructions`... are the
+    stages this same config committed in earlier runs (`llammas run corpus`, `llammas run instructions`).
+    Returns the URI of the last stage's manifest (a HF checkpoint)."""
+    preflight(config, ["train"], config.store.endpoint_url)
+    train = resolve_section(config, "train")
+    executor = config.corpus.executor if config.corpus is not None else None  # tokenizing runs where the corpus ran
+    out = train_stages(config.store, train, executor)
+    return out.get("sft") or out["cpt"]

@@ -121,14 +121,11 @@ def _get(config: BaseModel, dotted: str) -> Any:
     return node
 
 
-def resolve_standalone(store: Store, config: BaseModel, names: set[str], endpoint_url: str | None = None,
-                       transform: dict[str, Callable[[Any], Any]] | None = None) -> dict[str, str]:
-    """outputs[name] for each name, found in the store by the identity its config section gives it.
-
-    `transform[kind]` maps a resolved section to what the stage remembered (e.g. a stage keyed on one
-    view of the section). Missing outputs are a ConfigError that says which flow to run first."""
+def resolve_standalone(store: Store, config: BaseModel, names: set[str],
+                       endpoint_url: str | None = None) -> dict[str, str]:
+    """outputs[name] for each name, found in the store by the identity its (resolved) config section
+    gives it. A missing output is a ConfigError that says which flow to run first."""
     outputs: dict[str, str] = {}
-    transform = transform or {}
 
     def resolve(name: str, chain: tuple[str, ...]) -> str:
         if name in outputs:
@@ -146,8 +143,7 @@ def resolve_standalone(store: Store, config: BaseModel, names: set[str], endpoin
         if spec.kind is None:
             outputs[name] = resolved
             return resolved
-        remembered = transform.get(spec.kind, lambda s: s)(resolved)
-        uri = recall(store, spec.kind, remembered, endpoint_url)
+        uri = recall(store, spec.kind, resolved, endpoint_url)
         if uri is None:
             raise ConfigError(
                 f"@{name} ({spec.kind} stage of the `{spec.section}` section) has not been committed in {store.uri} "
@@ -158,3 +154,17 @@ def resolve_standalone(store: Store, config: BaseModel, names: set[str], endpoin
     for n in sorted(names):
         resolve(n, ())
     return outputs
+
+
+def resolve_section(config: BaseModel, name: str) -> Any:
+    """A section of the top-level config with its references resolved from the store (a flow run alone).
+
+    `config` is the whole config (it has `store`): `@corpus` in `train` is the corpus stage that the
+    `corpus` section of this very config committed."""
+    section = getattr(config, name)
+    names = refs_in(section)
+    if not names:
+        return section
+    store_cfg = config.store
+    outputs = resolve_standalone(store_cfg.open(), config, names, store_cfg.endpoint_url)
+    return substitute(section, outputs, where=name)

@@ -161,6 +161,26 @@ def is_manifest_ref(source: str) -> bool:
     return "://" not in s and Path(s).expanduser().is_dir() and (Path(s).expanduser() / MANIFEST).is_file()
 
 
+def manifest_folder(uri: str) -> str:
+    """The stage folder of a manifest URI/path (the URI itself when it names the folder)."""
+    folder = uri.rstrip("/")
+    return folder[: -len(MANIFEST)].rstrip("/") if folder.endswith("/" + MANIFEST) or folder == MANIFEST else folder
+
+
+def open_manifest(uri: str, endpoint_url: str | None = None) -> tuple[Store, dict]:
+    """(the store that holds a committed stage, its manifest) for a manifest URI or stage folder:
+    files of the stage are then `<manifest id>/<path>` in that store, wherever the store was moved."""
+    from llammas_core.store import open_store
+
+    manifest = read_manifest(uri, endpoint_url)
+    folder = manifest_folder(uri)
+    if "://" not in folder:
+        folder = Path(folder).expanduser().resolve().as_uri()
+    sid = manifest["id"]
+    root = folder[: -len(sid) - 1] if folder.endswith("/" + sid) else folder.rsplit("/", 2)[0]
+    return open_store(root, endpoint_url=endpoint_url), manifest
+
+
 def read_manifest(uri: str, endpoint_url: str | None = None) -> dict:
     """Load a committed manifest by URI; anything else is an input error."""
     store, key = open_uri(uri, endpoint_url)

@@ -24,12 +24,12 @@ from tasks.common import (
     RETRY_DELAYS,
     artifact_key,
     identity_key,
+    one_line_errors,
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
     run_log,
     stage_result,
-    tagged,
     verified_cache_key,
 )
 
@@ -82,6 +82,7 @@ def publish_report_artifacts(store: StoreConfig, name: str, manifest: dict) -> N
 
 @task(name="evaluate", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_evaluate_key, persist_result=True, task_run_name="evaluate-{evaluate.name}")
+@one_line_errors
 def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str | State:
     """Evaluate every model on every task (only the missing pairs), write the report; returns the
     report stage's manifest URI (its report_uri / html_uri fields point at report.md / report.html)."""
@@ -93,15 +94,3 @@ def evaluate_task(store: StoreConfig, evaluate: EvaluateConfig) -> str | State:
     remember_result(store, _evaluate_identity(store, evaluate), result.manifest_uri)
     return stage_result(result, f"evaluate-{evaluate.name}")
 
-
-def evaluate_after_training(store: StoreConfig, evaluate: EvaluateConfig, train_manifest_uri: str,
-                            base: str | None = None) -> str:
-    """For the pipeline flow: resolve `@sft`, `@cpt`, `@base` from the manifest the training task
-    returned (following each stage's init model back to the base), then run `evaluate_task`.
-    `base`: the resolved train.model.base, for `@base` when training started from a hub id or folder.
-    Returns the report stage's manifest URI."""
-    from llammas_core.evaluate.stage import resolve_model_refs, training_refs
-
-    refs = training_refs(train_manifest_uri, base=base)
-    run_log()(f"evaluate: {', '.join(f'{k} = {v}' for k, v in sorted(refs.items()))}")
-    return tagged(evaluate_task, "evaluate")(store, resolve_model_refs(evaluate, refs))

@@ -22,6 +22,7 @@ from tasks.common import (
     ProgressLog,
     artifact_key,
     identity_key,
+    one_line_errors,
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
@@ -69,6 +70,7 @@ def publish_mixture_artifacts(store: StoreConfig, name: str, manifest: dict) -> 
 
 @task(name="instructions", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_instructions_key, persist_result=True, task_run_name="instructions-{instructions.name}")
+@one_line_errors
 def instructions_task(store: StoreConfig, instructions: InstructionsConfig) -> str:
     """Build (or reuse) the instruction mixture; returns its manifest URI. A retry resumes the MT from
     the segment cache in the store."""

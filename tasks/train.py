@@ -19,8 +19,8 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from llammas_core.config import StoreConfig, TinyBaseConfig
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.stage import read_manifest
-from llammas_core.train.config import TrainConfig
 from llammas_core.refs import remember
+from llammas_core.train.config import TrainConfig
 from llammas_core.train.stage import data_inputs, run_cpt, run_sft
 from llammas_core.train.tiny import run_tiny_base
 from llammas_core.train.tokenize import run_tokenize, tokenize_view
@@ -29,6 +29,7 @@ from tasks.common import (
     RETRY_DELAYS,
     artifact_key,
     identity_key,
+    one_line_errors,
     remember_result,
     retry_transient_only,
     run_log,
@@ -36,7 +37,9 @@ from tasks.common import (
 )
 
 
-@task(name="tiny-base", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only)
+@task(name="tiny-base", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
+      task_run_name="tiny-base")
+@one_line_errors
 def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseConfig) -> str:
     cfg = tiny.model_dump()
     result = run_tiny_base(store.open(), corpus_uris, store.work_path, vocab_size=cfg.pop("vocab_size"),
@@ -160,6 +163,7 @@ def _tokenize_key(context, parameters) -> str:
 
 @task(name="tokenize", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_tokenize_key, persist_result=True, task_run_name="tokenize-{train.name}")
+@one_line_errors
 def tokenize_task(store: StoreConfig, train: TrainConfig, executor: ExecutorConfig | None = None) -> str:
     """The CPT corpora as token blocks (datatrove executor: local, Ray or Slurm)."""
     result = run_tokenize(store.open(), train, store.work_path, run_log(), executor)
@@ -194,6 +198,7 @@ def _cpt_key(context, parameters) -> str:
 
 @task(name="cpt", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_cpt_key, persist_result=True, task_run_name="cpt-{train.name}")
+@one_line_errors
 def cpt_task(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
     """Continued pretraining on the token blocks; returns the cpt manifest URI (its model/ is a HF checkpoint)."""
     return _train_stage("cpt", store, train, lambda log: run_cpt(store.open(), train, tokenized_uri, store.work_path, log),
@@ -207,6 +212,7 @@ def _sft_key(context, parameters) -> str:
 
 @task(name="sft", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
       cache_key_fn=_sft_key, persist_result=True, task_run_name="sft-{train.name}")
+@one_line_errors
 def sft_task(store: StoreConfig, train: TrainConfig, init_uri: str | None = None) -> str:
     """Instruction tuning of the model of `init_uri` (a cpt manifest), or of train.model.base when None."""
     return _train_stage("sft", store, train, lambda log: run_sft(store.open(), train, init_uri, store.work_path, log),

@@ -9,7 +9,6 @@ import pytest
 from llammas_core.config import load_config
 from llammas_core.corpus.config import default_filters
 from llammas_core.errors import ConfigError
-from llammas_core.pipeline import resolve_refs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,13 +45,3 @@ def test_estonian_filter_defaults_are_fineweb2():
     assert f.gopher_repetition.dup_line_frac == 0.363 and f.fineweb_quality.line_punct_thr == 0.143
     assert "ning" in f.gopher_quality.stop_words and not f.c4.enabled
     assert default_filters("fi").gopher_repetition.dup_line_frac == 0.3  # datatrove's defaults elsewhere
-
-
-def test_refs_resolve_or_fail_clearly():
-    train = load_config(REPO / "configs" / "demo.yaml").train
-    done = resolve_refs(train, {"@corpus": "file:///s/c/manifest.json", "@english_corpus": "file:///s/e/manifest.json",
-                                "@tiny_base": "file:///s/t/manifest.json"})
-    assert done.cpt.sources == ["file:///s/c/manifest.json", "file:///s/e/manifest.json"]
-    assert done.model.base == "file:///s/t/manifest.json"
-    with pytest.raises(ConfigError, match="@tiny_base"):
-        resolve_refs(train, {"@corpus": "x", "@english_corpus": "y"})

@@ -264,7 +264,8 @@ def _deployments(server) -> dict:
 def _expected_names() -> set[str]:
     from deploy.deployments import DEPLOYMENTS
 
-    flow = {"corpus-refresh": "corpus", "corpus": "corpus", "train": "train", "pipeline": "pipeline"}
+    flow = {"corpus-refresh": "corpus", "corpus": "corpus", "instructions": "instructions", "train": "train",
+            "evaluate": "evaluate", "pipeline": "pipeline"}
     return {f"{flow[n]}/{n}" for n, (entry, _) in DEPLOYMENTS.items() if (REPO / entry.split(":")[0]).is_file()}
 
 
@@ -521,7 +522,7 @@ def test_form_errors_point_at_the_field(server, registered):
     deps = registered.final
     if "train/train" not in deps:
         pytest.skip("no train deployment")
-    for name, train_path in (("train/train", ["train"]), ("pipeline/pipeline", ["config", "train"])):
+    for name, train_path in (("train/train", ["config", "train"]), ("pipeline/pipeline", ["config", "train"])):
         d = deps.get(name)
         if d is None:
             continue

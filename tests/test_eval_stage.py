@@ -21,13 +21,7 @@ import pytest
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.evaluate import engine, models
 from llammas_core.evaluate.config import EvaluateConfig
-from llammas_core.evaluate.stage import (
-    EVAL_STAGE,
-    plan_evaluate,
-    resolve_model_refs,
-    run_evaluate,
-    training_refs,
-)
+from llammas_core.evaluate.stage import EVAL_STAGE, plan_evaluate, run_evaluate
 from llammas_core.stage import run_stage
 from llammas_core.store import LocalStore
 
@@ -218,29 +212,6 @@ def test_bad_input_fails_before_any_model_is_loaded(kit, tmp_path, counted):
     # a task without its required fields never gets past the config
     with pytest.raises(ValueError, match="direction"):
         EvaluateConfig.model_validate({**base, "tasks": [{"name": "f", "kind": "flores", "data": kit["flores"]}]})
-
-
-def test_pipeline_refs_follow_the_training_lineage(kit, tmp_path):
-    """@sft/@cpt/@base from the manifest the training flow returns, as the pipeline wires them."""
-    store = LocalStore(tmp_path / "store")
-    base = run_stage(store, "tiny-base", {"b": 1}, [], lambda ctx: {"model": "model"}, tmp_path / "w")
-    cpt = run_stage(store, "cpt", {"c": 1}, [base.manifest],
-                    lambda ctx: {"phase": "cpt", "init_model": base.manifest["id"], "data": []}, tmp_path / "w")
-    sft = run_stage(store, "sft", {"s": 1}, [cpt.manifest],
-                    lambda ctx: {"phase": "sft", "init_model": cpt.manifest["id"], "data": []}, tmp_path / "w")
-    refs = training_refs(sft.manifest_uri)
-    assert refs == {"@sft": sft.manifest_uri, "@cpt": cpt.manifest_uri, "@base": base.manifest_uri}
-    # SFT straight from a hub model: @base is the hub id, no @cpt
-    sft2 = run_stage(store, "sft", {"s": 2}, [], lambda ctx: {"phase": "sft", "init_model": "org/model@main",
-                                                              "data": []}, tmp_path / "w")
-    assert training_refs(sft2.manifest_uri) == {"@sft": sft2.manifest_uri, "@base": "org/model"}
-    cfg = EvaluateConfig.model_validate({
-        "models": [{"name": "base", "path": "@base"}, {"name": "cpt", "path": "@cpt"}, {"name": "sft", "path": "@sft"}],
-        "tasks": [{"name": "x", "kind": "xcopa", "data": kit["xcopa"]}]})
-    resolved = resolve_model_refs(cfg, refs)
-    assert [m.path for m in resolved.models] == [base.manifest_uri, cpt.manifest_uri, sft.manifest_uri]
-    with pytest.raises(ConfigError, match="@cpt"):
-        resolve_model_refs(cfg, {"@base": "x", "@sft": "y"})
 
 
 @pytest.mark.slow  # a Prefect server start in a fresh process: ~30-70 s on 2 busy cores

@@ -2,7 +2,7 @@
 
 In the main job the models are `@base`, `@cpt` and `@sft`; the pipeline resolves those references to
 stage manifest URIs (or the base model's path / hub id) before the evaluation runs
-(`llammas_core.evaluate.stage.resolve_model_refs`). A task's data may be given as a list of
+(`llammas_core.refs`; a flow run alone finds them in the store). A task's data may be given as a list of
 candidate paths, the first existing one wins, so one config serves the data kit (../shared/data) when
 it is there and the bundled demo files (demo/eval) when not.
 """

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator
 
 from llammas_core.contamination import read_eval_texts, split_pieces, word_ngrams
 from llammas_core.errors import InputError
-from llammas_core.stage import MANIFEST, read_manifest
+from llammas_core.stage import MANIFEST, open_manifest, read_manifest
 
 __all__ = ["TrainingSource", "lineage_sources", "sample_texts", "overlap_table"]
 
@@ -38,17 +37,8 @@ class TrainingSource:
     text_field: str = "text"  # CPT sources: the field holding the text
 
 
-def _manifest_folder(uri: str) -> str:
-    folder = uri.rstrip("/")
-    return folder[: -len(MANIFEST)].rstrip("/") if folder.endswith(MANIFEST) else folder
-
-
-def _store_root_of(uri: str, manifest: dict) -> str:
-    folder = _manifest_folder(uri)
-    if "://" not in folder:
-        folder = Path(folder).expanduser().resolve().as_uri()
-    sid = manifest["id"]
-    return folder[: -len(sid) - 1] if folder.endswith("/" + sid) else folder.rsplit("/", 2)[0]
+def _store_root_of(uri: str) -> str:
+    return open_manifest(uri)[0].uri
 
 
 def _data_ref(data_id: str, root: str, input_uris: dict[str, str]) -> str | None:
@@ -77,7 +67,7 @@ def lineage_sources(model_ref: str, log: Callable[[str], None] = print, max_dept
         if m["id"] in seen:
             break
         seen.add(m["id"])
-        root = _store_root_of(uri, m)
+        root = _store_root_of(uri)
         input_uris = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
         kind = m.get("phase") or m.get("stage", "other")
         for data_id in m.get("data") or []:
@@ -104,7 +94,7 @@ def _expand(ref: str, data_id: str, kind: str, via: str, log: Callable[[str], No
             return [TrainingSource(ref, kind, data_id, via)]
         if m.get("stage") == "tokenize":
             cfg = m.get("config") or {}
-            root = _store_root_of(ref, m)
+            root = _store_root_of(ref)
             uris = {i["id"]: i.get("uri") for i in m.get("inputs", [])}
             out = []
             for sid in cfg.get("sources") or []:

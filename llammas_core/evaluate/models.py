@@ -49,18 +49,14 @@ def _has_weights(names: list[str]) -> bool:
 
 def _manifest_model(path: str) -> tuple[Any, str, dict, list[str]]:
     """(store, model folder relative to the stage, manifest, file names under it) for a stage manifest ref."""
-    from llammas_core.stage import read_manifest
-    from llammas_core.train.stage import _store_root
+    from llammas_core.stage import open_manifest
 
-    m = read_manifest(path)
+    store, m = open_manifest(path)
     if not m.get("model"):
         raise ConfigError(f"stage {m.get('id')} has no exported model/ folder ({path})")
-    folder = path.rstrip("/")
-    if folder.endswith("manifest.json"):
-        folder = folder[: -len("manifest.json")].rstrip("/")
     rel = str(m["model"]).strip("/")
     names = [f["path"][len(rel) + 1:] for f in m.get("files", []) if f["path"].startswith(rel + "/")]
-    return _store_root(folder, m), rel, m, names
+    return store, rel, m, names
 
 
 def _check_chat(spec: ModelSpec, has_template: bool, where: str) -> None:

@@ -44,7 +44,6 @@ from llammas_core.evaluate.identity import (
     resolved_dtype,
     task_key_view,
 )
-from llammas_core.evaluate.refs import resolve_model_refs, training_refs
 from llammas_core.evaluate.spec import ModelSpec, TaskSpec
 from llammas_core.stage import (
     MANIFEST,
@@ -61,7 +60,7 @@ EVAL_STAGE, CONTAMINATION_STAGE, REPORT_STAGE = "eval", "contamination", "report
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["run_evaluate", "plan_evaluate", "model_identity", "data_fingerprint", "engine_version",
-           "resolve_model_refs", "training_refs", "EvalPlan", "EVAL_STAGE", "REPORT_STAGE", "CONTAMINATION_STAGE"]
+           "EvalPlan", "EVAL_STAGE", "REPORT_STAGE", "CONTAMINATION_STAGE"]
 
 
 # --------------------------------------------------------------------------- plan

@@ -46,26 +46,17 @@ class TokenBlocks:
         return {**self.__dict__, "_maps": {}}
 
 
-def _folder_of(manifest_uri: str) -> str:
-    from llammas_core.stage import MANIFEST
-
-    folder = manifest_uri.rstrip("/")
-    return folder[: -len(MANIFEST)].rstrip("/") if folder.endswith(MANIFEST) else folder
-
-
 def open_blocks(manifest_uri: str, cache_dir: str | Path | None = None) -> TokenBlocks:
     """The blocks of a committed tokenize stage, each shard's size and sha256 checked against the manifest
     (llammas_core.stage.committed_file): read in place from a local store, or downloaded once into
     `cache_dir` under a file lock, so the processes of one node share one verified copy."""
     from filelock import FileLock
 
-    from llammas_core.stage import committed_file, read_manifest
-    from llammas_core.train.stage import _store_root
+    from llammas_core.stage import committed_file, open_manifest
 
-    manifest = read_manifest(manifest_uri)
+    store, manifest = open_manifest(manifest_uri)
     if manifest.get("stage") != "tokenize" or "shards" not in manifest:
         raise InputError(f"{manifest_uri} is not a tokenize stage manifest")
-    store = _store_root(_folder_of(manifest_uri), manifest)
     cache = Path(cache_dir or Path.cwd() / ".llammas-token-cache")
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cache / (manifest["id"].replace("/", "-") + ".lock"))):

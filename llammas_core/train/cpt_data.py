@@ -27,14 +27,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
 from llammas_core.errors import ConfigError, InputError
-from llammas_core.stage import MANIFEST, read_manifest
-from llammas_core.store import LocalStore, Store, open_store, open_uri
+from llammas_core.stage import MANIFEST, committed_file, open_manifest
+from llammas_core.store import LocalStore, Store, open_uri
 
 TEXT_EXTS = (".parquet", ".jsonl", ".jsonl.gz")
 TOKENIZE_BATCH = 256
@@ -57,21 +58,28 @@ def _has_ext(key: str, exts: tuple[str, ...]) -> bool:
 
 
 def _manifest_files(manifest_uri: str, exts: tuple[str, ...]) -> list[tuple[Store, str]]:
-    """(store, key) of each data/ shard of a committed manifest, in manifest order."""
-    manifest = read_manifest(manifest_uri)
-    folder = manifest_uri.rstrip("/")
-    if folder.endswith("/" + MANIFEST) or folder == MANIFEST:
-        folder = folder[: -len(MANIFEST)].rstrip("/")
-    # The folder the manifest was read from (robust to a relocated store); "uri" as fallback.
-    if not folder:
-        folder = manifest.get("uri", "")
-    store = open_store(folder)
-    files = [
-        f["path"]
-        for f in manifest.get("files", [])
-        if f["path"].startswith("data/") and _has_ext(f["path"], exts)
-    ]
-    return [(store, key) for key in files]
+    """(store, key) of each data/ shard of a committed stage, in manifest order, after the shards of
+    the stages it `includes` (a corpus refresh includes the earlier increments it was deduplicated
+    against: together they are the corpus). Each shard's size and sha256 are checked (committed_file):
+    in place for a local store, as a verified copy in the cache folder for a remote one."""
+    store, manifest = open_manifest(manifest_uri)
+    cache = Path(os.environ.get("LLAMMAS_CACHE_DIR", Path.home() / ".cache" / "llammas")) / "verified"
+    out: list[tuple[Store, str]] = []
+    seen: set[str] = set()
+
+    def add(m: dict) -> None:
+        if m["id"] in seen:
+            return
+        seen.add(m["id"])
+        for included in m.get("includes", []):
+            add(store.read_json(f"{included}/{MANIFEST}"))
+        for f in m.get("files", []):
+            if f["path"].startswith("data/") and _has_ext(f["path"], exts):
+                path = committed_file(store, m, f["path"], cache)
+                out.append((LocalStore(path.parent), path.name))
+
+    add(manifest)
+    return out
 
 
 def resolve_files(source: str, exts: tuple[str, ...] = TEXT_EXTS) -> list[tuple[Store, str]]:

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Callable
 
 from llammas_core.errors import ConfigError
-from llammas_core.stage import MANIFEST, StageContext, StageResult, is_manifest_ref, read_manifest, run_stage
+from llammas_core.stage import (
+    StageContext,
+    StageResult,
+    committed_files,
+    is_manifest_ref,
+    open_manifest,
+    read_manifest,
+    run_stage,
+)
 from llammas_core.store import Store
 from llammas_core.train.config import TrainConfig
 from llammas_core.train.launch import launch_trainer
@@ -63,17 +71,13 @@ def model_inputs(base: str, revision: str | None) -> tuple[list[dict], list[str]
 
 def _model_dir_of(store: Store, manifest: dict, work_dir: Path) -> str:
     """A local folder holding a committed training stage's model/ (downloaded for remote stores)."""
-    prefix = f"{manifest['id']}/{manifest.get('model', 'model')}"
-    local = store.local_path(prefix)
-    if local is not None and (Path(local) / "config.json").is_file():
-        return str(local)
-    target = work_dir / "init-model"
-    if not (target / ".complete").is_file():
-        shutil.rmtree(target, ignore_errors=True)
-        for key, _ in store.list(prefix + "/"):
-            store.get_file(key, target / key[len(prefix) + 1:])
-        (target / ".complete").write_text(prefix)
-    return str(target)
+    rel = manifest.get("model", "model").strip("/")
+    entries = [f["path"] for f in manifest["files"] if f["path"].startswith(f"{rel}/")]
+    if not entries:
+        raise ConfigError(f"stage {manifest['id']} lists no files under {rel}/")
+    # size + sha256 checked; in place for a local store, else a verified copy under the work dir
+    files = committed_files(store, manifest, f"{rel}/", work_dir / "init-model")
+    return str(files[0])[: -len(entries[0])] + rel
 
 
 def _body(store: Store, config: TrainConfig, phase: str, init_model: Callable[[StageContext], tuple[str | None, str]],
@@ -201,24 +205,10 @@ def resolve_base(base: str, revision: str | None, work_dir: Path) -> tuple[str |
     earlier cpt stage, file:// or s3://) resolves to its model/ folder (downloaded when remote)."""
     if not is_manifest_ref(base):
         return None, f"{base}@{revision or ''}"
-    m = read_manifest(base)
+    store, m = open_manifest(base)
     if not m.get("model"):
         raise ConfigError(f"stage {m['id']} has no exported model/ folder")
-    folder = base.rstrip("/")
-    if folder.endswith(MANIFEST):
-        folder = folder[: -len(MANIFEST)].rstrip("/")
-    return _model_dir_of(_store_root(folder, m), m, Path(work_dir)), m["id"]
-
-
-def _store_root(folder_uri: str, manifest: dict) -> Store:
-    """The store holding a manifest whose folder URI is `folder_uri` (= <root>/<stage>/<key>)."""
-    from llammas_core.store import open_store
-
-    stage_id = manifest["id"]  # "<stage>/<key>"
-    root = folder_uri.rstrip("/")
-    if root.endswith("/" + stage_id):
-        root = root[: -len(stage_id) - 1]
-    return open_store(root)
+    return _model_dir_of(store, m, Path(work_dir)), m["id"]
 
 
 __all__ = ["run_train", "run_cpt", "run_sft", "resolve_base", "data_inputs", "model_inputs"]

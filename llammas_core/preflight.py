@@ -1,0 +1,109 @@
+"""Errors come early: everything a run will read is checked before its first long stage starts.
+
+A missing SFT file must not surface after hours of CPT. `preflight` checks every section the flow
+will run: each family's own validator (languages, numeric ranges, task files), and that every path
+or store URI the sections name exists. References (`@name`) are checked by their resolution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import urlparse
+
+from pydantic import BaseModel
+
+from llammas_core.errors import ConfigError, LlammasError
+from llammas_core.refs import REF
+from llammas_core.store import open_uri
+
+
+def _looks_local(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~", "file://")) or Path(spec).expanduser().exists()
+
+
+def source_exists(source: str, endpoint_url: str | None = None) -> bool:
+    """A local file/folder or an object/prefix in a store; references and hub ids count as present."""
+    if REF.match(source):
+        return True
+    scheme = urlparse(source).scheme
+    if scheme == "s3":
+        store, key = open_uri(source, endpoint_url)
+        return store.exists(key) or next(iter(store.list(key)), None) is not None
+    if scheme in ("http", "https", "hf"):
+        return True
+    return Path(source.removeprefix("file://")).expanduser().exists()
+
+
+def _missing(field: str, sources: Iterable[str], endpoint_url: str | None) -> list[str]:
+    return [f"{field}: {s} does not exist" for s in sources if not source_exists(s, endpoint_url)]
+
+
+def _check_corpus(section, endpoint_url: str | None) -> list[str]:
+    from llammas_core.corpus.validate import validate_corpus
+
+    validate_corpus(section, endpoint_url)
+    return []
+
+
+def _check_train(train, endpoint_url: str | None) -> list[str]:
+    problems = []
+    if train.cpt.enabled:
+        problems += _missing("train.cpt.sources", train.cpt.sources, endpoint_url)
+    if train.sft.enabled:
+        problems += _missing("train.sft.sources", train.sft.sources, endpoint_url)
+    base = train.model.base
+    if not REF.match(base) and (_looks_local(base) or urlparse(base).scheme == "s3"):
+        problems += _missing("train.model.base", [base], endpoint_url)
+    return problems
+
+
+def _check_instructions(section, endpoint_url: str | None) -> list[str]:
+    section.require_usable()
+    problems = []
+    for s in section.sources:
+        problems += _missing(f"instructions.sources.{s.name}.paths", s.paths, endpoint_url)
+    for b in section.bitext:
+        problems += _missing(f"instructions.bitext.{b.name}.paths", b.paths, endpoint_url)
+    problems += _missing("instructions.decontamination.eval_files", section.decontamination.eval_files, endpoint_url)
+    t = section.translator
+    if t is not None and t.backend != "openai" and _looks_local(t.model):
+        problems += _missing("instructions.translator.model", [t.model], endpoint_url)
+    return problems
+
+
+def _check_evaluate(section, endpoint_url: str | None) -> list[str]:
+    from llammas_core.evaluate.engine import validate_task
+    from llammas_core.evaluate.models import validate_model
+
+    for task in section.tasks:
+        validate_task(task)
+    for model in section.models:
+        if not REF.match(model.path):
+            validate_model(model)
+    return []
+
+
+CHECKS: dict[str, Callable[[BaseModel, str | None], list[str]]] = {
+    "corpus": _check_corpus,
+    "english_corpus": _check_corpus,
+    "train": _check_train,
+    "instructions": _check_instructions,
+    "evaluate": _check_evaluate,
+}
+
+
+def preflight(config: BaseModel, sections: Iterable[str], endpoint_url: str | None = None) -> None:
+    """Raise one ConfigError naming every problem found in the sections a run will execute."""
+    problems: list[str] = []
+    for name in sections:
+        section = getattr(config, name, None)
+        if section is None or name not in CHECKS:
+            continue
+        try:
+            problems += CHECKS[name](section, endpoint_url)
+        except LlammasError as e:
+            problems.append(f"{name}: {e}" if not str(e).startswith(name) else str(e))
+    if problems:
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(f"{problems[0]}{more}")
