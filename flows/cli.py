@@ -85,7 +85,11 @@ def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.
     section = "corpus" if name == "pipeline" else name
     if getattr(cfg, section) is None:
         raise ConfigError(f"{config_path}: no `{section}` section")
-    if api is not None:  # after the config is read: a config error comes without a server start
+    if api is not None:  # a config error comes in seconds, without a server start
+        from llammas_core.preflight import PIPELINE_SECTIONS, preflight
+
+        sections = {"pipeline": PIPELINE_SECTIONS, "corpus": ("corpus", "english_corpus")}.get(name, (name,))
+        preflight(cfg, sections, cfg.store.endpoint_url)
         api.enter_context(_prefect_api())
     if name == "corpus":
         from flows.corpus import corpus_flow

@@ -13,7 +13,7 @@ from prefect import flow
 
 from llammas_core.config import LlammasConfig
 from llammas_core.errors import ConfigError
-from llammas_core.preflight import preflight
+from llammas_core.preflight import PIPELINE_SECTIONS, preflight
 from llammas_core.refs import substitute
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.corpus import corpus_task
@@ -22,9 +22,6 @@ from tasks.instructions import instructions_task
 from tasks.train import tiny_base_task
 from flows.train import train_stages
 
-SECTIONS = ("corpus", "english_corpus", "tiny_base", "instructions", "train", "evaluate")
-
-
 @flow(name="pipeline", log_prints=True, flow_run_name=run_namer("pipeline", "config.corpus.language"))
 @one_line_errors
 def pipeline_flow(config: LlammasConfig) -> str:
@@ -32,7 +29,7 @@ def pipeline_flow(config: LlammasConfig) -> str:
     report when there is an `evaluate` section)."""
     if config.corpus is None:
         raise ConfigError("the pipeline needs a `corpus` section")
-    preflight(config, SECTIONS, config.store.endpoint_url)  # every path and setting, before any long stage
+    preflight(config, PIPELINE_SECTIONS, config.store.endpoint_url)  # every path and setting, before any long stage
     store, out = config.store, {}
     for name in ("corpus", "english_corpus"):
         corpus = getattr(config, name)

@@ -84,6 +84,9 @@ def _check_evaluate(section, endpoint_url: str | None) -> list[str]:
     return []
 
 
+# every section the main job runs, in order
+PIPELINE_SECTIONS = ("corpus", "english_corpus", "tiny_base", "instructions", "train", "evaluate")
+
 CHECKS: dict[str, Callable[[BaseModel, str | None], list[str]]] = {
     "corpus": _check_corpus,
     "english_corpus": _check_corpus,
