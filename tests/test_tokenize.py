@@ -244,3 +244,26 @@ def test_blocks_from_an_s3_store_are_downloaded_once_and_verified(kit, local, tm
     shard.write_bytes(b"\0" * shard.stat().st_size)  # a corrupted cached copy is detected and fetched again
     again = open_blocks(res.manifest_uri, tmp_path / "cache")
     assert again[0].tolist() == here[0].tolist()
+
+
+def test_extended_vocabulary_flows_into_tokenize_and_cpt(kit, tmp_path):
+    """model.extend_vocab: the vocab stage extends the base once; tokenize uses its tokenizer (fewer tokens
+    for the same Estonian documents), CPT trains from its model, and both reuse the one vocab stage."""
+    from llammas_core.train.stage import run_cpt
+
+    store = LocalStore(tmp_path / "store")
+    plain = run_tokenize(store, cfg_for(kit, probabilities=[1.0], sources=[kit["et"]]), tmp_path / "work", print,
+                         ExecutorConfig(kind="local", workers=1))
+    cfg = cfg_for(kit, probabilities=[1.0], sources=[kit["et"]], max_steps=4)
+    cfg.model.extend_vocab = cfg.model.extend_vocab.model_copy(update={"enabled": True, "k": 40, "min_frequency": 1,
+                                                                       "tokenizer_vocab_size": 400})
+    extended = run_tokenize(store, cfg, tmp_path / "work", print, ExecutorConfig(kind="local", workers=1))
+    manifests = [k for k, _ in store.list("vocab") if k.endswith("/manifest.json")]
+    assert len(manifests) == 1
+    vocab = store.read_json(manifests[0])
+    assert vocab["vocab"]["new_token_ids"] and vocab["vocab"]["fertility_after"] < vocab["vocab"]["fertility_before"]
+    assert extended.manifest["tokenizer"] != plain.manifest["tokenizer"]
+    assert extended.manifest["tokens"] < plain.manifest["tokens"]
+    cpt = run_cpt(store, cfg, extended.manifest_uri, tmp_path / "work", print)
+    assert vocab["id"] in [i["id"] for i in cpt.manifest["inputs"]]
+    assert [k for k, _ in store.list("vocab") if k.endswith("/manifest.json")] == manifests  # reused, not redone

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import functools
 
-from llammas_core.corpus.config import CorpusConfig, FiltersConfig, default_filters
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.corpus.config import CorpusConfig, FiltersConfig
+from llammas_core.errors import ConfigError
 
 # languages with filter defaults: FineWeb-2's Estonian settings, datatrove's (English) ones
 FILTER_DEFAULT_LANGUAGES = ("en", "et")

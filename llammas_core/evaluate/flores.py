@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.errors import InputError
 from llammas_core.evaluate.datafiles import localize, read_records
 from llammas_core.evaluate.spec import TaskSpec
 

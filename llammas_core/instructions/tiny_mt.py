@@ -170,8 +170,7 @@ def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int
     Not convertible to CTranslate2 as is: under transformers 5 the M2M100Tokenizer no longer lists its
     language tokens in special_tokens_map, which CTranslate2's M2M100 loader reads for the vocabulary."""
     import sentencepiece as spm
-    import torch
-    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    from transformers import M2M100Tokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,19 +189,7 @@ def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int
         tokenizer.save_pretrained(out)
     # ids: the pieces, then the 100 `__xx__` language tokens, then fairseq's made-up words
     n_vocab = tokenizer.encoder_size + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words
-    config = M2M100Config(
-        vocab_size=n_vocab, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
-        scale_embedding=True,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = M2M100ForConditionalGeneration(config)
-    model.generation_config = GenerationConfig(pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                                               decoder_start_token_id=2, num_beams=1)
-    model.save_pretrained(out)
-    return out
+    return _save_random_m2m100(n_vocab, out, seed, init_std)
 
 
 def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1000, seed: int = 0,
@@ -210,9 +197,8 @@ def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int =
     """A random-init NLLB-200-style model: M2M100ForConditionalGeneration with an NllbTokenizer (a
     Metaspace BPE trained on `texts` with `tokenizers`, <s>=0 <pad>=1 </s>=2 <unk>=3, plus NLLB's
     202 language tokens such as est_Latn). Converts with CTranslate2 like a real NLLB checkpoint."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    from transformers import NllbTokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,8 +210,16 @@ def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int =
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]]
     tokenizer = NllbTokenizer(vocab=model_json["vocab"], merges=merges, src_lang="eng_Latn", tgt_lang="est_Latn")
     tokenizer.save_pretrained(out)
+    return _save_random_m2m100(len(tokenizer), out, seed, init_std)
+
+
+def _save_random_m2m100(vocab_size: int, out: Path, seed: int, init_std: float) -> Path:
+    """A 2+2-layer, 64-wide random M2M100 (the NLLB architecture too) saved beside its tokenizer."""
+    import torch
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration
+
     config = M2M100Config(
-        vocab_size=len(tokenizer), d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        vocab_size=vocab_size, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
         decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
         scale_embedding=True,

@@ -35,6 +35,7 @@ from llammas_core.stage import (
 from llammas_core.store import Store
 from llammas_core.train.config import TrainConfig
 from llammas_core.train.launch import launch_trainer
+from llammas_core.train.vocab_stage import with_extended_vocab
 
 
 def _fingerprint_path(source: str) -> str:
@@ -138,6 +139,7 @@ def run_cpt(store: Store, config: TrainConfig, tokenized_manifest_uri: str, work
     if not config.cpt.enabled:
         raise ConfigError("cpt is disabled in the config")
     work_root = Path(work_root)
+    config = with_extended_vocab(store, config, work_root, log)
     tokenized = read_manifest(tokenized_manifest_uri)
     if tokenized.get("stage") != "tokenize":
         raise ConfigError(f"{tokenized_manifest_uri} is not a tokenize stage (got {tokenized.get('stage')!r})")
@@ -162,6 +164,7 @@ def run_sft(store: Store, config: TrainConfig, init_manifest_uri: str | None, wo
     manifests, extra = data_inputs(config.sft.sources)
     data_ids = [m["id"] for m in manifests] + extra
     if init_manifest_uri is None:
+        config = with_extended_vocab(store, config, work_root, log)
         init_manifests, init_extra = model_inputs(config.model.base, config.model.revision)
 
         def init(ctx: StageContext) -> tuple[str | None, str]:

@@ -298,12 +298,13 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
     from llammas_core.corpus.executors import run_pipeline
     from llammas_core.stage import run_stage
     from llammas_core.train.stage import data_inputs
+    from llammas_core.train.vocab_stage import with_extended_vocab
 
-    cfg = train_cfg
-    if not cfg.cpt.sources:
+    if not train_cfg.cpt.sources:
         raise ConfigError("tokenize: cpt.sources is empty")
     executor_cfg = executor_cfg or ExecutorConfig(kind="local", workers=-1)
     work_root = Path(work_root)
+    cfg = with_extended_vocab(store, train_cfg, work_root, log)  # the extended tokenizer, when configured
     probe_dir = work_root.expanduser().resolve() / "tokenize" / "_tokenizer"
     probe_dir.mkdir(parents=True, exist_ok=True)
     hf_tok = _base_tokenizer(cfg, probe_dir)
