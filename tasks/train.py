@@ -37,13 +37,23 @@ from tasks.common import (
 )
 
 
+def _tiny_identity(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseConfig) -> str:
+    return identity_key("tiny-base", store.uri, [read_manifest(u)["id"] for u in corpus_uris], tiny)
+
+
+def _tiny_key(context, parameters) -> str:
+    p = parameters
+    return verified_cache_key(p["store"], lambda: _tiny_identity(p["store"], p["corpus_uris"], p["tiny"]))
+
+
 @task(name="tiny-base", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
-      task_run_name="tiny-base")
+      cache_key_fn=_tiny_key, persist_result=True, task_run_name="tiny-base")
 @one_line_errors
 def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseConfig) -> str:
     cfg = tiny.model_dump()
     result = run_tiny_base(store.open(), corpus_uris, store.work_path, vocab_size=cfg.pop("vocab_size"),
                            max_docs=cfg.pop("max_docs"), **cfg)
+    remember_result(store, _tiny_identity(store, corpus_uris, tiny), result.manifest_uri)
     remember(store.open(), "tiny_base", tiny, result.manifest_uri)  # @tiny_base for a later flow run
     return result.manifest_uri
 

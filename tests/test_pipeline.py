@@ -1,0 +1,80 @@
+"""The main job as a user runs it (`llammas run pipeline --config configs/demo.yaml`), and the same stages
+run one flow at a time: every `@reference` is wired to the stage it names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from llammas_core.stage import read_manifest
+from tests.conftest import REPO
+
+
+def _cli(tmp, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect")}
+    sets = ["--set", f"store.uri=file://{tmp}/store", "--set", f"store.work_dir={tmp}/work"]
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args, "--config", "configs/demo.yaml", *sets],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+
+
+def _output(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("output: "), last
+    return last[len("output: "):]
+
+
+def _input_ids(manifest: dict) -> list[str]:
+    return [i["id"] for i in manifest["inputs"]]
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("main-job")
+    return tmp, _output(_cli(tmp, "run", "pipeline"))
+
+
+@pytest.mark.slow  # the whole demo: about a minute on 2 idle cores
+def test_main_job_wires_every_reference(main_job):
+    tmp, uri = main_job
+    report = read_manifest(uri)
+    assert report["stage"] == "report"
+    assert {e["model"] for e in report["evals"]} == {"base", "cpt", "sft"}
+    paths = {m["name"]: m["path"] for m in report["models"]}
+    base, cpt, sft = (read_manifest(paths[n]) for n in ("base", "cpt", "sft"))
+    assert (base["stage"], cpt["stage"], sft["stage"]) == ("tiny-base", "cpt", "sft")
+    # @cpt trained @base on the token blocks of @corpus + @english_corpus; @sft continued from @cpt on @instructions
+    tokenized = read_manifest(next(i["uri"] for i in cpt["inputs"] if i["id"].startswith("tokenize/")) + "/manifest.json")
+    assert base["id"] in _input_ids(cpt)
+    assert [d["source"] for d in tokenized["documents"]] == [i for i in _input_ids(tokenized) if i.startswith("corpus/")]
+    assert sft["init_model"] == cpt["id"] and cpt["id"] in _input_ids(sft)
+    instructions = [i for i in _input_ids(sft) if i.startswith("instructions/")]
+    assert len(instructions) == 1 and sft["data"] == instructions
+    assert read_manifest(f"file://{tmp}/store/{instructions[0]}/manifest.json")["records"] > 0
+
+
+@pytest.mark.slow
+def test_rerun_reuses_every_stage(main_job):
+    tmp, uri = main_job
+    proc = _cli(tmp, "run", "pipeline")
+    assert _output(proc) == uri
+    log = proc.stdout + proc.stderr
+    for task in ("corpus-et", "corpus-en", "tiny-base", "instructions-", "tokenize-", "cpt-", "sft-", "evaluate-"):
+        line = next((ln for ln in log.splitlines() if f"Task run '{task}" in ln and "Finished in state" in ln), "")
+        assert "Cached" in line, f"{task}: {line or 'not found'}"
+
+
+@pytest.mark.slow
+def test_flows_one_by_one_find_the_same_stages(main_job, tmp_path):
+    """In a fresh store `train` alone says which flow to run first; in the main job's store each flow
+    alone resolves its references to the stages the pipeline committed."""
+    proc = _cli(tmp_path, "run", "train")
+    assert proc.returncode == 1
+    assert "has not been committed" in proc.stderr and "run `llammas run corpus`" in proc.stderr
+    tmp, uri = main_job
+    assert _output(_cli(tmp, "run", "evaluate")) == uri
+    sft_uri = next(m["path"] for m in read_manifest(uri)["models"] if m["name"] == "sft")
+    assert _output(_cli(tmp, "run", "train")) == sft_uri
