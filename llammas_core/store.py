@@ -169,6 +169,11 @@ class LocalStore(Store):
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+        for parent in path.parents:  # no empty folders left behind (S3 has none either)
+            if parent == self.root or not parent.is_dir() or any(parent.iterdir()):
+                break
+            with contextlib.suppress(OSError):  # a concurrent writer may have just put a file there
+                parent.rmdir()
 
 
 class S3Store(Store):

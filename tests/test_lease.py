@@ -74,6 +74,7 @@ def test_dead_holder_is_taken_over(tmp_path):
     assert store.read_json("locks/demo/k.json")["pid"] != dead_pid
     lease.release()
     assert not store.exists("locks/demo/k.json")
+    assert not (tmp_path / "store" / "locks").exists(), "no empty folders left behind"
 
 
 def test_expired_heartbeat_is_taken_over(store):
