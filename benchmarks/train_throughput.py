@@ -2,11 +2,11 @@
 
 Default mode (runs on CPU in ~1-3 min): the same random Llama, the same SFT examples, one
 forward+backward (+AdamW every --accum) per micro-batch, four ways to batch them:
-  padded, random           right-padded [B, max_len] batches with attention_mask (sft_data.PaddedCollator)
+  padded, random           right-padded [B, max_len] batches with attention_mask (batching.PaddedCollator)
   padded, group_by_length  the same, micro-batches formed as HF's Trainer does with group_by_length
                            (random mega-batches of 50 micro-batches sorted by length): the fair baseline
   padding-free, masked     one [1, sum(len)] row, position_ids reset per sequence, transformers' sdpa with a
-                           block-diagonal mask (sft_data.PaddingFreeCollator)
+                           block-diagonal mask (batching.PaddingFreeCollator)
   padding-free, packed     the same row, llammas_packed_sdpa (SDPA per sequence)
 and reports REAL (non-pad) tokens/s of each and the ratios of total times (same examples in every mode). Example lengths: alpaca_5000.json
 rendered through the Llammas chat template with a BPE tokenizer trained on it (vocab --vocab),
@@ -180,7 +180,7 @@ def benchmark_batches(lengths: list[int], batch: int, n_batches: int, seed: int)
 
 def run_packing(args) -> dict:
     from llammas_core.train.attention import register_packed_attention
-    from llammas_core.train.sft_data import PaddedCollator, PaddingFreeCollator
+    from llammas_core.train.batching import PaddedCollator, PaddingFreeCollator
 
     device = args.device
     examples, desc = (None, None) if args.synthetic else alpaca_examples(args.vocab, args.seq, args.limit)

@@ -332,7 +332,8 @@ def test_padding_free_loss_equals_padded_loss(kit):
     """Packing sequences into one row (position_ids reset) must not change the loss."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llammas_core.train.sft_data import PaddedCollator, PaddingFreeCollator, SFTDataset, load_chat_records, prepare_tokenizer
+    from llammas_core.train.batching import PaddedCollator, PaddingFreeCollator
+    from llammas_core.train.sft_data import SFTDataset, load_chat_records, prepare_tokenizer
     from llammas_core.train.trainer import register_packed_attention
 
     tok, _ = prepare_tokenizer(AutoTokenizer.from_pretrained(kit["base"]))
@@ -382,7 +383,8 @@ def _naive_vs_token_mean_update(kit, lr: float) -> float:
     """max |lr * (grad of mean-of-sequence-means - grad of token mean)| over 8 SFT examples."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llammas_core.train.sft_data import PaddingFreeCollator, SFTDataset, load_chat_records, prepare_tokenizer
+    from llammas_core.train.batching import PaddingFreeCollator
+    from llammas_core.train.sft_data import SFTDataset, load_chat_records, prepare_tokenizer
 
     tok, _ = prepare_tokenizer(AutoTokenizer.from_pretrained(kit["base"]))
     ds = SFTDataset(load_chat_records(kit["sft"]), tok, 96)

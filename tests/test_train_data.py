@@ -15,18 +15,15 @@ import torch
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.stage import run_stage
 from llammas_core.store import LocalStore
+from llammas_core.train.batching import PaddedCollator, PaddingFreeCollator, TokenBudgetBatchSampler, pack_by_tokens
 from llammas_core.train.cpt_data import interleave, iter_texts, pack_blocks
 from llammas_core.train.sft_data import (
     DEFAULT_CHAT_TEMPLATE,
     IGNORE_INDEX,
-    PaddedCollator,
-    PaddingFreeCollator,
     SFTDataset,
     SFTStats,
-    TokenBudgetBatchSampler,
     encode_chat,
     load_chat_records,
-    pack_by_tokens,
     prepare_tokenizer,
 )
 from llammas_core.train.tiny import save_tiny_base, tiny_llama, train_tokenizer

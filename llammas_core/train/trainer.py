@@ -167,7 +167,7 @@ def train(cfg: TrainConfig, phase: str, output: str | Path, checkpoint_dir: str 
             return torch.utils.data.DataLoader(train_ds, batch_size=micro, shuffle=False, collate_fn=stack_collate,
                                                num_workers=cfg.launch.dataloader_num_workers)
     elif cfg.sft.packing == "padding_free" and cfg.sft.tokens_per_micro_batch:
-        from llammas_core.train.sft_data import TokenBudgetBatchSampler
+        from llammas_core.train.batching import TokenBudgetBatchSampler
 
         def train_loader_fn():  # rank-aware token-budget packs, reshuffled per epoch (set_epoch)
             sampler = TokenBudgetBatchSampler(train_ds.lengths, cfg.sft.tokens_per_micro_batch, seed=optim.seed)
@@ -247,7 +247,7 @@ def train(cfg: TrainConfig, phase: str, output: str | Path, checkpoint_dir: str 
 
 
 def _sft_collator(cfg: TrainConfig, tokenizer):
-    from llammas_core.train.sft_data import PaddedCollator, PaddingFreeCollator
+    from llammas_core.train.batching import PaddedCollator, PaddingFreeCollator
 
     return PaddedCollator(tokenizer.pad_token_id) if cfg.sft.packing == "padded" else PaddingFreeCollator()
 
