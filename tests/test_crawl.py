@@ -14,9 +14,9 @@ from llammas_core.corpus.crawl import (
     crawl,
     domain_allowed,
     extract_links,
-    is_blocked_ip,
     normalize_url,
 )
+from llammas_core.corpus.netguard import is_blocked_ip
 from llammas_core.errors import ConfigError
 
 

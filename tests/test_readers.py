@@ -17,9 +17,9 @@ from llammas_core.corpus.readers import (
     EXCERPT_CHARS,
     QuarantiningJsonlReader,
     QuarantiningParquetReader,
-    QuarantiningWarcReader,
     quarantine_counts,
 )
+from llammas_core.corpus.warc_reader import QuarantiningWarcReader
 
 
 def entries(qdir) -> list[dict]:

@@ -10,6 +10,9 @@ Output: gzipped WARC files `crawl-00000.warc.gz`, `crawl-00001.warc.gz`, ... in 
 holding a `warcinfo` record and a `request`/`response` pair per page kept. Only 2xx responses
 with an allowed content type are kept; everything else is counted in `CrawlStats.skipped`.
 
+This module holds the config, URL handling, link extraction, the WARC writer and the crawl loop;
+the address guard is in `netguard`, the single HTTP request in `http_fetch`.
+
 Usage:
     stats = crawl(CrawlConfig(seeds=["https://et.wikipedia.org/"]), Path("warcs"))
 """
@@ -18,25 +21,21 @@ from __future__ import annotations
 
 import http.client
 import io
-import ipaddress
-import socket
-import ssl
-import threading
 import time
 import urllib.robotparser
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
-from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from llammas_core.corpus.http_fetch import PageTimeout, Response, fetch, request_target
+from llammas_core.corpus.netguard import BlockedAddress, resolve_public
 from llammas_core.errors import ConfigError
 
 DEFAULT_USER_AGENT = "llammas-crawler/0.1 (+https://github.com/llammas)"
@@ -87,80 +86,6 @@ class CrawlStats:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-class BlockedAddress(Exception):
-    """The host resolves to an address the crawler must not connect to."""
-
-
-# ---------------------------------------------------------------- addresses
-
-
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
-
-
-def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address leads to, for the forms that carry one: IPv4-mapped
-    (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated), 6to4 (2002:AABB:CCDD::/48),
-    Teredo (2001:0::/32, client address obfuscated) and NAT64 (64:ff9b::/96, RFC 6052; and the
-    local-use 64:ff9b:1::/48 of RFC 8215, last 32 bits as the /96 form)."""
-    if addr.ipv4_mapped:
-        return addr.ipv4_mapped
-    if addr.sixtofour:
-        return addr.sixtofour
-    if addr.teredo:
-        return addr.teredo[1]
-    packed = int(addr)
-    if packed >> 32 == 0 and packed > 1:  # ::a.b.c.d (not :: or ::1)
-        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
-    if any(addr in net for net in _NAT64):
-        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
-    return None
-
-
-def is_blocked_ip(ip: str, allow_loopback: bool = False) -> bool:
-    """True if connecting to `ip` could reach something that is not the public internet.
-
-    IPv6 forms that embed an IPv4 address are judged by that address as well: a relay or
-    translator would deliver 2002:7f00:1::1 (6to4 of 127.0.0.1) to the blocked host."""
-    addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address):
-        inner = embedded_ipv4(addr)
-        if addr.ipv4_mapped:
-            addr = addr.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-        elif inner is not None:
-            if is_blocked_ip(str(inner), allow_loopback=False):
-                return True  # loopback reached through a tunnel or translator is never "our" loopback
-            if any(addr in net for net in _NAT64):
-                return False  # DNS64 networks reach every public IPv4 site this way
-    if addr.is_loopback:
-        return not allow_loopback
-    # `not is_global` also catches ranges the flags below miss (100.64/10 carrier NAT, 192.0.0/24, ...)
-    return (
-        addr.is_private
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-        or not addr.is_global
-    )
-
-
-def resolve_public(host: str, allow_loopback: bool = False) -> str:
-    """Resolve `host` and return one address to connect to; raise BlockedAddress if any is blocked.
-
-    Every resolved address is checked, not only the one we use: a name that mixes public and
-    private answers is refused outright. The caller then connects to this checked IP itself
-    (see _connection), so a second DNS lookup cannot swap in a private address (DNS rebinding).
-    """
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    ips = [info[4][0] for info in infos]
-    if not ips:
-        raise socket.gaierror(f"no address for {host}")
-    for ip in ips:
-        if is_blocked_ip(ip, allow_loopback):
-            raise BlockedAddress(f"{host} resolves to non-public address {ip}")
-    return ips[0]
-
-
 # ---------------------------------------------------------------- URLs
 
 
@@ -194,9 +119,6 @@ def ascii_host(host: str) -> str | None:
     except UnicodeError:
         return None
 
-
-def request_target(parts: SplitResult) -> str:
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def host_of(url: str) -> str:
@@ -240,146 +162,6 @@ def extract_links(html: bytes, url: str, charset: str | None = None) -> list[str
     base = normalize_url(parser.base, url) if parser.base else url
     links = (normalize_url(href, base or url) for href in parser.links)
     return list(dict.fromkeys(link for link in links if link))
-
-
-# ---------------------------------------------------------------- HTTP
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an already-checked IP while sending the real host name in the Host header."""
-
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.ip = ip
-        self.raw_sock: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.sock = self.raw_sock = socket.create_connection((self.ip, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to an already-checked IP; the certificate is still verified against the host name."""
-
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.ip = ip
-        self.tls = ssl.create_default_context()
-        self.raw_sock: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.raw_sock = raw = socket.create_connection((self.ip, self.port), self.timeout)
-        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
-
-
-class PageTimeout(TimeoutError):
-    """A request ran past its overall deadline (timeout_seconds), however fast each read was."""
-
-
-class _Deadline:
-    """Shuts the connection's socket down when the request's time is up.
-
-    A socket timeout bounds each read, so a server trickling one byte a second never trips it;
-    a timer that shuts the socket down ends any read (TLS handshake, headers, chunked body) at
-    once, and `check()` then turns whatever error or short body that caused into PageTimeout.
-    """
-
-    def __init__(self, conn, seconds: float) -> None:
-        self.conn, self.seconds, self.expired = conn, seconds, False
-        self.timer = threading.Timer(seconds, self._expire)
-        self.timer.daemon = True
-
-    def _expire(self) -> None:
-        self.expired = True
-        sock = getattr(self.conn, "raw_sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def check(self) -> None:
-        if self.expired:
-            raise PageTimeout(f"request took longer than {self.seconds:g} s in all")
-
-    def __enter__(self):
-        self.timer.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.timer.cancel()
-        if exc_type is not None and self.expired:
-            raise PageTimeout(f"request took longer than {self.seconds:g} s in all") from exc
-        return False
-
-
-@dataclass
-class Response:
-    url: str
-    ip: str
-    date: datetime
-    request_headers: list[tuple[str, str]]
-    status: int
-    reason: str
-    version: int  # 10 or 11, as http.client reports it
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    too_large: bool = False
-
-    def header(self, name: str) -> str:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
-
-    @property
-    def media_type(self) -> str:
-        return self.header("Content-Type").split(";")[0].strip().lower()
-
-    @property
-    def charset(self) -> str | None:
-        for param in self.header("Content-Type").split(";")[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                return value.strip().strip("\"'") or None
-        return None
-
-
-def fetch(
-    url: str, ip: str, cfg: CrawlConfig, max_bytes: int, read_body: Callable[[Response], bool] = lambda r: True
-) -> Response:
-    """GET `url` from `ip`; read at most `max_bytes` of the body, and only if `read_body` says so.
-
-    Redirects are not followed here: the caller treats the target as a new URL, so it passes
-    the same allow-list, robots and address checks as any link.
-    """
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    conn_cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    conn = conn_cls(parts.hostname, port, ip, cfg.timeout_seconds)
-    # Send every header explicitly (http.client then adds none), so the WARC request record is exact.
-    # Identity encoding keeps bodies parseable and the size limit meaningful.
-    request_headers = [
-        ("Host", parts.netloc),
-        ("User-Agent", cfg.user_agent),
-        ("Accept", ", ".join(cfg.content_types) + ", */*;q=0.1"),
-        ("Accept-Encoding", "identity"),
-        ("Connection", "close"),
-    ]
-    date = datetime.now(timezone.utc)
-    try:
-        with _Deadline(conn, cfg.timeout_seconds) as deadline:
-            conn.request("GET", request_target(parts), headers=dict(request_headers))
-            resp = conn.getresponse()
-            out = Response(url, ip, date, request_headers, resp.status, resp.reason, resp.version, resp.getheaders())
-            if not read_body(out):
-                return out
-            declared = out.header("Content-Length")
-            if declared.isdigit() and int(declared) > max_bytes:
-                out.too_large = True  # don't download what we would throw away
-                return out
-            out.body = resp.read(max_bytes + 1)  # one byte more tells "exactly max" from "over"
-            deadline.check()  # a shut-down socket can also look like a clean (short) end of body
-            out.too_large = len(out.body) > max_bytes
-            return out
-    finally:
-        conn.close()
 
 
 # ---------------------------------------------------------------- WARC

@@ -26,9 +26,9 @@ from llammas_core.errors import InputError
 from llammas_core.corpus.readers import (
     QuarantiningJsonlReader,
     QuarantiningParquetReader,
-    QuarantiningWarcReader,
     quarantine_counts,
 )
+from llammas_core.corpus.warc_reader import QuarantiningWarcReader
 
 HTML_KINDS = {"warc", "arc", "crawl"}
 

@@ -25,11 +25,8 @@ counts of everything quarantined, written or not, go to `<quarantine_folder>/_co
 `file` is the source URI when the reader is given `file_uris` (the corpus stage passes them, so the
 bytes do not depend on the scratch folder), else the resolved path.
 
-Large files are read in parts by several ranks when `split_bytes` is set (see `_plan_parts`):
-Parquet by row groups, plain JSONL by byte ranges (each part starts at the first line beginning
-in its range, its line numbers from a newline count of the bytes before it), compressed JSONL by
-interleaved blocks of lines (every part streams the whole file and parses only its own blocks).
-Positions and default ids are those of the unsplit read, so the documents are the same.
+Large files are read in parts by several ranks when `split_bytes` is set (see `_plan_parts` and
+`file_parts`); positions and default ids are those of the unsplit read.
 
 Reasons (each also counted as datatrove stat `quarantined_<reason>`):
     unreadable_file, empty_file, truncated_file, corrupt_file, missing_text_column (Parquet),
@@ -37,6 +34,9 @@ Reasons (each also counted as datatrove stat `quarantined_<reason>`):
 Not bad input, so only counted (stat `skipped_<why>`): WARC responses with a status other than
 200, WARC records that carry no document (request, metadata, warcinfo, revisit...), and
 non-HTTP responses (dns:...).
+
+This module holds the shared base class and the JSONL and Parquet readers; the WARC/WET/ARC
+reader is in `warc_reader`.
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ import random
 import re
 import reprlib
 import zlib
-from pathlib import PurePosixPath
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.io import DataFileLike, DataFolderLike, get_datafolder, get_shard_from_paths_file
 from datatrove.pipeline.readers.base import BaseDiskReader
+
+from llammas_core.corpus.file_parts import _bounded_lines, _compression_of, _Part, _seek_line_start
 
 EXCERPT_CHARS = 2_000
 DEFAULT_MAX_DOC_BYTES = 1_000_000
@@ -135,26 +136,6 @@ def display_path(path: str) -> str:
         except UnicodeEncodeError:
             raw = path.encode("utf-8", "backslashreplace")
         return raw.decode("utf-8", "backslashreplace")
-
-
-class _Part(str):
-    """One part of a file read in parts: a str (the file's relative path, so datatrove's shard
-    handling and logging treat it as a file) that also says which part."""
-
-    kind: str  # "rows" (Parquet row groups), "bytes" (plain JSONL), "blocks" (compressed JSONL)
-    index: int
-    count: int
-    start: int  # first row group / byte offset
-    end: int
-    first: int  # first row / line number of the part
-
-    def __new__(cls, path: str, kind: str, index: int, count: int, start: int = 0, end: int = 0, first: int = 0):
-        obj = super().__new__(cls, path)
-        obj.kind, obj.index, obj.count, obj.start, obj.end, obj.first = kind, index, count, start, end, first
-        return obj
-
-    def __reduce__(self):
-        return _Part, (str(self), self.kind, self.index, self.count, self.start, self.end, self.first)
 
 
 class QuarantiningReader(BaseDiskReader):
@@ -441,51 +422,6 @@ class QuarantiningJsonlReader(QuarantiningReader):
         return self._document_from_dict(record, filepath, lineno, raw)
 
 
-def _compression_of(path: str) -> bool:
-    return path.endswith((".gz", ".zst", ".bz2", ".xz", ".lzma", ".zstd"))
-
-
-def _bounded_lines(f, cap: int, first: int = 1, end: int | None = None):
-    """Yield (line_number, bytes, complete) from line number `first` on; a line over `cap` bytes
-    is cut and the rest skipped. With `end`, stop before the first line starting at or past that
-    byte offset of a plain file (f positioned at a line start)."""
-    lineno = first - 1
-    offset = f.tell() if end is not None else 0
-    while (end is None or offset < end) and (line := f.readline(cap + 1)):
-        lineno += 1
-        offset += len(line)
-        complete = len(line) <= cap or line.endswith(b"\n")
-        if not complete:
-            while (rest := f.readline(cap)) and not rest.endswith(b"\n"):
-                offset += len(rest)
-            offset += len(rest)
-        yield lineno, line, complete
-
-
-def _seek_line_start(f, start: int, chunk: int = 1 << 24) -> int:
-    """Position a plain file at the first line starting at or after byte `start`; return that
-    line's number, counted from the newlines before it (a fast bytes.count, not a parse)."""
-    f.seek(0)
-    lines, pos = 1, 0
-    while pos < start - 1:  # count the newlines in bytes [0, start - 1)
-        block = f.read(min(chunk, start - 1 - pos))
-        if not block:
-            break
-        lines += block.count(b"\n")
-        pos += len(block)
-    if start > 0:
-        # the line holding byte start-1 belongs to the previous part unless that byte ends it
-        while block := f.read(chunk):
-            i = block.find(b"\n")
-            if i >= 0:
-                f.seek(pos + i + 1)
-                return lines + 1
-            pos += len(block)
-        return lines
-    f.seek(0)
-    return lines
-
-
 class QuarantiningParquetReader(QuarantiningReader):
     """Parquet files, one document a row; other columns go to metadata.
 
@@ -555,154 +491,3 @@ class QuarantiningParquetReader(QuarantiningReader):
         cuts.append(len(sizes))
         return [_Part(path, "rows", k, len(cuts) - 1, cuts[k], cuts[k + 1], sum(rows[: cuts[k]]))
                 for k in range(len(cuts) - 1)]
-
-
-_DOCUMENT_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-class _RaiseOnTruncation:
-    """File wrapper for warcio.
-
-    warcio reads EOFError as a clean end of archive, so a truncated .gz would silently lose every
-    record in the last read block. Re-raise it as _Truncated, and read with read1() so the
-    records decompressed before the break still come through.
-    """
-
-    def __init__(self, f):
-        self._f = f
-        self._read = getattr(f, "read1", f.read)
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._read(size)
-        except EOFError as e:
-            raise _Truncated(str(e)) from e
-
-    def tell(self) -> int:
-        return self._f.tell()
-
-
-class QuarantiningWarcReader(QuarantiningReader):
-    """WARC, WET and ARC files (gzip/zstd inferred from the name), via warcio with arc2warc=True.
-
-    Documents come from 200 `response` records with an HTML/plain-text payload (text is the
-    decoded raw HTML; extraction happens later, metadata["extracted"] = False) and from WET
-    `conversion` records (already plain text, metadata["extracted"] = True). Ids are the
-    WARC-Record-ID, except for ARC files, whose ids warcio invents at random: there `<file>/<offset>`.
-    text_key/id_key are not used.
-    """
-
-    name = "🕷 Warc (quarantining)"
-    _requires_dependencies = ["warcio"]
-    position_kind = "offset"
-
-    def __init__(self, data_folder, quarantine_folder, compression: str | None = "infer", **kwargs):
-        super().__init__(data_folder, quarantine_folder, **kwargs)
-        self.compression = compression
-        from warcio.exceptions import ArchiveLoadFailed
-        from warcio.statusandheaders import StatusAndHeadersParserException
-
-        self.corrupt_errors = self.corrupt_errors + (ArchiveLoadFailed, StatusAndHeadersParserException)
-
-    def _read_records(self, f, filepath: str):
-        from warcio.archiveiterator import ArchiveIterator
-
-        is_arc = ".arc" in PurePosixPath(filepath).suffixes
-        records = ArchiveIterator(_RaiseOnTruncation(f), arc2warc=True)
-        for record in records:
-            document = self._process(record, records, filepath, is_arc)
-            yield _record_offset(record, records), document
-
-    def _process(self, record, records, filepath: str, is_arc: bool) -> Document | None:
-        headers = record.rec_headers
-        if record.rec_type is None:  # warcio parses garbage leniently into a record without headers
-            raise _BadFile("corrupt_file", "record without a WARC-Type: not a WARC/ARC file, or damaged")
-        if record.rec_type == "conversion":
-            payload_type, extracted = "text/plain", True
-        elif record.rec_type != "response":
-            self.stat_update("skipped_non_document_record")
-            return None
-        elif record.http_headers is None:
-            self.stat_update("skipped_non_http_response")
-            return None
-        elif record.http_headers.get_statuscode() != "200":
-            self.stat_update("skipped_non_200")  # redirects, 404s...: not bad input, just no document
-            return None
-        else:
-            payload_type, extracted = record.http_headers.get_header("Content-Type") or "", False
-
-        url = headers.get_header("WARC-Target-URI")
-        record_id = None if is_arc else headers.get_header("WARC-Record-ID")
-
-        def bad(reason, detail, raw):
-            offset = _record_offset(record, records)
-            self.quarantine(reason, detail, filepath, offset, raw, url=url, warc_record_id=record_id)
-
-        mime, _, params = payload_type.partition(";")
-        mime = mime.strip().lower()
-        stream = record.content_stream()
-        if mime and mime not in _DOCUMENT_TYPES:
-            bad("binary_payload", f"content type {payload_type!r} is not HTML/text", stream.read(EXCERPT_CHARS))
-            return None
-        payload = stream.read(self.max_doc_bytes + 1)
-        if len(payload) > self.max_doc_bytes:
-            bad("too_large", f"payload over {self.max_doc_bytes} bytes", payload[:EXCERPT_CHARS])
-            return None
-        if not payload.strip():
-            bad("missing_text", "empty payload", payload)
-            return None
-        if not mime and b"\x00" in payload[:1024]:  # no declared type: NUL bytes mean binary
-            bad("binary_payload", "no content type and payload looks binary", payload[:EXCERPT_CHARS])
-            return None
-        text = _decode(payload, _declared_charset(params, payload if mime != "text/plain" else b""))
-        if text is None:
-            detail = f"not decodable as its declared charset or UTF-8 ({payload_type!r})"
-            bad("invalid_utf8", detail, payload[:EXCERPT_CHARS])
-            return None
-
-        offset = _record_offset(record, records)
-        metadata = {
-            "url": url,
-            "content_type": mime or None,
-            "warc_date": headers.get_header("WARC-Date"),
-            "extracted": extracted,
-        }
-        if record_id:
-            metadata["warc_record_id"] = record_id
-        return self._make_document(text, record_id or f"{filepath}/{offset}", metadata, filepath)
-
-
-def _record_offset(record, records) -> int:
-    """Where `record` starts. Reads it to its end, so call it once the payload has been read;
-    raises _Truncated for a record cut short (uncompressed files end without any error)."""
-    offset = records.get_record_offset()
-    if getattr(record.raw_stream, "limit", 0) > 0:
-        raise _Truncated(f"record at offset {offset} is shorter than its Content-Length")
-    return offset
-
-
-def _declared_charset(content_type_params: str, html: bytes) -> str | None:
-    """Charset from the Content-Type parameters, else from a <meta> tag near the top of the page."""
-    for param in content_type_params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip(" \"'"):
-            return value.strip(" \"'")
-    if match := _META_CHARSET.search(html[:4096]):
-        return match.group(1).decode("ascii")
-    return None
-
-
-def _decode(payload: bytes, charset: str | None) -> str | None:
-    """Decode with the declared charset if it works, else strict UTF-8; None when neither does.
-
-    No guessing (cchardet, cp1252 fallback): a wrong guess yields mojibake that passes every later
-    filter, while a quarantined page can be looked at.
-    """
-    for encoding in (charset, "utf-8"):
-        if encoding:
-            try:
-                return payload.decode(encoding)
-            except (LookupError, UnicodeDecodeError):
-                pass
-    return None
