@@ -7,7 +7,7 @@ deployments of configs/demo.yaml with deploy/deployments.py, runs the `corpus` d
 bundled demo web documents through a process worker (a temporary store, about a minute on 2 cores),
 then takes headless Chromium screenshots of:
 
-    form-<deployment>.png   the custom-run form of the corpus, train and pipeline deployments
+    form-<deployment>.png   the custom-run form of every deployment (corpus, instructions, train, evaluate, pipeline)
     run-corpus.png          the completed corpus run (name, tags, state, task graph, logs)
     artifact-<key>.png      its stage summary and step table
     run-corpus-again.png, task-corpus-et-again.png   the same parameters again: the stage is Cached
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(flow_run["id"])
 
             profile = tmp / "chromium"
-            for name in ("corpus", "train", "pipeline"):
+            for name in ("corpus", "instructions", "train", "evaluate", "pipeline"):
                 if name in deployments:
                     shoot(args.chromium, f"{url}/deployments/deployment/{deployments[name]['id']}/run",
                           out / f"form-{name}.png", profile, height=2000)
