@@ -89,7 +89,7 @@ def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.
         from llammas_core.preflight import PIPELINE_SECTIONS, preflight
 
         sections = {"pipeline": PIPELINE_SECTIONS, "corpus": ("corpus", "english_corpus")}.get(name, (name,))
-        preflight(cfg, sections, cfg.store.endpoint_url)
+        preflight(cfg, sections, cfg.store.endpoint_url, whole_run=name == "pipeline")
         api.enter_context(_prefect_api())
     if name == "corpus":
         from flows.corpus import corpus_flow

@@ -6,6 +6,7 @@ from prefect import flow
 
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.config import CorpusConfig
+from llammas_core.refs import remember
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.corpus import corpus_task, crawl_task
 
@@ -18,4 +19,6 @@ def corpus_flow(corpus: CorpusConfig, store: StoreConfig = StoreConfig()) -> str
     for source in corpus.sources:
         if source.kind == "crawl":  # committed WARC stages; the corpus stage then finds them done
             tagged(crawl_task, "crawl", corpus.language)(store, source)
-    return tagged(corpus_task, "corpus", corpus.language)(store, corpus)
+    uri = tagged(corpus_task, "corpus", corpus.language)(store, corpus)
+    remember(store.open(), "corpus", corpus, uri)  # `@corpus` / `@english_corpus` for a later flow run
+    return uri

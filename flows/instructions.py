@@ -7,7 +7,7 @@ from prefect import flow
 
 from llammas_core.config import LlammasConfig
 from llammas_core.preflight import preflight
-from llammas_core.refs import resolve_section
+from llammas_core.refs import remember, resolve_section
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.instructions import instructions_task
 
@@ -20,4 +20,6 @@ def instructions_flow(config: LlammasConfig) -> str:
     Returns the URI of the mixture's manifest."""
     preflight(config, ["instructions"], config.store.endpoint_url)
     instructions = resolve_section(config, "instructions")
-    return tagged(instructions_task, "instructions", instructions.language)(config.store, instructions)
+    uri = tagged(instructions_task, "instructions", instructions.language)(config.store, instructions)
+    remember(config.store.open(), "instructions", instructions, uri)  # `@instructions` for a later flow run
+    return uri

@@ -1,9 +1,10 @@
 """The main job: corpus(et), corpus(en) -> (tiny base) -> instructions -> tokenize -> cpt -> sft ->
 evaluate(base, cpt, sft) -> report.
 
-Each stage's output is remembered under its reference name (`@corpus`, `@english_corpus`,
-`@tiny_base`, `@instructions`, `@tokenized`, `@cpt`, `@sft`, `@base`); a later section's references
-are replaced by those URIs (llammas_core.refs). The instruction data is built before CPT: MT errors
+Each stage's output is kept under its reference name (`@corpus`, `@english_corpus`, `@tiny_base`,
+`@instructions`, `@tokenized`, `@cpt`, `@sft`, `@base`), and a later section's references are replaced
+by those URIs (llammas_core.refs). Each is also remembered in the store under the identity of its
+resolved section, also when its task was Cached, so a flow run alone finds it. The instruction data is built before CPT: MT errors
 (an unreachable endpoint, a bad model) then surface in minutes, not after hours of training.
 """
 
@@ -14,7 +15,7 @@ from prefect import flow
 from llammas_core.config import LlammasConfig
 from llammas_core.errors import ConfigError
 from llammas_core.preflight import PIPELINE_SECTIONS, preflight
-from llammas_core.refs import substitute
+from llammas_core.refs import remember, substitute
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.corpus import corpus_task
 from tasks.evaluate import evaluate_task
@@ -29,18 +30,21 @@ def pipeline_flow(config: LlammasConfig) -> str:
     report when there is an `evaluate` section)."""
     if config.corpus is None:
         raise ConfigError("the pipeline needs a `corpus` section")
-    preflight(config, PIPELINE_SECTIONS, config.store.endpoint_url)  # every path and setting, before any long stage
+    preflight(config, PIPELINE_SECTIONS, config.store.endpoint_url, whole_run=True)  # every path and setting, before any long stage
     store, out = config.store, {}
     for name in ("corpus", "english_corpus"):
         corpus = getattr(config, name)
         if corpus is not None:
             out[name] = tagged(corpus_task, "corpus", corpus.language)(store, corpus)
+            remember(store.open(), "corpus", corpus, out[name])
     if config.tiny_base is not None:
         corpora = [out[k] for k in ("corpus", "english_corpus") if k in out]
         out["tiny_base"] = tagged(tiny_base_task, "tiny-base")(store, corpora, config.tiny_base)
+        remember(store.open(), "tiny_base", config.tiny_base, out["tiny_base"])
     if config.instructions is not None:
         instructions = substitute(config.instructions, out, "instructions")
         out["instructions"] = tagged(instructions_task, "instructions", instructions.language)(store, instructions)
+        remember(store.open(), "instructions", instructions, out["instructions"])
     if config.train is not None:
         train = substitute(config.train, out, "train")
         out["base"] = train.model.base

@@ -7,7 +7,7 @@ from prefect import flow
 from llammas_core.config import LlammasConfig, StoreConfig
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.preflight import preflight
-from llammas_core.refs import resolve_section
+from llammas_core.refs import NAMES, remember, resolve_section
 from llammas_core.train.config import TrainConfig
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.train import cpt_task, sft_task, tokenize_task
@@ -22,6 +22,8 @@ def train_stages(store: StoreConfig, train: TrainConfig, executor: ExecutorConfi
         out["cpt"] = tagged(cpt_task, "cpt", train.language)(store, train, out["tokenized"])
     if train.sft.enabled:
         out["sft"] = tagged(sft_task, "sft", train.language)(store, train, out.get("cpt"))
+    for name, uri in out.items():  # also when a task was Cached: `@cpt`... for a later flow run alone
+        remember(store.open(), NAMES[name].kind, train, uri)
     return out
 
 

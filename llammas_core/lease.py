@@ -7,6 +7,9 @@ stage; the others wait for it to commit and then reuse it, or give up with a cle
 
 A holder refreshes its heartbeat while it works. A lease whose heartbeat is older than `ttl`, or whose
 holder process is gone (same host), is stale and is taken over: a killed run never blocks a retry.
+Each lease carries a random token. Of several runs that find the same stale lease, only the one that
+creates `<lease>.takeover-<stale token>` (the same atomic put) replaces it; a holder checks its token
+before each heartbeat and before it commits, and releases only its own lease.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from typing import Callable
 
 from llammas_core.errors import InputError, LeaseBusy
@@ -40,9 +44,11 @@ class StageLease:
                  poll: float = 1.0, log: Callable[[str], None] = print):
         self.store, self.stage_id, self.ttl, self.wait, self.poll, self.log = store, stage_id, ttl, wait, poll, log
         self.key = f"locks/{stage_id}.json"
-        self.holder = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+        self.holder = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                       "token": uuid.uuid4().hex}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost = False
 
     def _payload(self) -> bytes:
         return json.dumps({**self.holder, "heartbeat": time.time()}).encode()
@@ -63,16 +69,17 @@ class StageLease:
         deadline = time.monotonic() + self.wait
         announced = False
         while True:
-            if self.store.put_if_absent(self.key, self._payload()):
+            if self.store.put_if_absent(self.key, self._payload()) or self._take_over_stale():
                 self._thread = threading.Thread(target=self._beat, name=f"lease-{self.stage_id}", daemon=True)
                 self._thread.start()
                 return True
             if done():
                 return False
             lease = self._current()
-            if lease is None or self._stale(lease):
-                self.store.delete(self.key)  # a dead holder's lease; racing takers meet at put_if_absent
+            if (lease is None or self._stale(lease)) and time.monotonic() <= deadline:
+                time.sleep(self.poll / 10)  # another taker won the takeover; its lease appears now
                 continue
+            lease = lease or {}
             if time.monotonic() > deadline:
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(lease.get("since", 0))))
                 raise LeaseBusy(
@@ -83,9 +90,40 @@ class StageLease:
                 announced = True
             time.sleep(self.poll)
 
+    def _take_over_stale(self) -> bool:
+        """Replace a dead holder's lease; True when this run now holds it."""
+        lease = self._current()
+        if lease is None or not self._stale(lease):
+            return False
+        marker = f"{self.key}.takeover-{lease.get('token', 'none')}"
+        if not self.store.put_if_absent(marker, self._payload()):
+            try:  # another run is taking over this very lease, or died doing it (then its marker goes)
+                if time.time() - float(self.store.read_json(marker).get("heartbeat", 0)) > self.ttl:
+                    self.store.delete(marker)
+            except (InputError, json.JSONDecodeError):
+                pass
+            return False
+        current = self._current()  # a taker that finished before us has replaced the stale lease already
+        taken = current is not None and current.get("token") == lease.get("token")
+        if taken:
+            with self.store.open_write(self.key) as f:
+                f.write(self._payload())
+        self.store.delete(marker)
+        return taken
+
+    def held(self) -> bool:
+        """Whether the lease is still this run's (a run paused past the ttl may have lost it)."""
+        current = self._current()
+        if current is None or current.get("token") != self.holder["token"]:
+            self.lost = True
+        return not self.lost
+
     def _beat(self) -> None:
         while not self._stop.wait(self.ttl / 4):
             try:
+                if not self.held():
+                    self.log(f"stage {self.stage_id}: the lease was taken over by another run")
+                    return
                 with self.store.open_write(self.key) as f:
                     f.write(self._payload())
             except Exception as e:  # a missed heartbeat only risks a takeover after ttl
@@ -96,4 +134,5 @@ class StageLease:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-            self.store.delete(self.key)
+            if self.held():  # never delete the lease of the run that took over
+                self.store.delete(self.key)

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from llammas_core.errors import ConfigError, LlammasError
-from llammas_core.refs import REF
+from llammas_core.refs import REF, refs_in
 from llammas_core.store import open_uri
 
 
@@ -96,9 +96,34 @@ CHECKS: dict[str, Callable[[BaseModel, str | None], list[str]]] = {
 }
 
 
-def preflight(config: BaseModel, sections: Iterable[str], endpoint_url: str | None = None) -> None:
-    """Raise one ConfigError naming every problem found in the sections a run will execute."""
-    problems: list[str] = []
+def _produced(name: str, section) -> set[str]:
+    """The reference names a section's stages produce in a pipeline run."""
+    if name != "train":
+        return {name}
+    return {"base"} | ({"tokenized", "cpt"} if section.cpt.enabled else set()) | ({"sft"} if section.sft.enabled else set())
+
+
+def _check_references(config: BaseModel, sections: Iterable[str]) -> list[str]:
+    """In a pipeline run, every @name must be produced by an earlier (enabled) stage of the same run."""
+    problems, available = [], set()
+    for name in sections:
+        section = getattr(config, name, None)
+        if section is None:
+            continue
+        for ref in sorted(refs_in(section) - available):
+            problems.append(f"{name} refers to @{ref}, which no earlier stage of this run produces "
+                            f"(available: {', '.join('@' + a for a in sorted(available)) or 'none'})")
+        available |= _produced(name, section)
+    return problems
+
+
+def preflight(config: BaseModel, sections: Iterable[str], endpoint_url: str | None = None,
+              whole_run: bool = False) -> None:
+    """Raise one ConfigError naming every problem found in the sections a run will execute.
+    `whole_run`: the sections run in this order in one run (the pipeline), so their references must
+    name earlier stages of it."""
+    sections = list(sections)
+    problems: list[str] = _check_references(config, sections) if whole_run else []
     for name in sections:
         section = getattr(config, name, None)
         if section is None or name not in CHECKS:

@@ -35,7 +35,7 @@ class Name:
 NAMES: dict[str, Name] = {
     "corpus": Name("corpus", "corpus", "corpus"),
     "english_corpus": Name("english_corpus", "corpus", "corpus"),
-    "tiny_base": Name("tiny_base", "tiny_base", "train"),
+    "tiny_base": Name("tiny_base", "tiny_base", "pipeline"),
     "instructions": Name("instructions", "instructions", "instructions"),
     "tokenized": Name("train", "tokenize", "train"),
     "cpt": Name("train", "cpt", "train"),

@@ -10,28 +10,27 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
 
 from llammas_core.errors import ConfigError
 
-# scheme://user[:password]@host  ->  scheme://***@host
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s@:]+(?::[^/\s@]*)?)@")
+# scheme://user[:password]@host  ->  scheme://***@host (up to the last @ before the host: passwords hold @ and /)
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s@:]+:\S*?|[^/\s@:]+)"
+                       r"@(?=[^\s@/]*(?:[/\s?#]|$))")
 # key=value / "key": "value" pairs whose name says secret
 _KEYVAL = re.compile(
-    r"(?<![A-Za-z0-9_])(?P<name>(?:aws_)?(?:secret(?:_access)?_key|session_token|api[_-]?key|password|passwd|token|authorization)"
-    r"[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)(?P<value>[^\s\"',;&]+)",
+    r"(?<![A-Za-z0-9_])(?P<name>(?:aws_)?(?:secret(?:_access)?_key|session_token|api[_-]?key|password|passwd|authorization)"
+    r"[\"']?\s*[:=]\s*[\"']?(?:(?:Bearer|Basic|Token)\s+)?)(?P<value>[^\s\"',;&]+)"
+    # a bare `token=...` only with a long, not purely numeric value (`token=5` is a tokenizer's business)
+    r"|(?<![A-Za-z0-9_])(?P<tname>token[\"']?\s*[:=]\s*[\"']?)(?P<tvalue>(?=[^\s\"',;&]*[^\d\s\"',;&])[^\s\"',;&]{8,})",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 
 
 def has_userinfo(url: str | None) -> bool:
-    if not url or "://" not in url:
-        return False
-    try:
-        return "@" in (urlsplit(url).netloc or "")
-    except ValueError:
-        return True
+    """True when a URL may carry credentials: any `@` after the scheme (a secret key may hold `/`,
+    which ends urlsplit's netloc early, so the netloc alone would miss it)."""
+    return bool(url) and "://" in url and "@" in url.split("://", 1)[1]
 
 
 def refuse_userinfo(url: str | None, field: str) -> str | None:
@@ -49,7 +48,7 @@ def scrub(text: str) -> str:
     if not text:
         return text
     text = _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
-    text = _KEYVAL.sub(lambda m: f"{m['name']}***", text)
+    text = _KEYVAL.sub(lambda m: f"{m['name'] or m['tname']}***", text)
     return _BEARER.sub(r"\1***", text)
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from llammas_core import __version__
-from llammas_core.errors import InputError
+from llammas_core.errors import InputError, LeaseBusy
 from llammas_core.lease import StageLease
 from llammas_core.store import CHUNK, Store, check_digest, open_uri
 
@@ -64,7 +64,7 @@ def committed_file(store: Store, manifest: dict, rel: str, cache_dir: Path | Non
         if cache_dir is None:
             raise InputError(f"{store.url(key)} is remote: a cache folder is needed to read it")
         local = Path(cache_dir) / manifest["id"] / rel
-        if not _is_verified(local, entry):
+        if not _is_verified(local, entry) and not _intact(local, entry):  # a copy another process made
             store.get_file(key, local, size=entry["bytes"], sha256=entry["sha256"])
         _remember(local, entry)
         return local
@@ -79,6 +79,10 @@ def committed_file(store: Store, manifest: dict, rel: str, cache_dir: Path | Non
 def committed_files(store: Store, manifest: dict, prefix: str = "", cache_dir: Path | None = None) -> list[Path]:
     """Every committed file of a stage whose relative path starts with `prefix`, verified (see committed_file)."""
     return [committed_file(store, manifest, f["path"], cache_dir) for f in manifest["files"] if f["path"].startswith(prefix)]
+
+
+def _intact(path: Path, entry: dict) -> bool:
+    return path.is_file() and path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"]
 
 
 def _identity(path: Path, entry: dict) -> tuple | None:
@@ -228,7 +232,7 @@ def run_stage(
     try:
         if committed():
             return reuse()
-        return _compute(store, stage, key, config, inputs, body, work_root, version, extra_key)
+        return _compute(store, stage, key, config, inputs, body, work_root, version, extra_key, lease)
     finally:
         lease.release()
 
@@ -245,7 +249,7 @@ def _publish(store: Store, path: Path, key: str) -> dict:
 
 
 def _compute(store: Store, stage: str, key: str, config: Any, inputs: list[dict], body: Callable[[StageContext], dict],
-             work_root: Path, version: str, extra_key: list[str] | None) -> StageResult:
+             work_root: Path, version: str, extra_key: list[str] | None, lease: StageLease) -> StageResult:
     prefix = f"{stage}/{key}"
     work_dir = Path(work_root).expanduser().resolve() / stage / key
     out_dir = work_dir / "out"
@@ -271,5 +275,7 @@ def _compute(store: Store, stage: str, key: str, config: Any, inputs: list[dict]
         "files": files,
         **extra,
     }
+    if not lease.held():  # paused past the ttl and taken over: the other run commits, not this one
+        raise LeaseBusy(f"stage {prefix}: another run took over the lease while this one worked; not committed")
     store.write_json(f"{prefix}/{MANIFEST}", manifest)  # the commit marker, always last
     return StageResult(store.url(f"{prefix}/{MANIFEST}"), manifest, False)

@@ -72,9 +72,10 @@ class Store(ABC):
         """Download to local_path; with size/sha256 the bytes are checked while they stream."""
         local_path = Path(local_path)
         local_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local_path.with_name(local_path.name + ".part")
+        fd, tmp_name = tempfile.mkstemp(dir=local_path.parent, prefix=f".{local_path.name}.", suffix=".part")
+        tmp = Path(tmp_name)  # one per download: ranks fetching the same file never share it
         digest, n = hashlib.sha256(), 0
-        with self.open_read(key) as src, open(tmp, "wb") as dst:
+        with self.open_read(key) as src, os.fdopen(fd, "wb") as dst:
             for chunk in iter(lambda: src.read(CHUNK), b""):
                 digest.update(chunk)
                 n += len(chunk)
@@ -144,14 +145,22 @@ class LocalStore(Store):
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return True
+        for _ in range(3):  # a concurrent delete may remove the just-made empty folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            except FileNotFoundError:
+                continue
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            try:  # link: the object appears with its content, and only if no object has the key
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        raise InputError(f"cannot create {self.url(key)}: its folder keeps disappearing")
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self._path(prefix)

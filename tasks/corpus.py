@@ -6,7 +6,6 @@ from prefect import task
 
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.config import CorpusConfig, SourceConfig
-from llammas_core import refs
 from llammas_core.corpus.stage import corpus_base_key, crawl_stage_id, run_corpus, run_crawl
 from tasks.common import (
     RETRIES,
@@ -58,5 +57,4 @@ def corpus_task(store: StoreConfig, corpus: CorpusConfig) -> str:
     publish_stage_artifacts(f"corpus-{corpus.language}", result.manifest_uri, result.manifest, result.skipped)
     # the manifest carries the base key: no second listing of the sources
     remember_result(store, _corpus_identity(store, result.manifest["base_key"]), result.manifest_uri)
-    refs.remember(store.open(), "corpus", corpus, result.manifest_uri)  # @corpus / @english_corpus for later flows
     return result.manifest_uri

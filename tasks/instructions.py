@@ -12,7 +12,6 @@ import base64
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from llammas_core import refs
 from llammas_core.config import StoreConfig
 from llammas_core.instructions.config import InstructionsConfig
 from llammas_core.instructions.stage import instructions_inputs, run_instructions
@@ -79,5 +78,4 @@ def instructions_task(store: StoreConfig, instructions: InstructionsConfig) -> s
     publish_stage_artifacts(f"instructions-{instructions.name}", result.manifest_uri, result.manifest, result.skipped)
     publish_mixture_artifacts(store, instructions.name, result.manifest)
     remember_result(store, _instructions_identity(store, instructions), result.manifest_uri)
-    refs.remember(store.open(), "instructions", instructions, result.manifest_uri)  # `@instructions` for other flows
     return result.manifest_uri

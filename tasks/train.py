@@ -19,7 +19,6 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from llammas_core.config import StoreConfig, TinyBaseConfig
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.stage import read_manifest
-from llammas_core.refs import remember
 from llammas_core.train.config import TrainConfig
 from llammas_core.train.stage import data_inputs, run_cpt, run_sft
 from llammas_core.train.tiny import run_tiny_base
@@ -54,7 +53,6 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
     result = run_tiny_base(store.open(), corpus_uris, store.work_path, vocab_size=cfg.pop("vocab_size"),
                            max_docs=cfg.pop("max_docs"), **cfg)
     remember_result(store, _tiny_identity(store, corpus_uris, tiny), result.manifest_uri)
-    remember(store.open(), "tiny_base", tiny, result.manifest_uri)  # @tiny_base for a later flow run
     return result.manifest_uri
 
 
@@ -64,6 +62,7 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
 def _tokenize_identity(store: StoreConfig, train: TrainConfig) -> str:
     manifests, files = data_inputs(train.cpt.sources)  # manifest ids; plain files by path, size and mtime
     return identity_key("tokenize", store.uri, train.model.base, train.model.revision,
+                        train.model.extend_vocab, train.model.trust_remote_code,
                         [m["id"] for m in manifests] + files, tokenize_view(train))
 
 
@@ -185,7 +184,6 @@ def tokenize_task(store: StoreConfig, train: TrainConfig, executor: ExecutorConf
         "tokens/s per core": (m.get("stats") or {}).get("tokens_per_s_per_core"),
         "tokenize seconds": (m.get("stats") or {}).get("tokenize_seconds")})
     remember_result(store, _tokenize_identity(store, train), result.manifest_uri)
-    remember(store.open(), "tokenize", train, result.manifest_uri)  # @tokenized for a later flow run
     return result.manifest_uri
 
 
@@ -197,7 +195,6 @@ def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identi
     _training_summary(f"{stage}-{train.name}", result)
     publish_loss_plot(store, result.manifest)
     remember_result(store, identity(), result.manifest_uri)
-    remember(store.open(), stage, train, result.manifest_uri)  # @cpt / @sft for a later flow run
     return result.manifest_uri
 
 

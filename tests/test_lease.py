@@ -112,3 +112,43 @@ def test_two_processes_on_one_store(tmp_path):
     assert outs[0]["uri"] == outs[1]["uri"]
     store = LocalStore(tmp_path / "store")
     assert not list(store.list("locks"))
+
+
+def test_racing_takers_of_one_stale_lease_one_wins(store):
+    store.write_json("locks/demo/k.json", {"host": "gone", "pid": 1, "since": 0, "heartbeat": time.time() - 3600,
+                                           "token": "dead"})
+    holders, busy = [], []
+
+    def take(i):
+        lease = StageLease(store, "demo/k", wait=0.8, poll=0.05, log=lambda m: None)
+        try:
+            if lease.acquire(done=lambda: False):
+                holders.append(i)
+                time.sleep(1.5)  # hold past the others' wait
+                assert lease.held()
+                lease.release()
+        except LeaseBusy:
+            busy.append(i)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(holders) == 1 and len(busy) == 3, (holders, busy)
+    assert not store.exists("locks/demo/k.json") and not [k for k, _ in store.list("locks")]
+
+
+def test_a_run_that_lost_its_lease_does_not_commit(tmp_path):
+    store = LocalStore(tmp_path / "store")
+
+    def body(ctx):  # paused past the ttl: another run took the lease over meanwhile
+        store.write_json(f"locks/{ctx.prefix}.json", {"host": "other", "pid": 7, "since": time.time(),
+                                                      "heartbeat": time.time(), "token": "theirs"})
+        (ctx.out_dir / "x.txt").write_text("late")
+        return {}
+
+    with pytest.raises(LeaseBusy, match="took over the lease"):
+        run_stage(store, "demo", {"a": 1}, [], body, tmp_path / "work", log=lambda m: None)
+    assert not [k for k, _ in store.list("demo") if k.endswith("manifest.json")]
+    assert store.read_json([k for k, _ in store.list("locks")][0])["token"] == "theirs"  # not deleted by the loser

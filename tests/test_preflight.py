@@ -22,7 +22,21 @@ def demo():
 
 
 def test_demo_config_passes(demo):
-    preflight(demo, SECTIONS)
+    preflight(demo, SECTIONS, whole_run=True)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.sft.enabled=false", r"evaluate refers to @sft, which no earlier stage of this run produces"),
+    ("tiny_base=null", r"train refers to @tiny_base, which no earlier stage"),
+    ("train.cpt.sources=['@instructions', '@corpus']", None),  # produced earlier: fine
+])
+def test_references_must_name_earlier_stages(override, message):
+    cfg = load_config(REPO / "configs" / "demo.yaml", [override])
+    if message is None:
+        preflight(cfg, SECTIONS, whole_run=True)
+        return
+    with pytest.raises(ConfigError, match=message):
+        preflight(cfg, SECTIONS, whole_run=True)
 
 
 @pytest.mark.parametrize("override, message", [

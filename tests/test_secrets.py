@@ -25,6 +25,10 @@ CANARY_PW = "canaryPW7x9q"
     (f"api_key={CANARY_PW} next", CANARY_PW),
     (f'{{"aws_secret_access_key": "{CANARY_PW}"}}', CANARY_PW),
     (f"Authorization: Bearer {CANARY_PW}", CANARY_PW),
+    (f"Authorization: Basic {CANARY_PW}", CANARY_PW),
+    (f"http://AKIAEXAMPLE:wJalr/{CANARY_PW}/bPx@minio:9000 failed", CANARY_PW),  # secret keys hold `/`
+    (f"https://alice:p@{CANARY_PW}@host/x", CANARY_PW),  # and `@`
+    (f"token={CANARY_PW}", CANARY_PW),
 ])
 def test_scrub(text, secret):
     clean = scrub(text)
@@ -33,14 +37,16 @@ def test_scrub(text, secret):
 
 def test_scrub_keeps_ordinary_text():
     for text in ["s3://bucket/prefix/manifest.json", "pad_token=<pad> max_new_tokens=128", "tokens: 5000",
-                 "user@example.com wrote", "http://127.0.0.1:9000/bucket"]:
+                 "user@example.com wrote", "http://127.0.0.1:9000/bucket", "token=5", "Token: 12 of 40",
+                 "https://medium.com/@user"]:
         assert scrub(text) == text
 
 
 def test_endpoint_with_credentials_is_refused_without_echoing_them(tmp_path):
-    with pytest.raises(ValueError) as e:
-        StoreConfig(endpoint_url=f"http://alice:{CANARY_PW}@minio:9000")
-    assert CANARY_PW not in str(e.value) and "credentials in a URL" in str(e.value)
+    for url in (f"http://alice:{CANARY_PW}@minio:9000", f"http://AKIA:wJalr/{CANARY_PW}@minio:9000"):
+        with pytest.raises(ValueError) as e:
+            StoreConfig(endpoint_url=url)
+        assert CANARY_PW not in str(e.value) and "credentials in a URL" in str(e.value)
     with pytest.raises(ConfigError) as e:
         load_config(REPO / "configs" / "demo.yaml", [f"store.endpoint_url=http://alice:{CANARY_PW}@minio:9000"])
     assert CANARY_PW not in str(e.value) and "store.endpoint_url" in str(e.value)

@@ -2,8 +2,9 @@
 
 Incremental refreshes: every committed corpus of a language is recorded in the store's
 lineage file `refs/corpus-<language>.jsonl`. A new run dedups against the index files of all
-of them, so it admits only new documents; its manifest `includes` those earlier increments, so a
-reader of the corpus (tokenize, tiny base) reads them together: the corpus to date. The same config over the same unchanged sources is
+of them, so it admits only new documents; its manifest `includes` the latest earlier increment (which
+includes its own predecessors), so a reader of the corpus (tokenize, tiny base) reads them together:
+the corpus to date. The same config over the same unchanged sources is
 recognised by its base key (config + source fingerprints + code version) and skipped.
 """
 
@@ -148,8 +149,10 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
         lid_model = _resolve_model(cfg.lid.model, ctx.work_dir, endpoint_url)
         extra = run_corpus_pipeline(cfg, staged, ctx.work_dir, ctx.out_dir, f"run-{ctx.key}", lid_model, log)
         source_files = {n: sorted(display_path(f.uri) for f in files) for n, files in resolved.items()}
-        # a refresh admits only new documents; with the increments it was deduplicated against it is the corpus
-        includes = [m["id"] for m in prior]
+        # a refresh admits only new documents; with the increments it was deduplicated against it is the
+        # corpus. The latest one includes its own predecessors, and a run without `against_previous` (a
+        # fresh start, no prior) includes nothing: a chain, never a document twice.
+        includes = [prior[-1]["id"]] if prior else []
         return {**extra, "language": cfg.language, "base_key": base_key, "source_files": source_files,
                 "includes": includes}
 
