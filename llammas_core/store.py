@@ -102,9 +102,10 @@ class Store(ABC):
 
 
 class LocalStore(Store):
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, create: bool = True):
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        if create:  # not when only looking: a folder without its manifest would look like debris
+            self.root.mkdir(parents=True, exist_ok=True)
         self.uri = self.root.as_uri()
 
     def _path(self, key: str) -> Path:
@@ -303,4 +304,4 @@ def open_uri(uri: str, endpoint_url: str | None = None) -> tuple[Store, str]:
     if parsed.scheme == "s3":
         return S3Store(f"s3://{parsed.netloc}", endpoint_url=endpoint_url), parsed.path.lstrip("/")
     path = Path(parsed.path if parsed.scheme == "file" else uri).expanduser().resolve()
-    return LocalStore(path.parent), path.name
+    return LocalStore(path.parent, create=False), path.name

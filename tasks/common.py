@@ -52,6 +52,12 @@ def _ref(identity: str) -> str:
     return f"refs/prefect-cache/{identity}.json"
 
 
+def _result_key(identity: str, manifest_uri: str) -> str:
+    """The cache key names the committed stage too: the same inputs may commit another stage after the
+    store was wiped (e.g. other earlier increments), and Prefect's stored result must never be a stale URI."""
+    return f"{identity}-{hashlib.sha256(manifest_uri.encode()).hexdigest()[:12]}"
+
+
 def verified_cache_key(store: StoreConfig, identity_fn: Callable[[], str]) -> str:
     """Prefect may reuse a cached result only while the stage it points at is still committed: a
     wiped or pruned store must recompute, not hand out a URI to nothing. Until a result is known
@@ -67,7 +73,7 @@ def verified_cache_key(store: StoreConfig, identity_fn: Callable[[], str]) -> st
         manifest_uri = s.read_json(_ref(identity))["manifest_uri"]
         out_store, key = open_uri(manifest_uri, store.endpoint_url)
         if out_store.exists(key):
-            return identity
+            return _result_key(identity, manifest_uri)
     return unique
 
 
@@ -82,12 +88,13 @@ def remember_result(store: StoreConfig, identity: str, manifest_uri: str) -> Non
 
     if TaskRunContext.get() is None:
         return
+    key = _result_key(identity, manifest_uri)
     try:
         results = get_result_store()
-        if not results.exists(identity):
-            results.write(obj=manifest_uri, key=identity)
+        if not results.exists(key):
+            results.write(obj=manifest_uri, key=key)
     except Exception as e:  # the cache is a shortcut: the committed manifest is found anyway
-        get_run_logger().warning(f"task result not cached under {identity}: {e}")
+        get_run_logger().warning(f"task result not cached under {key}: {e}")
 
 
 def artifact_key(text: str) -> str:
