@@ -77,6 +77,15 @@ def verified_cache_key(store: StoreConfig, identity_fn: Callable[[], str]) -> st
     return unique
 
 
+def cache_key_over(identity: Callable[..., str], *names: str) -> Callable[[Any, dict], str]:
+    """A task's `cache_key_fn`: the verified key of `identity(store, *those parameters)`."""
+    def key(context, parameters: dict) -> str:
+        store = parameters["store"]
+        return verified_cache_key(store, lambda: identity(store, *(parameters.get(n) for n in names)))
+
+    return key
+
+
 def remember_result(store: StoreConfig, identity: str, manifest_uri: str) -> None:
     """After a task committed (or found) its stage: the store's ref makes verified_cache_key return
     `identity` from now on, and the task's result is written under that key too, so the very next

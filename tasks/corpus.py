@@ -16,7 +16,7 @@ from tasks.common import (
     remember_result,
     retry_transient_only,
     run_log,
-    verified_cache_key,
+    cache_key_over,
 )
 
 
@@ -28,14 +28,13 @@ def _corpus_identity(store: StoreConfig, base_key: str) -> str:
     return identity_key("corpus", store.uri, base_key)
 
 
-def _crawl_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], lambda: _crawl_identity(parameters["store"], parameters["source"]))
-
-
-def _corpus_key(context, parameters) -> str:
-    store, corpus = parameters["store"], parameters["corpus"]
+def _listed_corpus_identity(store: StoreConfig, corpus: CorpusConfig) -> str:
     # source fingerprints enter the base key: a grown dump is a new identity
-    return verified_cache_key(store, lambda: _corpus_identity(store, corpus_base_key(corpus, store.endpoint_url)[0]))
+    return _corpus_identity(store, corpus_base_key(corpus, store.endpoint_url)[0])
+
+
+_crawl_key = cache_key_over(_crawl_identity, "source")
+_corpus_key = cache_key_over(_listed_corpus_identity, "corpus")
 
 
 @task(name="crawl", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,

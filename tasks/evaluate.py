@@ -30,7 +30,7 @@ from tasks.common import (
     retry_transient_only,
     run_log,
     stage_result,
-    verified_cache_key,
+    cache_key_over,
 )
 
 MAX_INLINE_PNG = 2_000_000
@@ -41,8 +41,7 @@ def _evaluate_identity(store: StoreConfig, cfg: EvaluateConfig) -> str:
     return identity_key("evaluate", store.uri, report_identity(cfg))
 
 
-def _evaluate_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], lambda: _evaluate_identity(parameters["store"], parameters["evaluate"]))
+_evaluate_key = cache_key_over(_evaluate_identity, "evaluate")
 
 
 class _Progress:

@@ -25,7 +25,7 @@ from tasks.common import (
     publish_stage_artifacts,
     remember_result,
     retry_transient_only,
-    verified_cache_key,
+    cache_key_over,
 )
 
 MAX_INLINE_PNG = 2_000_000
@@ -37,9 +37,7 @@ def _instructions_identity(store: StoreConfig, cfg: InstructionsConfig) -> str:
     return identity_key("instructions", store.uri, cfg.model_dump(mode="json"), sorted(m["id"] for m in manifests), prints)
 
 
-def _instructions_key(context, parameters) -> str:
-    store, cfg = parameters["store"], parameters["instructions"]
-    return verified_cache_key(store, lambda: _instructions_identity(store, cfg))
+_instructions_key = cache_key_over(_instructions_identity, "instructions")
 
 
 def publish_mixture_artifacts(store: StoreConfig, name: str, manifest: dict) -> None:

@@ -32,7 +32,7 @@ from tasks.common import (
     remember_result,
     retry_transient_only,
     run_log,
-    verified_cache_key,
+    cache_key_over,
 )
 
 
@@ -40,9 +40,7 @@ def _tiny_identity(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
     return identity_key("tiny-base", store.uri, [read_manifest(u)["id"] for u in corpus_uris], tiny)
 
 
-def _tiny_key(context, parameters) -> str:
-    p = parameters
-    return verified_cache_key(p["store"], lambda: _tiny_identity(p["store"], p["corpus_uris"], p["tiny"]))
+_tiny_key = cache_key_over(_tiny_identity, "corpus_uris", "tiny")
 
 
 @task(name="tiny-base", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
@@ -166,8 +164,7 @@ def _training_summary(stage: str, result) -> None:
 # ----------------------------------------------------------------------------- tasks
 
 
-def _tokenize_key(context, parameters) -> str:
-    return verified_cache_key(parameters["store"], lambda: _tokenize_identity(parameters["store"], parameters["train"]))
+_tokenize_key = cache_key_over(_tokenize_identity, "train")
 
 
 @task(name="tokenize", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
@@ -198,9 +195,7 @@ def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identi
     return result.manifest_uri
 
 
-def _cpt_key(context, parameters) -> str:
-    p = parameters
-    return verified_cache_key(p["store"], lambda: _cpt_identity(p["store"], p["train"], p["tokenized_uri"]))
+_cpt_key = cache_key_over(_cpt_identity, "train", "tokenized_uri")
 
 
 @task(name="cpt", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
@@ -212,9 +207,7 @@ def cpt_task(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
                         lambda: _cpt_identity(store, train, tokenized_uri))
 
 
-def _sft_key(context, parameters) -> str:
-    p = parameters
-    return verified_cache_key(p["store"], lambda: _sft_identity(p["store"], p["train"], p.get("init_uri")))
+_sft_key = cache_key_over(_sft_identity, "train", "init_uri")
 
 
 @task(name="sft", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient_only,
