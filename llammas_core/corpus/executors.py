@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 from llammas_core.corpus.config import ExecutorConfig
@@ -46,13 +45,13 @@ def _ray(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
 
 
 def _slurm(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
-    from datatrove.executor import SlurmPipelineExecutor
+    from llammas_core.corpus.slurm_executor import LlammasSlurmExecutor
 
     s = cfg.slurm
-    return SlurmPipelineExecutor(pipeline=pipeline, tasks=tasks, time=s.time, partition=s.partition,
-                                 cpus_per_task=s.cpus_per_task, mem_per_cpu_gb=s.mem_per_cpu_gb,
-                                 qos=s.qos, venv_path=s.venv_path, logging_dir=str(logging_dir),
-                                 job_name=f"llammas-{logging_dir.name}")
+    return LlammasSlurmExecutor(pipeline=pipeline, tasks=tasks, time=s.time, partition=s.partition,
+                                cpus_per_task=s.cpus_per_task, mem_per_cpu_gb=s.mem_per_cpu_gb,
+                                workers=cfg.workers, qos=s.qos, venv_path=s.venv_path,
+                                logging_dir=str(logging_dir), job_name=f"llammas-{logging_dir.name}")
 
 
 FACTORIES = {"local": _local, "ray": _ray, "slurm": _slurm}
@@ -63,12 +62,12 @@ def run_pipeline(cfg: ExecutorConfig, name: str, pipeline: list, tasks: int, log
     logging_dir = logs_root / name
     executor = FACTORIES[cfg.kind](cfg, pipeline, tasks, logging_dir)
     executor.run()
-    if cfg.kind == "slurm":  # sbatch returns at once: wait for the array job's completion markers
-        while executor.get_incomplete_ranks(skip_completed=True):
-            time.sleep(cfg.slurm.poll_seconds)
+    if cfg.kind == "slurm":  # sbatch returns at once: follow the array job until it left the queue
+        executor.wait(cfg.slurm.poll_seconds)
     missing = executor.get_incomplete_ranks(skip_completed=True)
     if missing:
-        raise LlammasError(f"step {name!r}: tasks {missing[:10]} did not complete; see {logging_dir}/logs")
+        where = executor.failure_hint() if cfg.kind == "slurm" else f"see {logging_dir}/logs"
+        raise LlammasError(f"step {name!r}: tasks {missing[:10]} did not complete; {where}")
     return _merged_stats(logging_dir)
 
 

@@ -98,6 +98,14 @@ def crawl_stage_id(source: SourceConfig) -> str:
     return f"crawl/{stage_key('crawl', source.crawl, [f'period:{refresh_period()}'], __version__)}"
 
 
+def corpus_view(cfg: CorpusConfig) -> dict:
+    """The config as the stage's identity. Where it runs does not change the output (the executor's
+    shard count does), so a corpus computed locally is reused on Slurm or Ray and vice versa."""
+    view = cfg.model_dump(mode="json")
+    view["executor"] = {"tasks": cfg.executor.tasks}
+    return view
+
+
 def corpus_base_key(cfg: CorpusConfig, endpoint_url: str | None = None) -> tuple[str, list[str], dict]:
     """(base key, source fingerprints, resolved files): the identity of a corpus run without its
     lineage. Orchestrators use it as a cache key; it changes when a source gains files."""
@@ -108,7 +116,7 @@ def corpus_base_key(cfg: CorpusConfig, endpoint_url: str | None = None) -> tuple
         else:
             resolved[s.name] = src.resolve(s, endpoint_url)
             fingerprints.append(src.fingerprint(s.name, resolved[s.name]))
-    return stage_key("corpus", cfg, crawl_ids + fingerprints, __version__), fingerprints, resolved
+    return stage_key("corpus", corpus_view(cfg), crawl_ids + fingerprints, __version__), fingerprints, resolved
 
 
 def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: str | None = None,
@@ -156,7 +164,7 @@ def run_corpus(store: Store, cfg: CorpusConfig, work_root: Path, endpoint_url: s
         return {**extra, "language": cfg.language, "base_key": base_key, "source_files": source_files,
                 "includes": includes}
 
-    result = run_stage(store, "corpus", cfg, crawl_manifests + prior, body, work_root, extra_key=fingerprints)
+    result = run_stage(store, "corpus", corpus_view(cfg), crawl_manifests + prior, body, work_root, extra_key=fingerprints)
     append_lineage(store, cfg.language, {"id": result.manifest["id"], "uri": result.manifest_uri,
                                          "base_key": base_key, "records": result.manifest.get("records")})
     return result

@@ -190,6 +190,20 @@ class CheckpointConfig(_Base):
     cleanup_on_success: bool = Field(False, description="Delete the synced and local checkpoints once the stage has committed.")
 
 
+class SlurmLaunchConfig(_Base):
+    """Run the training stage as one sbatch job (llammas_core.train.slurm); the flow only submits and follows it."""
+
+    partition: str = Field(description="Slurm partition of the job.")
+    time: str | None = Field(None, description="sbatch --time; empty: launch.wall_clock_limit_seconds, else the partition's limit.")
+    gres: str | None = Field(None, description="sbatch --gres, e.g. gpu:8 (match launch.nproc_per_node); empty: no GPUs.")
+    cpus_per_task: int = Field(8, ge=1, description="sbatch --cpus-per-task (data loading, tokenizer threads).")
+    mem: str | None = Field(None, description="sbatch --mem, e.g. 200G; empty: the partition's default.")
+    sbatch_args: list[str] = Field(default_factory=list, description="More directives, e.g. ['--account=proj', '--qos=high'].")
+    setup: str | None = Field(None, description="Shell lines run before the trainer, e.g. 'module load cuda/12.4'.")
+    python: str | None = Field(None, description="Python on the compute node; empty: the orchestrator's (a shared install).")
+    poll_seconds: float = Field(10, gt=0, description="How often the job's state and log are read.")
+
+
 class LaunchConfig(_Base):
     launcher: Literal["torchrun", "accelerate", "python"] = Field("torchrun", description="How the trainer process is started.")
     nproc_per_node: int = Field(1, ge=1, description="Processes (GPUs) on this node; DDP when > 1 (nccl on CUDA, gloo on CPU).")
@@ -200,6 +214,7 @@ class LaunchConfig(_Base):
     checkpoint_margin_seconds: int = Field(300, ge=0, description="The trainer checkpoints and stops this long before the wall-clock limit.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the trainer process (e.g. NCCL_*).")
     dataloader_num_workers: int = Field(0, ge=0, description="DataLoader worker processes (CPT blocks are memory-mapped: cheap; 0 reads in the trainer process).")
+    slurm: SlurmLaunchConfig | None = Field(None, description="Run the trainer as an sbatch job on a Slurm cluster; empty: a subprocess of the flow.")
 
 
 class TelemetryConfig(_Base):

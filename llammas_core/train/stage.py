@@ -35,6 +35,7 @@ from llammas_core.stage import (
 from llammas_core.store import Store
 from llammas_core.train.config import TrainConfig
 from llammas_core.train.launch import launch_trainer
+from llammas_core.train.slurm import launch_sbatch
 from llammas_core.train.vocab_stage import with_extended_vocab
 
 
@@ -99,7 +100,8 @@ def _body(store: Store, config: TrainConfig, phase: str, init_model: Callable[[S
         lineage = {"stage": ctx.prefix, "base_model": config.model.base, "data": data_ids}
         args += ["--lineage", json.dumps(lineage)]
         log(f"[{phase}] stage {ctx.prefix}: training (work dir {ctx.work_dir})")
-        launch_trainer(cfg_path, phase, ctx.out_dir, config.launch, args, on_line=log)
+        launch = launch_sbatch if config.launch.slurm is not None else launch_trainer
+        launch(cfg_path, phase, ctx.out_dir, config.launch, args, on_line=log)
         metrics = json.loads((ctx.out_dir / "metrics.json").read_text())
         exported = metrics.get("exported") or {}
         return {
