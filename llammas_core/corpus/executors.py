@@ -32,9 +32,55 @@ def _local(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
                                  logging_dir=str(logging_dir), start_method="forkserver")
 
 
+def _resolve_failed_placements() -> None:
+    """Work around datatrove 0.10.1: when a task's actor cannot be placed or started (its node died
+    meanwhile), the error stays in a submission thread and the future the run loop waits on is never
+    resolved, so the step waits forever. Resolve it with the error: datatrove then logs it and leaves
+    the rank incomplete, and run_pipeline runs the incomplete ranks again (see `_lost_nodes`)."""
+    from datatrove.executor import ray as dt_ray
+
+    original = dt_ray.RayTaskManager.submit_task
+    if getattr(original, "llammas_patched", False):
+        return
+
+    def submit_task(self, *args, **kwargs):
+        future = original(self, *args, **kwargs)
+        submission = self.pg_futures[-1]  # appended by the call above (only the run loop submits)
+
+        def propagate(done):
+            if done.exception() is not None and not future.done():
+                future.set_exception(done.exception())
+
+        submission.add_done_callback(propagate)
+        return future
+
+    submit_task.llammas_patched = True
+    dt_ray.RayTaskManager.submit_task = submit_task
+
+
+def _remove_leftover_placement_groups() -> None:
+    """Placement groups this driver still holds after a step's run are leftovers of failed submissions;
+    Ray re-places them when their node dies, so they hold the very CPUs the next pass needs."""
+    import ray
+    from ray.util.placement_group import PlacementGroup, remove_placement_group
+
+    job = ray.get_runtime_context().get_job_id()
+    for pg_id, info in ray.util.placement_group_table().items():
+        if pg_id.endswith(job) and info["state"] != "REMOVED":  # a placement group id ends with its job's
+            remove_placement_group(PlacementGroup(ray.PlacementGroupID(bytes.fromhex(pg_id))))
+
+
+def _lost_nodes() -> int:
+    import ray
+
+    return sum(1 for n in ray.nodes() if not n["Alive"])
+
+
 def _ray(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
     import ray
     from datatrove.executor import RayPipelineExecutor
+
+    _resolve_failed_placements()
 
     if not ray.is_initialized():
         ray.init(address=cfg.ray_address, ignore_reinit_error=True, include_dashboard=False,
@@ -61,10 +107,18 @@ def run_pipeline(cfg: ExecutorConfig, name: str, pipeline: list, tasks: int, log
     """Run one datatrove step group to completion; returns its per-step stats merged over tasks."""
     logging_dir = logs_root / name
     executor = FACTORIES[cfg.kind](cfg, pipeline, tasks, logging_dir)
+    lost = _lost_nodes() if cfg.kind == "ray" else 0
     executor.run()
     if cfg.kind == "slurm":  # sbatch returns at once: follow the array job until it left the queue
         executor.wait(cfg.slurm.poll_seconds)
     missing = executor.get_incomplete_ranks(skip_completed=True)
+    if missing and cfg.kind == "ray" and _lost_nodes() > lost:  # a node died under its tasks: once more
+        from datatrove.utils.logging import logger
+
+        logger.warning(f"step {name!r}: a Ray node was lost; running tasks {missing[:10]} again on the nodes left")
+        _remove_leftover_placement_groups()
+        executor.run()
+        missing = executor.get_incomplete_ranks(skip_completed=True)
     if missing:
         where = executor.failure_hint() if cfg.kind == "slurm" else f"see {logging_dir}/logs"
         raise LlammasError(f"step {name!r}: tasks {missing[:10]} did not complete; {where}")

@@ -6,9 +6,9 @@
   `launch_pickled_pipeline`), unless `venv_path` names another one to `source`;
 - the array job's id is kept in the logging folder: a run that was killed and started again
   re-attaches to the job while it is still queued or running instead of submitting a second one;
-- `wait` follows the array job until every task wrote its completion marker, fails with the job's
-  log tail when the job ended without them, and `scancel`s the job when the caller is interrupted
-  (a cancelled Prefect run), so no task keeps running for a run nobody waits for.
+- `wait` follows the array job until it left the queue and `scancel`s it when the caller is
+  interrupted (a cancelled Prefect run), so no task keeps running for a run nobody waits for; tasks
+  that ended without their completion marker fail the step with `failure_hint` (the job's log tail).
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ class LlammasSlurmExecutor(SlurmPipelineExecutor):
             return
         poll = min(1.0, poll_seconds)
         try:
-            while job_in_queue(str(self.job_id)):
-                if not self.get_incomplete_ranks(skip_completed=True):
-                    return
+            while job_in_queue(str(self.job_id)):  # also after the last marker: its tasks still hold CPUs
                 time.sleep(poll)
                 poll = min(poll * 1.5, poll_seconds)
         except BaseException:
