@@ -28,7 +28,7 @@ from tests.test_cluster_executors import corpus_cfg, same_corpus  # noqa: E402
 
 def timed(root: Path, name: str, executor: dict | None) -> tuple[float, dict]:
     t0 = time.monotonic()
-    result = run_corpus(LocalStore(root / name / "store"), corpus_cfg(root, executor), root / name / "work",
+    result = run_corpus(LocalStore(root / name / "store"), corpus_cfg(root, executor, buckets=20), root / name / "work",
                         log=lambda _: None)
     return time.monotonic() - t0, result.manifest
 

@@ -139,4 +139,4 @@ class RayTwoNodes:
 
     def stop(self) -> None:
         self._kill(self.worker, grace=0)
-        self._kill(self.head, grace=10.0)
+        self._kill(self.head, grace=3.0)
