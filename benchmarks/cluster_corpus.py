@@ -57,7 +57,8 @@ def main() -> None:
         import os
 
         os.environ.update(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
-        cluster = RayTwoNodes(Path(tempfile.mkdtemp(prefix="llammas-ray-")) / "ray")
+        ray_root = Path(tempfile.mkdtemp(prefix="llammas-ray-"))
+        cluster = RayTwoNodes(ray_root / "ray")
         try:
             up = cluster.start()
             cluster.connect()
@@ -69,6 +70,7 @@ def main() -> None:
 
             ray.shutdown()
             cluster.stop()
+            shutil.rmtree(ray_root, ignore_errors=True)
     print(f"\n{'executor':28} {'wall s':>8}  same output as local")
     for name, s, same in rows:
         print(f"{name:28} {s:8.1f}  {same}")

@@ -76,7 +76,7 @@ def job_script(cmd: list[str], launch_cfg, job_dir: Path, name: str, env: dict[s
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH --{k}={v}" for k, v in directives.items() if v not in (None, "")]
     lines += [f"#SBATCH {a}" for a in s.sbatch_args]
-    lines += [f"# written by llammas on {socket.gethostname()}: {name}", "set -uo pipefail",
+    lines += [f"# written by llammas on {socket.gethostname()}: {name}", "set -o pipefail",
               f"cd {shlex.quote(str(REPO_ROOT))}"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
     if limit is not None:  # the soft deadline counts from the job's start, not from its submission
