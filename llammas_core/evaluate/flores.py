@@ -23,15 +23,12 @@ from pathlib import Path
 from llammas_core.errors import InputError
 from llammas_core.evaluate.datafiles import localize, read_records
 from llammas_core.evaluate.spec import TaskSpec
-
-CODES = {"en": "eng_Latn", "et": "est_Latn", "fi": "fin_Latn", "lv": "lvs_Latn", "ru": "rus_Cyrl",
-         "de": "deu_Latn", "vro": "vro_Latn"}
-NAMES = {"eng_Latn": "English", "est_Latn": "Estonian", "fin_Latn": "Finnish", "lvs_Latn": "Latvian",
-         "rus_Cyrl": "Russian", "deu_Latn": "German", "vro_Latn": "Võro"}
+from llammas_core.languages import flores_code, name_by_flores
 
 
 def code(short: str) -> str:
-    return CODES.get(short, short)
+    """FLORES-200 code of a registry language ('et' -> 'est_Latn'); other codes are FLORES codes already."""
+    return flores_code(short)
 
 
 def unescape_csv_quotes(text: str) -> str:
@@ -109,7 +106,7 @@ def load_pairs(task: TaskSpec) -> tuple[list[dict], list[dict]]:
 def build_prompt(pair: dict, shots: list[dict], src: str, tgt: str, chat: bool):
     """Base models: 'English: ...\\nEstonian: ...' few-shot blocks; chat models: the instruction as a user
     turn (few-shot examples as earlier user/assistant turns) for the tokenizer's chat template."""
-    sn, tn = NAMES.get(src, src), NAMES.get(tgt, tgt)
+    sn, tn = name_by_flores(src), name_by_flores(tgt)
     if not chat:
         blocks = [f"{sn}: {s['src']}\n{tn}: {s['ref']}" for s in shots]
         return "\n\n".join(blocks + [f"{sn}: {pair['src']}\n{tn}:"])
@@ -231,4 +228,4 @@ def run_flores(loaded, task: TaskSpec, out_dir: Path) -> dict:
     return {"results": metrics, "samples": samples, "signatures": signatures, "skipped": skipped}
 
 
-__all__ = ["run_flores", "load_pairs", "unescape_csv_quotes", "build_prompt", "spm_ready", "CODES", "NAMES"]
+__all__ = ["run_flores", "load_pairs", "unescape_csv_quotes", "build_prompt", "spm_ready", "code"]
