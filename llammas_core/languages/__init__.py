@@ -24,7 +24,6 @@ from llammas_core.languages.registry import (
     has,
     lid_label_map,
     lid_threshold,
-    name_by_flores,
     prompt_templates,
     register,
     reload,
@@ -39,7 +38,7 @@ from llammas_core.languages.registry import (
 
 __all__ = [
     "CAPABILITIES", "ENV", "Language", "LanguageCode", "codes", "default_target", "english_name", "find",
-    "flores_code", "get", "has", "lid_label_map", "lid_threshold", "name_by_flores", "prompt_templates",
+    "flores_code", "get", "has", "lid_label_map", "lid_threshold", "prompt_templates",
     "qa_normalizer", "register", "reload", "require", "script_prefixes", "sentence_splitter",
     "translation_templates", "with_filter_defaults", "word_tokenizer", "xcopa_connectives",
 ]

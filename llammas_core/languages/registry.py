@@ -194,11 +194,6 @@ def english_name(code: str) -> str:
     return lang.name if lang else code
 
 
-def name_by_flores(flores_code: str) -> str:
-    """English name of a FLORES-200 code (the code itself when unknown)."""
-    return english_name(flores_code)
-
-
 def flores_code(code: str) -> str:
     """FLORES-200 code of a language; a code the registry does not know is taken as a FLORES code already."""
     return require(code, "flores") if find(code) else code
