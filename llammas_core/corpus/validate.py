@@ -11,7 +11,6 @@ from llammas_core.errors import ConfigError
 from llammas_core.languages import codes, find, lid_label_map, with_filter_defaults, word_tokenizer
 
 
-
 @functools.lru_cache(maxsize=1)
 def tokenizer_languages() -> frozenset[str]:
     """Language codes datatrove's word tokenizer knows (two-letter and three-letter codes)."""
@@ -92,7 +91,8 @@ def config_problems(cfg: CorpusConfig) -> list[str]:
                                               ("the word tokenizer", tokenizer, words))
                if known is not None and code not in known]
     if missing:
-        supported = sorted(c for c in registry & (lid if lid is not None else registry) if word_tokenizer(c) in tokenizer)
+        known = registry & (lid if lid is not None else registry)
+        supported = sorted(c for c in known if word_tokenizer(c) in tokenizer)
         problems.append(f"corpus.language: language {lang!r} is not supported by {' and '.join(missing)}; "
                         f"supported: {', '.join(supported)} (with filter defaults: "
                         f"{', '.join(with_filter_defaults())}; others need corpus.filters)")

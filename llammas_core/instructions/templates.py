@@ -62,7 +62,6 @@ XLLAMA_EN = [
 assert len(XLLAMA_EN) == 33
 
 
-
 def _names(lang: str, table: dict[str, str]) -> str:
     return table.get(lang, lang)
 

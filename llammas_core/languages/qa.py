@@ -26,7 +26,8 @@ _CJK = re.compile(r"[\u4e00-\u9fa5]")
 @functools.lru_cache(maxsize=1)
 def unicode_punctuation() -> frozenset[str]:
     """Every character of a Unicode punctuation category, plus string.punctuation (as MLQA's PUNCT)."""
-    return frozenset(chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")) | _ASCII_PUNCT
+    punct = (chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P"))
+    return frozenset(punct) | _ASCII_PUNCT
 
 
 def squad_normalize(s: str) -> str:
