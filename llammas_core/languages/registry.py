@@ -183,7 +183,8 @@ def require(code: str, capability: str) -> Any:
     value = getter(lang)
     if value is None:
         others = [lb for cap, (lb, g) in CAPABILITIES[group].items() if cap != capability and g(lang)]
-        avail = f"; {' and '.join(others)} {'is' if len(others) == 1 else 'are'} available" if others else ""
+        listed = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 2 else others)
+        avail = f"; {listed} {'is' if len(others) == 1 else 'are'} available" if others else ""
         raise ConfigError(f"no {label} for {lang.code}{avail}")
     return value
 
