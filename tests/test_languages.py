@@ -136,3 +136,7 @@ def test_extra_yaml_named_in_the_environment(tmp_path, monkeypatch, fresh_regist
     L.reload()
     with pytest.raises(ConfigError, match=r"(?s)extra.yaml, language 'qac'.*iso639_3"):
         L.codes()
+    extra.write_text("languages:\n  no: {name: Norwegian, iso639_3: nor, script: Latn}\n", encoding="utf-8")
+    L.reload()
+    with pytest.raises(ConfigError, match="language key False is not a string; quote it"):
+        L.codes()

@@ -109,8 +109,10 @@ def _read(path: Path) -> tuple[dict, dict[str, Language]]:
         raise ConfigError(f"language registry file {path}: expected a mapping with a `languages:` mapping")
     out = {}
     for code, entry in (raw.get("languages") or {}).items():
+        if not isinstance(code, str):  # YAML 1.1 reads `no:` (Norwegian) as false
+            raise ConfigError(f"language registry file {path}: language key {code!r} is not a string; quote it")
         try:
-            out[str(code)] = Language.model_validate({"code": str(code), **(entry or {})})
+            out[code] = Language.model_validate({"code": code, **(entry or {})})
         except ValidationError as e:
             raise ConfigError(f"language registry file {path}, language {code!r}: {e}") from e
     return raw.get("defaults") or {}, out
