@@ -8,7 +8,7 @@ import functools
 
 from llammas_core.corpus.config import CorpusConfig, FiltersConfig
 from llammas_core.errors import ConfigError
-from llammas_core.languages import codes, find, lid_label_map, with_filter_defaults, word_tokenizer
+from llammas_core.languages import codes, find, has, lid_label_map, with_filter_defaults, word_tokenizer
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,6 +96,9 @@ def config_problems(cfg: CorpusConfig) -> list[str]:
         problems.append(f"corpus.language: language {lang!r} is not supported by {' and '.join(missing)}; "
                         f"supported: {', '.join(supported)} (with filter defaults: "
                         f"{', '.join(with_filter_defaults())}; others need corpus.filters)")
+        if "language ID" in missing and find(lang) and not cfg.lid.model and not has(lang, "lid176"):
+            problems.append(f"corpus.lid.model: no lid.176 label for {lang} in the language registry; give a "
+                            f"model that knows it" + (", e.g. GlotLID" if has(lang, "glotlid") else ""))
     if cfg.lid.threshold is not None:
         _fraction(problems, "corpus.lid.threshold", cfg.lid.threshold)
     if cfg.lid.min_chars < 0:
