@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow
 
 from llammas_core.config import LlammasConfig, StoreConfig
+from llammas_core.preflight import PIPELINE_SECTIONS, preflight
 from llammas_core.refs import remember, substitute
 from llammas_core.scaling.config import PilotResult, ScalingConfig
 from llammas_core.scaling.pilots import Pilot, expand_pilots
@@ -34,8 +35,11 @@ def run_pilot(store: StoreConfig, pilot: Pilot) -> str:
 
 def scaling_stages(store: StoreConfig, scaling: ScalingConfig) -> str:
     """Pilots (if any), then the allocation stage; its manifest URI, remembered as `@allocation`."""
-    results = [PilotResult(language=p.language, pairs=p.pairs, manifest=run_pilot(store, p))
-               for p in expand_pilots(scaling)]
+    pilots = expand_pilots(scaling)
+    for p in pilots:  # every pilot's paths and settings, before the first one trains
+        preflight(LlammasConfig(store=store, instructions=p.instructions, train=p.train, evaluate=p.evaluate),
+                  PIPELINE_SECTIONS, store.endpoint_url, whole_run=True)
+    results = [PilotResult(language=p.language, pairs=p.pairs, manifest=run_pilot(store, p)) for p in pilots]
     resolved = scaling.model_copy(update={"pilot_results": scaling.pilot_results + results})
     uri = tagged(allocation_task, "allocation")(store, resolved)
     remember(store.open(), "allocation", scaling, uri)

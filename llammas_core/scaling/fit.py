@@ -33,11 +33,16 @@ class Curve:
     params: dict[str, float]
 
     def __call__(self, x) -> np.ndarray:
-        x = np.maximum(np.asarray(x, dtype=float), 1.0)  # zero pairs: the curve at one pair (log and power need X > 0)
+        """S(X); below one pair (log and power need X > 0) the tangent at X = 1, which keeps a concave curve
+        concave down to X = 0 (a flat start would make the first step look worthless to water-filling)."""
+        x = np.asarray(x, dtype=float)
+        u = np.maximum(x, 1.0)
         p = self.params
         if self.form == "loglinear":
-            return p["alpha"] + p["beta"] * np.log(x)
-        return p["s_inf"] - p["a"] * np.power(x, -p["b"])
+            y, slope = p["alpha"] + p["beta"] * np.log(u), p["beta"]
+        else:
+            y, slope = p["s_inf"] - p["a"] * np.power(u, -p["b"]), p["a"] * p["b"]
+        return np.where(x < 1.0, y + slope * (x - 1.0), y)
 
     @property
     def concave(self) -> bool:
