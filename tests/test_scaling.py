@@ -186,6 +186,8 @@ def test_config_errors_and_pilot_expansion():
     assert comp.max_records == 50000 and p.instructions.language == "zh" and p.instructions.translator.tgt_lang == "zh"
     assert p.instructions.name.endswith("-zh-50000") and p.evaluate.tasks[0].direction == "en-zh"
     assert p.train.sft.sources == ["@instructions"]
+    rehearsal = expand_pilots(load_config(REPO / "configs/demo-scaling-pilots.yaml").scaling)
+    assert [(p.language, p.pairs) for p in rehearsal] == [("et", 20), ("et", 60)]
     broken = cfg.scaling.model_copy(update={"pilot": cfg.scaling.pilot.model_copy(update={"translation_component": "nope"})})
     with pytest.raises(ConfigError, match="scaling pilot ar at 10,000 pairs: its mixture has no component 'nope'"):
         expand_pilots(broken)
