@@ -118,7 +118,7 @@ def test_budget_errors():
 def test_allocation_stage_commits_fits_allocation_and_plot(tmp_path):
     from llammas_core.config import load_config
     from llammas_core.refs import remember, resolve_standalone
-    from llammas_core.scaling.stage import run_allocation
+    from llammas_core.scaling.stage import allocation_caps, run_allocation
 
     cfg = load_config(REPO / "configs/demo-scaling.yaml",
                       [f"store.uri=file://{tmp_path}/store", f"store.work_dir={tmp_path}/work"])
@@ -137,6 +137,12 @@ def test_allocation_stage_commits_fits_allocation_and_plot(tmp_path):
     # `@allocation` resolves through the one reference resolver once the flow remembered it
     remember(store, "allocation", cfg.scaling, result.manifest_uri)
     assert resolve_standalone(store, cfg, {"allocation"}) == {"allocation": result.manifest_uri}
+    assert allocation_caps(result.manifest_uri) == m["allocation"]  # what a MuIT mixture reads
+    from llammas_core.stage import run_stage
+
+    other = run_stage(store, "report", {"n": 1}, [], lambda ctx: {"rows": []}, tmp_path / "work").manifest_uri
+    with pytest.raises(InputError, match="not an allocation stage"):
+        allocation_caps(other)
 
 
 def test_points_from_committed_evaluate_manifests(tmp_path):

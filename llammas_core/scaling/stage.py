@@ -15,7 +15,7 @@ from typing import Callable
 
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.scaling.allocate import allocate, uniform
-from llammas_core.scaling.config import PilotResult, ScalingConfig
+from llammas_core.scaling.config import ScalingConfig
 from llammas_core.scaling.fit import choose
 from llammas_core.scaling.plot import plot_curves
 from llammas_core.stage import StageContext, StageResult, read_manifest, run_stage
@@ -100,5 +100,10 @@ def run_allocation(store: Store, cfg: ScalingConfig, work_root: str | Path, log:
     return run_stage(store, STAGE, view, list(manifests.values()), body, Path(work_root), log=log)
 
 
-def pilot_result(language: str, pairs: int, manifest_uri: str) -> PilotResult:
-    return PilotResult(language=language, pairs=pairs, manifest=manifest_uri)
+def allocation_caps(manifest_uri: str, endpoint_url: str | None = None) -> dict[str, int]:
+    """Translation pairs per language of a committed allocation stage (`@allocation`): the caps a MuIT
+    mixture gives each language's translation component."""
+    manifest = read_manifest(manifest_uri, endpoint_url)
+    if manifest.get("stage") != STAGE or not isinstance(manifest.get("allocation"), dict):
+        raise InputError(f"{manifest_uri} is not an allocation stage (stage {manifest.get('stage')!r})")
+    return {lang: int(n) for lang, n in manifest["allocation"].items()}
