@@ -37,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip", action="append", default=[], choices=["slurm", "ray"])
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="llammas-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="llammas-cluster-bench-"))
     rows = []
     seconds, reference = timed(root, "local", None)
     rows.append(("local (2 workers)", seconds, True))
