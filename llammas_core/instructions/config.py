@@ -178,6 +178,9 @@ class InstructionsConfig(BaseModel):
     decontamination: DecontaminationConfig = DecontaminationConfig()
     mixture: MixtureConfig = MixtureConfig()
     quarantine_examples: int = Field(1000, ge=0, description="Bad records kept (with reasons) per source; all are counted.")
+    max_field_chars: int | None = Field(100_000, ge=1, description=(
+        "A record with a longer text field (instruction, input, output or a message) is quarantined as "
+        "`source:field_too_long` when read: before MT and before the mixture. None: no cap."))
 
     @model_validator(mode="after")
     def _check(self):

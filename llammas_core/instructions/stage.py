@@ -117,7 +117,7 @@ def _tiny_mt(store: Store, cfg: InstructionsConfig, work_root: Path, prints: lis
         if not src_texts:  # no bitext: the instruction texts themselves
             for s in cfg.sources:
                 records, _ = src.read_source(s.name, s.paths, s.format, s.language, max_records=t.max_texts,
-                                             keep_examples=0)
+                                             keep_examples=0, max_field_chars=cfg.max_field_chars)
                 src_texts += [x for r in records for x in src.record_texts(r) if x.strip()][: t.max_texts]
             tgt_texts = src_texts
         build_tiny_marian(src_texts, tgt_texts, ctx.out_dir / "model", vocab_size=t.vocab_size, shape=t.shape,
@@ -227,8 +227,7 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
         if res.texts is not None:
             item["translation"] = list(res.texts)
         sink.write(pool, item)
-        if kind == "removed":
-            qes["removed"].append(res.qe)
+        qes["removed"].append(res.qe)  # quarantined translations too (e.g. truncated): their QE still tells
     info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2)}
     info["cache"] = {"segment_hits": cache.hits, "segment_misses": cache.misses, "id": cache.id}
     log(f"[instructions] translated {pool}: {len(out)}/{len(todo)} ok in {seconds:.1f}s")
@@ -286,7 +285,8 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
         try:
             for s in cfg.sources:
                 started = time.time()
-                records, rs = src.read_source(s.name, s.paths, s.format, s.language, s.max_records, cfg.quarantine_examples)
+                records, rs = src.read_source(s.name, s.paths, s.format, s.language, s.max_records, cfg.quarantine_examples,
+                                              cfg.max_field_chars)
                 for ex in rs.examples:
                     quarantine.write(s.name, ex)
                 acct[s.name] = {"in": rs.read, "removed": {},

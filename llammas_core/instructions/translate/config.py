@@ -67,8 +67,9 @@ class TranslatorConfig(BaseModel):
         "degenerate (or random) models stop.")
     max_extra_tokens: int = Field(10, ge=0, description="Constant added to the proportional output cap.")
     max_input_tokens: int = Field(
-        512, ge=8, description="Longer segments are truncated to this many tokens (QE's length ratio then flags "
-        "the record).")
+        512, ge=8, description="Longest source segment in tokens (also capped by the model's positions): longer "
+        "sentences are split at clause boundaries before MT; a segment that still does not fit is never cut: "
+        "its record is quarantined (`mt:source_too_long`). openai: estimated as characters / 3.")
     batch_tokens: int = Field(
         4096, ge=16, description="Token budget of one batch: (longest source in the batch) x (segments), "
         "segments sorted by length first.")
@@ -84,6 +85,9 @@ class TranslatorConfig(BaseModel):
     base_url: str = Field(
         "http://127.0.0.1:8000/v1", description="openai: endpoint base URL up to /v1 (chat/completions is "
         "appended).")
+    model_revision: str | None = Field(
+        None, description="openai: a version label of the served weights that you set (a commit hash, a deploy "
+        "tag); part of the segment cache key, so change it when the endpoint's model changes.")
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="openai: NAME of the environment variable holding the API key (the key is "
         "never stored or logged). None or unset variable: no Authorization header.")
