@@ -11,7 +11,7 @@ from typing import Iterator
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.config import TranslatorConfig
 
-__all__ = ["Translator", "fingerprint_dir", "resolve_model_dir", "token_budget_batches", "output_cap",
+__all__ = ["Translator", "TokenizedTranslator", "fingerprint_dir", "resolve_model_dir", "token_budget_batches", "output_cap",
            "OUTPUT_TRUNCATED", "SOURCE_TRUNCATED"]
 
 # per-segment problems a backend reports (the record is then quarantined with it as the reason)
@@ -66,6 +66,26 @@ class Translator(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class TokenizedTranslator(Translator):
+    """A backend with a transformers tokenizer (`tokenizer`, `lang.prefix`) and an `input_limit`:
+    counts source tokens as the model sees them; translate() is translate_checked()'s text."""
+
+    tokenizer: object
+    lang: object
+    input_limit: int
+
+    def max_source_tokens(self) -> int:
+        return self.input_limit
+
+    def source_tokens(self, segments: list[str]) -> list[int]:
+        if not segments:
+            return []
+        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments])["input_ids"]]
+
+    def translate(self, segments: list[str]) -> list[str]:
+        return [t for t, _ in self.translate_checked(segments)]
 
 
 def fingerprint_dir(path: str | Path) -> str:

@@ -17,7 +17,7 @@ from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.base import (
     OUTPUT_TRUNCATED,
     SOURCE_TRUNCATED,
-    Translator,
+    TokenizedTranslator,
     fingerprint_dir,
     model_positions,
     output_cap,
@@ -34,7 +34,7 @@ _FAMILIES = {"MarianMTModel": "marian", "M2M100ForConditionalGeneration": "m2m10
              "T5ForConditionalGeneration": "madlad"}
 
 
-class CTranslate2Translator(Translator):
+class CTranslate2Translator(TokenizedTranslator):
     def __init__(self, cfg: TranslatorConfig):
         try:
             import ctranslate2
@@ -86,17 +86,6 @@ class CTranslate2Translator(Translator):
     def model_id(self) -> dict:
         return {"name": "local", "revision": self.cfg.revision, "fingerprint": self._fingerprint,
                 "family": self.family, "compute_type": self.compute_type, "device": self.device}
-
-    def max_source_tokens(self) -> int:
-        return self.input_limit
-
-    def source_tokens(self, segments: list[str]) -> list[int]:
-        if not segments:
-            return []
-        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments])["input_ids"]]
-
-    def translate(self, segments: list[str]) -> list[str]:
-        return [t for t, _ in self.translate_checked(segments)]
 
     def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
         if not segments:

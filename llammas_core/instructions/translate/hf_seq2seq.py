@@ -25,7 +25,7 @@ from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.base import (
     OUTPUT_TRUNCATED,
     SOURCE_TRUNCATED,
-    Translator,
+    TokenizedTranslator,
     fingerprint_dir,
     model_positions,
     output_cap,
@@ -118,7 +118,7 @@ def lang_setup(tokenizer, family: str, cfg: TranslatorConfig) -> LangSetup:
     return LangSetup()
 
 
-class HFSeq2SeqTranslator(Translator):
+class HFSeq2SeqTranslator(TokenizedTranslator):
     def __init__(self, cfg: TranslatorConfig):
         import torch
         from transformers import AutoConfig, AutoModelForSeq2SeqLM
@@ -163,14 +163,6 @@ class HFSeq2SeqTranslator(Translator):
                 "resolved_revision": self.revision, "fingerprint": self._fingerprint, "family": self.family,
                 "dtype": str(self.dtype).removeprefix("torch."), "device": self.device.split(":")[0]}
 
-    def max_source_tokens(self) -> int:
-        return self.input_limit
-
-    def source_tokens(self, segments: list[str]) -> list[int]:
-        if not segments:
-            return []
-        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments])["input_ids"]]
-
     def encode(self, segments: list[str]) -> list[list[int]]:
         texts = [self.lang.prefix + s for s in segments]
         return self.tokenizer(texts, truncation=True, max_length=self.input_limit)["input_ids"]
@@ -203,9 +195,6 @@ class HFSeq2SeqTranslator(Translator):
                 # each segment keeps at most its own cap, so the output does not depend on its batch
                 out[i] = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg, self.output_limit)].tolist()
         return out
-
-    def translate(self, segments: list[str]) -> list[str]:
-        return [t for t, _ in self.translate_checked(segments)]
 
     def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
         if not segments:
