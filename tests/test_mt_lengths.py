@@ -121,7 +121,7 @@ def _stage(tmp_path, records, translate, **extra):
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     cfg = InstructionsConfig.model_validate({
         "sources": [{"name": "alp", "paths": [str(tmp_path / "a.jsonl")], "translate": translate}],
-        "decontamination": {"enabled": False}, "qe": LENIENT.model_dump(), **extra})
+        "decontamination": {"enabled": False}, "qe": LENIENT.model_dump(exclude_none=True), **extra})
     return run_instructions(LocalStore(tmp_path / "store"), cfg, tmp_path / "work", lambda s: None).manifest
 
 
@@ -138,3 +138,21 @@ def test_oversize_record_quarantined_before_mt_and_mixture(tmp_path):
     assert m["pools"]["alp@et"]["in"] == 1 and m["pools"]["alp@et"]["kept"] == 1
     m = _stage(tmp_path / "c", [big, small], False, max_field_chars=None)  # the cap is configurable
     assert m["records"] == 2
+
+
+def test_roundtrip_check_runs_from_the_config(tmp_path):
+    # before: nothing passed a reverse translator, so qe.roundtrip never ran
+    import re
+
+    back = lambda t: "Purple monkeys dance on the moon." if "zebraile" in t else re.sub(r"ile\b", "", t)  # noqa: E731
+    records = [{"instruction": "Describe a quiet morning by the lake.", "input": "", "output": "Birds sing softly."},
+               {"instruction": "Describe a zebra running across the plain.", "input": "", "output": "It runs fast."}]
+    thresholds = {"default": {**LENIENT.thresholds["default"].model_dump(), "roundtrip_chrf_min": 50}}
+    with ChatServer() as fwd, ChatServer(translate=back) as rev:
+        qe = {"thresholds": thresholds, "roundtrip": True,
+              "roundtrip_translator": openai_config(rev.url, src_lang="et", tgt_lang="en").model_dump()}
+        m = _stage(tmp_path, records, True, translator=openai_config(fwd.url).model_dump(), qe=qe)
+        assert rev.ok_texts()  # the reverse endpoint was called
+    a = m["pools"]["alp@et"]
+    assert a["kept"] == 1 and a["removed"] == {"mt:roundtrip_chrf": 1}, a
+    assert m["translation"]["roundtrip_translator"]["model"]["name"] == "tiny-llm"

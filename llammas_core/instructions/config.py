@@ -195,6 +195,10 @@ class InstructionsConfig(BaseModel):
         if t is not None and (t.src_lang, t.tgt_lang) != (self.source_language, self.language):
             raise ValueError(f"translator languages {t.src_lang}->{t.tgt_lang} differ from "
                              f"instructions {self.source_language}->{self.language}")
+        r = self.qe.roundtrip_translator if self.qe.roundtrip else None
+        if r is not None and (r.src_lang, r.tgt_lang) != (self.language, self.source_language):
+            raise ValueError(f"qe.roundtrip_translator languages {r.src_lang}->{r.tgt_lang} must be the reverse "
+                             f"{self.language}->{self.source_language}")
         pools = set(self.pools())
         for c in self.mixture.components:
             if c.pool not in pools:

@@ -203,14 +203,23 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
         else:
             todo.append(r)
     translator = make_translator(translator_cfg)
+    reverse = None
     try:
         identity = translator.identity()
         cache = SegmentCache(store, identity)
+        if cfg.qe.roundtrip:  # the reverse MT of the round-trip check (the demo's tiny model serves both ways)
+            rcfg = cfg.qe.roundtrip_translator
+            if rcfg.model == TINY_MT:
+                rcfg = rcfg.model_copy(update={"model": translator_cfg.model})
+            reverse = make_translator(rcfg)
         started = time.time()
-        results = translate_items([src.record_texts(r) for r in todo], translator, cache, cfg.qe, progress=progress)
+        results = translate_items([src.record_texts(r) for r in todo], translator, cache, cfg.qe, progress=progress,
+                                  reverse=reverse)
         seconds = time.time() - started
     finally:
         translator.close()
+        if reverse is not None:
+            reverse.close()
     out, qes = [], {"kept": [], "removed": []}
     direction = f"{todo[0]['language'] if todo else cfg.source_language}-{cfg.language}"
     for rec, res in zip(todo, results):
@@ -228,7 +237,8 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
             item["translation"] = list(res.texts)
         sink.write(pool, item)
         qes["removed"].append(res.qe)  # quarantined translations too (e.g. truncated): their QE still tells
-    info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2)}
+    info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2),
+            "roundtrip_translator": reverse.identity() if reverse is not None else None}
     info["cache"] = {"segment_hits": cache.hits, "segment_misses": cache.misses, "id": cache.id}
     log(f"[instructions] translated {pool}: {len(out)}/{len(todo)} ok in {seconds:.1f}s")
     return out, {**info, "_qe": qes}
