@@ -156,3 +156,36 @@ def test_roundtrip_check_runs_from_the_config(tmp_path):
     a = m["pools"]["alp@et"]
     assert a["kept"] == 1 and a["removed"] == {"mt:roundtrip_chrf": 1}, a
     assert m["translation"]["roundtrip_translator"]["model"]["name"] == "tiny-llm"
+
+
+def test_cache_key_covers_dtype_device_snapshot_and_served_model(alpaca_marian, tmp_path, monkeypatch):
+    # before: dtype, device and the resolved revision were not in the key (revision None matched any
+    # snapshot), and an endpoint's key held the configured name only
+    import huggingface_hub.constants as hf_constants
+
+    from llammas_core.instructions.cache import identity_hash
+    from llammas_core.instructions.translate.hf_seq2seq import resolve_revision
+
+    path, _ = alpaca_marian
+    ids = {identity_hash(make_translator(TranslatorConfig(model=str(path), beams=1, device="cpu", dtype=d)).identity())
+           for d in ("float32", "bfloat16")}
+    assert len(ids) == 2
+    repo = tmp_path / "hub" / "models--org--mt"
+    for commit in ("a" * 40, "b" * 40):
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        (repo / "snapshots" / commit / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    (repo / "refs" / "main").write_text("a" * 40)
+    assert resolve_revision("org/mt", None) == "a" * 40
+    (repo / "refs" / "main").write_text("b" * 40)  # a newer snapshot: a new key
+    assert resolve_revision("org/mt", None) == "b" * 40
+
+    def key(served, **kw):
+        with ChatServer(models=served) as srv:
+            return identity_hash(make_translator(openai_config(srv.url, **kw)).identity())
+
+    v1 = [{"id": "tiny-llm", "root": "org/tiny-llm@v1"}]
+    v2 = [{"id": "tiny-llm", "root": "org/tiny-llm@v2"}]
+    assert key(v1) == key(v1) != key(v2)
+    assert key(None) != key(None, model_revision="2026-12-01")  # TGI-like servers: the user's label counts
