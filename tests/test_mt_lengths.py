@@ -36,7 +36,7 @@ def alpaca_marian(tmp_path_factory):
     longest sentences, and those records."""
     from llammas_core.instructions.tiny_mt import build_tiny_marian
 
-    recs = _longest_alpaca(6)
+    recs = _longest_alpaca(3)
     # a small vocabulary from a few sentences: ~1 token per 1-2 characters, as with the demo's
     path = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, tmp_path_factory.mktemp("m") / "hf", vocab_size=300,
                              max_position=512)
@@ -121,7 +121,7 @@ def _stage(tmp_path, records, translate, **extra):
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     cfg = InstructionsConfig.model_validate({
         "sources": [{"name": "alp", "paths": [str(tmp_path / "a.jsonl")], "translate": translate}],
-        "decontamination": {"enabled": False}, "qe": LENIENT.model_dump(exclude_none=True), **extra})
+        "decontamination": {"enabled": False}, "qe": LENIENT.model_dump(), **extra})
     return run_instructions(LocalStore(tmp_path / "store"), cfg, tmp_path / "work", lambda s: None).manifest
 
 
@@ -189,3 +189,12 @@ def test_cache_key_covers_dtype_device_snapshot_and_served_model(alpaca_marian, 
     v2 = [{"id": "tiny-llm", "root": "org/tiny-llm@v2"}]
     assert key(v1) == key(v1) != key(v2)
     assert key(None) != key(None, model_revision="2026-12-01")  # TGI-like servers: the user's label counts
+
+
+def test_roundtrip_without_a_reverse_translator_is_a_config_error():
+    from llammas_core.instructions.config import InstructionsConfig
+
+    with pytest.raises(ValueError, match="roundtrip_translator"):
+        InstructionsConfig.model_validate({
+            "sources": [{"name": "a", "paths": ["x.json"], "translate": True}],
+            "translator": {"model": "m"}, "qe": {"roundtrip": True}})

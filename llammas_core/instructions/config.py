@@ -195,6 +195,8 @@ class InstructionsConfig(BaseModel):
         if t is not None and (t.src_lang, t.tgt_lang) != (self.source_language, self.language):
             raise ValueError(f"translator languages {t.src_lang}->{t.tgt_lang} differ from "
                              f"instructions {self.source_language}->{self.language}")
+        if self.qe.roundtrip and t is not None and self.qe.roundtrip_translator is None:
+            raise ValueError("qe.roundtrip needs qe.roundtrip_translator (the target -> source translator)")
         r = self.qe.roundtrip_translator if self.qe.roundtrip else None
         if r is not None and (r.src_lang, r.tgt_lang) != (self.language, self.source_language):
             raise ValueError(f"qe.roundtrip_translator languages {r.src_lang}->{r.tgt_lang} must be the reverse "

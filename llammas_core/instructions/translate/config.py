@@ -179,15 +179,9 @@ class QEConfig(BaseModel):
     comet_timeout_s: float = Field(3600, gt=0, description="COMET subprocess time limit.")
     roundtrip: bool = Field(
         False, description="Back-translate every translated record (costs a second MT pass) and report chrF; "
-        "needs roundtrip_translator.")
+        "the instructions stage takes the reverse MT from roundtrip_translator.")
     roundtrip_translator: TranslatorConfig | None = Field(
         None, description="The reverse MT (target -> source language) of the round-trip check, any backend.")
-
-    @model_validator(mode="after")
-    def _roundtrip(self) -> "QEConfig":
-        if self.roundtrip and self.roundtrip_translator is None:
-            raise ConfigError("qe.roundtrip needs qe.roundtrip_translator (a target -> source translator)")
-        return self
 
     def for_lang(self, lang: str) -> QEThresholds:
         return self.thresholds.get(lang) or self.thresholds.get("default") or QEThresholds()
