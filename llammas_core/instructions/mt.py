@@ -120,8 +120,10 @@ def translate_items(
     src_lang, tgt_lang = translator.cfg.src_lang, translator.cfg.tgt_lang
     layouts: list[list[Layout]] = []
     unfit: list[set[str]] = []  # per item: layout problems (a sentence too long for the model)
+    memo: dict[str, tuple[Layout, str | None]] = {}  # repeated texts (pools with duplicates) split once
     for item in items:
-        fitted = [fit_layout(t or "", src_lang, translator) for t in item]
+        fitted = [memo[t or ""] if (t or "") in memo else memo.setdefault(t or "", fit_layout(t or "", src_lang, translator))
+                  for t in item]
         layouts.append([lay for lay, _ in fitted])
         unfit.append({p for _, p in fitted if p})
     # records that cannot be translated whole are not sent at all
