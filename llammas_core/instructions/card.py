@@ -86,7 +86,8 @@ def dataset_card(cfg: InstructionsConfig, stats: dict, demo_translator: bool) ->
     ]
     if demo_translator:
         parts += ["", "> **Demo data.** The translator is a random-init tiny Marian model built offline: its "
-                  "\"translations\" are meaningless, and quality estimation rejects most of them. Do not train on this."]
+                  "\"translations\" are meaningless; it rarely emits an end token, so most outputs stop at the length cap "
+                  "and are quarantined as `mt:output_truncated`, and QE rejects most others. Do not train on this."]
     parts += ["", "## Components", "",
               _table(["component", "pool", "records", "available", "removed", "not sampled"],
                      [[n, c["pool"], c["kept"], c["available"],

@@ -82,7 +82,7 @@ class TokenizedTranslator(Translator):
     def source_tokens(self, segments: list[str]) -> list[int]:
         if not segments:
             return []
-        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments])["input_ids"]]
+        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments], verbose=False)["input_ids"]]
 
     def translate(self, segments: list[str]) -> list[str]:
         return [t for t, _ in self.translate_checked(segments)]

@@ -91,7 +91,7 @@ class CTranslate2Translator(TokenizedTranslator):
         if not segments:
             return []
         texts = [self.lang.prefix + s for s in segments]
-        full = self.tokenizer(texts)["input_ids"]
+        full = self.tokenizer(texts, verbose=False)["input_ids"]  # long ones are reported, not warned about
         tokens = [self.tokenizer.convert_ids_to_tokens(x[: self.input_limit]) for x in full]
         end = self.tokenizer.eos_token
         out: list = [None] * len(segments)

@@ -202,7 +202,7 @@ class HFSeq2SeqTranslator(TokenizedTranslator):
         pad = self.tokenizer.pad_token_id
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos) if isinstance(eos, (list, tuple)) else {eos}
-        full = self.tokenizer([self.lang.prefix + s for s in segments])["input_ids"]
+        full = self.tokenizer([self.lang.prefix + s for s in segments], verbose=False)["input_ids"]
         gen = self._generate([x[: self.input_limit] for x in full])
         self.new_tokens = [sum(1 for t in g if t != pad and t not in eos_ids) for g in gen]
         out = []
