@@ -10,8 +10,10 @@ Output folder `instructions/<key>/`:
                               (component, pool, source, language, origin, direction,
                               instruction_language, template, id, qe (JSON), qe_<score> floats)
     removed/<pool>.jsonl      records removed by QE, bitext filters, decontamination or dedup, with reasons
-    quarantine/<pool>.jsonl   bad input (malformed, missing/non-string fields, empty outputs, empty
-                              bitext lines, MT that broke protected spans), examples bounded per source
+    quarantine/<pool>.jsonl   bad input (malformed, missing/non-string fields, empty outputs, a field over
+                              max_field_chars, empty or non-UTF-8 bitext lines, MT that broke protected
+                              spans or was cut: output_truncated, source_truncated, source_too_long),
+                              examples bounded per source
     README.md                 dataset card (sources, licences, counts, QE distribution)
     stats.json                all statistics below
     qe_hist.png               QE score histograms (when anything was translated)
@@ -20,7 +22,8 @@ Output folder `instructions/<key>/`:
                               quarantined {reason: n}, components {name: records}, pools, bitext,
                               translation, decontamination, steps (table rows for the UI)
 
-Per pool, in = kept + removed + quarantined (checked before commit); records of a pool that the
+Per pool, in = kept + removed + quarantined (checked before commit; every reason counts records,
+so a pool with any number of duplicates balances); records of a pool that the
 mixture did not sample are counted as removed `mixture:not_sampled` but not written out.
 
 The train stage reads `data/*.parquet` of this manifest (`sft.sources: ["@instructions"]` or the
