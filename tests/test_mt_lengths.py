@@ -80,13 +80,20 @@ def test_openai_length_finish_and_long_sources(tmp_path):
     clauses = ", ".join(f"then the {w} walked slowly along the river bank" for w in
                         ["farmer", "teacher", "doctor", "child", "painter", "sailor", "baker", "miner"])
     long_text = f"In the morning {clauses}. Short one."
-    with ChatServer(finish=lambda text: "length" if "cut here" in text else "stop") as srv:
+    # a "model" that runs out of tokens on "cut here" and on the whole `retry` sentence
+    retry = "The old mill by the river, which nobody had used for years, was finally repaired."
+    finish = lambda text: "length" if "cut here" in text or text == retry else "stop"  # noqa: E731
+    with ChatServer(finish=finish) as srv:
         tr = make_translator(openai_config(srv.url, max_input_tokens=40))  # ~120 characters a segment
-        items = [["Please cut here now.", ""], [long_text, ""], ["Name a colour.", "Blue"]]
+        items = [["Please cut here now.", ""], [long_text, ""], ["Name a colour.", "Blue"], [retry, ""]]
         res = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), LENIENT)
         sent = srv.ok_texts()
     assert res[0].verdict == "quarantined" and res[0].reasons == ["output_truncated"]
     assert res[1].verdict == "ok" and res[2].verdict == "ok"
+    # a cut answer for a long segment: translated again in pieces (clauses) that all finish
+    halves = [t for t in sent if t in retry and t != retry]
+    assert res[3].verdict == "ok" and retry in sent and len(halves) == 3, halves  # its clauses
+    assert res[3].texts[0].count(",") == 2
     assert max(len(t) for t in sent) <= 120 and sum(t.startswith("In the morning") for t in sent) == 1
     assert res[1].texts[0].count(",") == long_text.count(",")  # split at clauses, joined with the same marks
 

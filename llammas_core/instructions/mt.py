@@ -21,6 +21,11 @@ Source length: a segment longer than the translator's input limit (max_source_to
 with its tokenizer) is never sent to be cut: its text is split again with a character budget
 derived from the overshoot (sentences at clause boundaries, then spaces; segment.split_long),
 up to a few times, before the record is given up as "source_too_long".
+
+Truncated output: a segment whose translation stopped at the cap is split into pieces of at
+most half its length at clause (or space) boundaries and the pieces are translated; when all
+finish, their translations joined stand for the segment. Otherwise the record is quarantined
+("output_truncated").
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from typing import Callable, Literal
 
 from llammas_core.instructions.cache import SegmentCache
 from llammas_core.instructions.qe import COMET_SKIPPED, comet_scores, record_qe, roundtrip_chrf
-from llammas_core.instructions.segment import Layout, split_text
-from llammas_core.instructions.translate.base import Translator
+from llammas_core.instructions.segment import Layout, split_long, split_text
+from llammas_core.instructions.translate.base import OUTPUT_TRUNCATED, Translator
 from llammas_core.instructions.translate.config import QEConfig
 
 __all__ = ["ItemResult", "translate_items", "translate_segments"]
@@ -75,6 +80,27 @@ def translate_segments(segments: list[str], translator: Translator, cache: Segme
 
 
 MIN_SEGMENT_CHARS = 20
+
+
+def retry_truncated(table: dict[str, str], problems: dict[str, str], translator: Translator, cache: SegmentCache,
+                    chunk_segments: int = 1024) -> None:
+    """Translate each output-truncated segment again in pieces of at most half its length
+    (split_long); where every piece finishes, their joined translations replace the segment's
+    and its problem is cleared (in place)."""
+    halves = {}
+    for seg, problem in problems.items():
+        if problem == OUTPUT_TRUNCATED and len(seg) >= 2 * MIN_SEGMENT_CHARS:
+            parts = split_long(seg, -(-len(seg) // 2))
+            if len(parts) > 1 and all(len(p.strip()) >= 2 for p in parts):
+                halves[seg] = parts
+    if not halves:
+        return
+    pieces = [p.strip() for parts in halves.values() for p in parts]
+    sub, sub_problems = translate_segments(pieces, translator, cache, None, chunk_segments)
+    for seg, parts in halves.items():
+        if not any(p.strip() in sub_problems for p in parts):  # kept whitespace between the halves
+            table[seg] = "".join(sub[p.strip()] + p[len(p.rstrip()):] for p in parts).strip()
+            del problems[seg]
 
 
 def fit_layout(text: str, lang: str, translator: Translator, tries: int = 4) -> tuple[Layout, str | None]:
@@ -129,6 +155,7 @@ def translate_items(
     # records that cannot be translated whole are not sent at all
     all_segments = [s for item, bad in zip(layouts, unfit) if not bad for lay in item for s in lay.segments]
     table, seg_problems = translate_segments(all_segments, translator, cache, progress, chunk_segments)
+    retry_truncated(table, seg_problems, translator, cache, chunk_segments)
 
     back: dict[str, str] = {}
     if qe.roundtrip and reverse is not None:
