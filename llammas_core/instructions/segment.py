@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from llammas_core.instructions.protect import code_lines, has_translatable_text, mask, unmask
+from llammas_core.languages import sentence_splitter
 
 __all__ = ["Piece", "Layout", "split_text", "split_sentences", "split_long"]
 
@@ -129,7 +130,7 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
         return [text] if text else []
     if len(text) > SPACY_CHUNK:  # never hand spaCy more than it accepts (E088)
         return [s for chunk in split_long(text, SPACY_CHUNK) for s in split_sentences(chunk, lang)]
-    doc = _nlp(lang)(text)
+    doc = _nlp(sentence_splitter(lang))(text)
     out = [s.text_with_ws for s in doc.sents]
     if "".join(out) != text:  # never lose a byte: fall back to the whole line
         return [text]
