@@ -127,6 +127,7 @@ class ChatServer:
                         server.failed.add(text)
                     server.requests.append((text, status))
                     server.auth.append(self.headers.get("Authorization"))
+                counted = True
                 try:
                     if server.slow and k % server.slow == 0:
                         time.sleep(server.slow_s)
@@ -141,6 +142,9 @@ class ChatServer:
                     else:
                         payload = {"error": {"message": "try later", "code": status}}
                     data = json.dumps(payload).encode()
+                    with server.lock:  # done before the answer leaves: the client may send its next one at once
+                        server.in_flight -= 1
+                        counted = False
                     self.send_response(status)
                     if status == 429:
                         self.send_header("Retry-After", "0")
@@ -151,8 +155,9 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    if counted:
+                        with server.lock:
+                            server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
