@@ -25,7 +25,8 @@ up to a few times, before the record is given up as "source_too_long".
 Truncated output: a segment whose translation stopped at the cap is split into pieces of at
 most half its length at clause (or space) boundaries and the pieces are translated; when all
 finish, their translations joined stand for the segment. Otherwise the record is quarantined
-("output_truncated").
+("output_truncated"). Not tried when most outputs of a batch are cut: that model (e.g. the
+demo's random one) would cut the pieces too, at twice the cost.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def translate_items(
     # records that cannot be translated whole are not sent at all
     all_segments = [s for item, bad in zip(layouts, unfit) if not bad for lay in item for s in lay.segments]
     table, seg_problems = translate_segments(all_segments, translator, cache, progress, chunk_segments)
-    retry_truncated(table, seg_problems, translator, cache, chunk_segments)
+    if len(seg_problems) <= 0.5 * len(table):  # a model that cuts most outputs (a random one) is not retried
+        retry_truncated(table, seg_problems, translator, cache, chunk_segments)
 
     back: dict[str, str] = {}
     if qe.roundtrip and reverse is not None:
