@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.config import InstructionsConfig
+from llammas_core.secrets import NO_USERINFO, refuse_credentials
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
-
-
-NO_USERINFO = r"^[^@]*$"  # no `user:password@` in a URL
 
 
 class StoreConfig(BaseModel):
@@ -34,6 +32,9 @@ class StoreConfig(BaseModel):
                                      json_schema_extra={"pattern": NO_USERINFO})
     region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
     work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
+    umask: str = Field("022", pattern=r"^0?[0-7]{3}$",
+                       description="Octal umask of committed files and folders in a local store (022: readable "
+                                   "by group and others, for a shared store; 077: owner only).")
 
     @field_validator("uri", "endpoint_url")
     @classmethod
@@ -46,7 +47,7 @@ class StoreConfig(BaseModel):
         return value
 
     def open(self) -> Store:
-        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region)
+        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region, umask=int(self.umask, 8))
 
     @property
     def work_path(self) -> Path:
@@ -83,6 +84,11 @@ class LlammasConfig(BaseModel):
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
                           "with bootstrap CIs and paired deltas against the baseline.")
+
+    @model_validator(mode="after")
+    def _no_credentials_anywhere(self) -> "LlammasConfig":
+        refuse_credentials(self)  # every URL field of every section; key sources known to the scrubber
+        return self
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
