@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.errors import ConfigError, InputError, LlammasError
 from llammas_core.evaluate.config import EvaluateConfig
 from llammas_core.evaluate.identity import (
     code_version,
@@ -91,11 +91,25 @@ class EvalPlan:
         return [i for i in self.items if not store.exists(f"{i.prefix}/{MANIFEST}")]
 
 
-def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
-    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
+def input_problems(cfg: EvaluateConfig, skip_refs: bool = False) -> list[str]:
+    """Every problem of every task and model (missing or wrong file, bad items, unloadable model), so
+    one run reports them all; `skip_refs`: models given as `@references` are checked once resolved."""
     from llammas_core.evaluate.engine import validate_task
     from llammas_core.evaluate.models import validate_model
 
+    problems = []
+    models = [m for m in cfg.models if not (skip_refs and m.path.startswith("@"))]
+    for what, check, items in (("task", validate_task, cfg.tasks), ("model", validate_model, models)):
+        for item in items:
+            try:
+                check(item)
+            except LlammasError as e:
+                problems.append(f"{what} {item.name}: {e}")
+    return problems
+
+
+def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
+    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
     refs = cfg.unresolved_refs()
     if refs:
         raise ConfigError(f"evaluate: unresolved model references {refs}: run it in the pipeline, or give "
@@ -103,10 +117,9 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
     for t in cfg.tasks:
         if t.data:
             log(f"[evaluate] {t.name}: data {t.data}")
-    for task in cfg.tasks:
-        validate_task(task)
-    for model in cfg.models:
-        validate_model(model)
+    problems = input_problems(cfg)
+    if problems:
+        raise InputError(f"evaluate: {len(problems)} problem(s): " + "; ".join(problems))
     version = engine_version()
     plan = EvalPlan(cfg, version, {}, {})
     task_views = {t.name: task_key_view(t) for t in cfg.tasks}
