@@ -102,6 +102,16 @@ def trainer_env(extra: dict[str, str] | None = None, deadline: float | None = No
     return env
 
 
+INTERRUPT_GRACE = 3.0  # a stopped run: the trainer gets this long after SIGTERM (it resumes from its last checkpoint)
+_RUNNING: set[subprocess.Popen] = set()  # trainer process groups this process started and still waits for
+
+
+def terminate_trainers(grace: float = INTERRUPT_GRACE) -> None:
+    """SIGTERM (then SIGKILL) every trainer process group this process runs: called when a run is stopped."""
+    for proc in list(_RUNNING):
+        _kill_group(proc, grace)
+
+
 def _kill_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
     if proc.poll() is not None:
         return
@@ -161,6 +171,7 @@ def run_command(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    _RUNNING.add(proc)
     timed_out = False
     try:
         while True:
@@ -174,8 +185,12 @@ def run_command(
                 break
             except subprocess.TimeoutExpired:
                 continue
+    except BaseException:  # KeyboardInterrupt, Prefect's TerminationSignal, cancellation: stop it now
+        _kill_group(proc, INTERRUPT_GRACE)
+        raise
     finally:
-        _kill_group(proc)  # also on KeyboardInterrupt / cancellation of the caller
+        _kill_group(proc)
+        _RUNNING.discard(proc)
         reader.join(timeout=10)
     rc = proc.returncode
     text_tail = "\n".join(tail)
