@@ -36,6 +36,7 @@ from typing import Callable
 
 from llammas_core.errors import ConfigError, InputError, LlammasError
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.refs import REF
 from llammas_core.evaluate.identity import (
     code_version,
     data_fingerprint,
@@ -98,7 +99,7 @@ def input_problems(cfg: EvaluateConfig, skip_refs: bool = False) -> list[str]:
     from llammas_core.evaluate.models import validate_model
 
     problems = []
-    models = [m for m in cfg.models if not (skip_refs and m.path.startswith("@"))]
+    models = [m for m in cfg.models if not (skip_refs and REF.match(m.path))]
     for what, check, items in (("task", validate_task, cfg.tasks), ("model", validate_model, models)):
         for item in items:
             try:
