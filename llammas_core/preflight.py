@@ -74,9 +74,9 @@ def _check_instructions(section, endpoint_url: str | None) -> list[str]:
 
 
 def _check_evaluate(section, endpoint_url: str | None) -> list[str]:
-    from llammas_core.evaluate.stage import input_problems
+    from llammas_core.evaluate.stage import input_errors
 
-    return [f"evaluate.{p}" for p in input_problems(section, skip_refs=True)]
+    return [f"evaluate.{message}" for message, _ in input_errors(section, skip_refs=True)]
 
 
 # every section the main job runs, in order

@@ -92,21 +92,23 @@ class EvalPlan:
         return [i for i in self.items if not store.exists(f"{i.prefix}/{MANIFEST}")]
 
 
-def input_problems(cfg: EvaluateConfig, skip_refs: bool = False) -> list[str]:
+def input_errors(cfg: EvaluateConfig, skip_refs: bool = False) -> list[tuple[str, LlammasError]]:
     """Every problem of every task and model (missing or wrong file, bad items, unloadable model), so
-    one run reports them all; `skip_refs`: models given as `@references` are checked once resolved."""
+    one run reports them all: (message naming the task or model, the error); `skip_refs`: models given
+    as `@references` are checked once resolved."""
     from llammas_core.evaluate.engine import validate_task
     from llammas_core.evaluate.models import validate_model
 
-    problems = []
+    errors = []
     models = [m for m in cfg.models if not (skip_refs and REF.match(m.path))]
     for what, check, items in (("task", validate_task, cfg.tasks), ("model", validate_model, models)):
         for item in items:
             try:
                 check(item)
             except LlammasError as e:
-                problems.append(f"{what} {item.name}: {e}")
-    return problems
+                where = f"{what} {item.name}"
+                errors.append((str(e) if str(e).startswith(where) else f"{where}: {e}", e))
+    return errors
 
 
 def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
@@ -118,9 +120,12 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
     for t in cfg.tasks:
         if t.data:
             log(f"[evaluate] {t.name}: data {t.data}")
-    problems = input_problems(cfg)
-    if problems:
-        raise InputError(f"evaluate: {len(problems)} problem(s): " + "; ".join(problems))
+    errors = input_errors(cfg)
+    if len(errors) == 1:
+        raise errors[0][1]
+    if errors:
+        kind = ConfigError if any(isinstance(e, ConfigError) for _, e in errors) else InputError
+        raise kind(f"evaluate: {len(errors)} problems: " + "; ".join(m for m, _ in errors))
     version = engine_version()
     plan = EvalPlan(cfg, version, {}, {})
     task_views = {t.name: task_key_view(t) for t in cfg.tasks}
