@@ -19,6 +19,7 @@ from llammas_core.secrets import NO_USERINFO, refuse_credentials
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.scaling.config import ScalingConfig
 
 
 class StoreConfig(BaseModel):
@@ -84,6 +85,9 @@ class LlammasConfig(BaseModel):
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
                           "with bootstrap CIs and paired deltas against the baseline.")
+    scaling: ScalingConfig | None = Field(
+        None, description="x-LLaMA scaling law: CoIT pilots per language and translation-data size, a curve fitted "
+                          "per language and the allocation of a budget of translation pairs ('@allocation').")
 
     @model_validator(mode="after")
     def _no_credentials_anywhere(self) -> "LlammasConfig":
