@@ -140,7 +140,6 @@ def test_cache_and_model_folder_on_s3(s3_endpoint, tmp_path, monkeypatch):
     from llammas_core.instructions.translate.base import resolve_model_dir
     from llammas_core.store import S3Store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     store = S3Store("s3://llammas-test/mtcache", endpoint_url=s3_endpoint)
     ident = {"backend": "openai", "model": {"name": "m"}, "pair": "en-et"}
     c1 = SegmentCache(store, ident)

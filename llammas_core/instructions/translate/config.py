@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.errors import ConfigError
 from llammas_core.languages import LanguageCode, require
+from llammas_core.secrets import NO_USERINFO, refuse_userinfo
 
 __all__ = ["TranslatorConfig", "QEConfig", "QEThresholds", "model_lang_code"]
 
@@ -73,7 +74,7 @@ class TranslatorConfig(BaseModel):
     # openai
     base_url: str = Field(
         "http://127.0.0.1:8000/v1", description="openai: endpoint base URL up to /v1 (chat/completions is "
-        "appended).")
+        "appended). No credentials in it: the key comes from api_key_env.", json_schema_extra={"pattern": NO_USERINFO})
     model_revision: str | None = Field(
         None, description="openai: a version label of the served weights that you set (a commit hash, a deploy "
         "tag); part of the segment cache key, so change it when the endpoint's model changes.")
@@ -98,6 +99,7 @@ class TranslatorConfig(BaseModel):
     def _check(self) -> "TranslatorConfig":
         if self.src_lang == self.tgt_lang:
             raise ConfigError(f"src_lang and tgt_lang are both {self.src_lang!r}")
+        refuse_userinfo(self.base_url, "translator.base_url")  # it would be sent as Basic auth and stored
         if self.backend == "openai" and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"openai base_url must be http(s)://..., got {self.base_url!r}")
         if "{text}" not in self.prompt_template:
