@@ -278,11 +278,12 @@ def test_report_checks_contamination_along_the_model_lineage(kit, tmp_path, coun
     assert plan.identities["sft"] == f"stage:{json.loads(Path(sft_uri.removeprefix('file://')).read_text())['id']}"
     rows = result.manifest["contamination_rows"]
     assert len(rows) == 1 and rows[0]["source_kind"] == "sft" and rows[0]["via"].startswith("sft/")
-    # every text field of every item: 8 premises + 16 choices (3 words each: matched whole); the two
-    # planted premises are found, nothing else
-    assert rows[0]["texts"] == 24 and rows[0]["texts_contaminated"] == 2
+    # the 8 scored items (each: premise, choices, question); the two planted premises are found, nothing else
+    assert rows[0]["items"] == 8 and rows[0]["items_contaminated"] == 2
+    assert rows[0]["docs_scanned"] == rows[0]["docs_total"] == 12
     md = store.local_path(f"{result.manifest['id']}/report.md").read_text()
-    assert "## Contamination" in md and "| xcopa_et | file:" in md and "| 2 | 0.083 |" in md
+    assert "## Contamination" in md and "| xcopa_et | 8 |" in md and "| 2 | 0.250 | file:" in md
+    assert "| 12 of 12 |" in md and "n-gram size 8" in md
 
 
 def test_evaluate_on_an_s3_store(kit, tmp_path, s3_endpoint, monkeypatch):
