@@ -3,8 +3,8 @@
     python -m deploy.deployments [--config configs/demo.yaml] [--set store.uri=s3://bucket/prefix]
                                  [--work-pool llammas-process] [--serve]
 
-Deployments: `corpus-refresh` (the corpus flow on a weekly cron), `corpus`, `train` and `pipeline`
-(on demand). The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
+Deployments (DEPLOYMENTS below): `corpus-refresh` (the corpus flow on a weekly cron), and on demand
+`corpus`, `instructions`, `train`, `evaluate` and `pipeline`. The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
 so the form shows every nested field.
 
 Default mode registers them on a *process* work pool (created if missing) with the code read from

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.train import ensure_tiny_base
 from llammas_core.config import LlammasConfig
 from llammas_core.preflight import preflight
 from llammas_core.refs import resolve_section
@@ -18,5 +19,6 @@ def evaluate_flow(config: LlammasConfig) -> str:
     then the report. `@base`, `@cpt`, `@sft` are the training stages this same config committed.
     Returns the report stage's manifest URI (report.md and a self-contained report.html beside it)."""
     preflight(config, ["evaluate"], config.store.endpoint_url)
+    ensure_tiny_base(config, "evaluate")  # a base-only evaluation of the demo's tiny base
     evaluate = resolve_section(config, "evaluate")
     return tagged(evaluate_task, "evaluate")(config.store, evaluate)

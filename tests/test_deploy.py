@@ -599,3 +599,14 @@ def test_serve_mode_registers_and_polls(server):
         assert deps["corpus/corpus-refresh"].schedules[0].schedule.cron == "0 3 * * 1"
     finally:
         _stop(proc)
+
+
+def test_docs_list_every_deployment():
+    """Defect 8: deploy/README.md and the deployments.py docstring listed four deployments, not six."""
+    import deploy.deployments as d
+
+    readme = (REPO / "deploy" / "README.md").read_text()
+    flow = {"corpus-refresh": "corpus"}
+    for name in d.DEPLOYMENTS:
+        assert f"| `{flow.get(name, name)}/{name}` |" in readme, name
+        assert f"`{name}`" in d.__doc__, name

@@ -78,3 +78,33 @@ def test_flows_one_by_one_find_the_same_stages(main_job, tmp_path):
     assert _output(_cli(tmp, "run", "evaluate")) == uri
     sft_uri = next(m["path"] for m in read_manifest(uri)["models"] if m["name"] == "sft")
     assert _output(_cli(tmp, "run", "train")) == sft_uri
+
+
+def _readme_route() -> list[list[str]]:
+    """The stage-by-stage commands exactly as the README shows them."""
+    import shlex
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    cmds = [shlex.split(line.split("#", 1)[0]) for line in text.splitlines()
+            if line.strip().startswith(".venv/bin/llammas run ")]
+    assert [c[2] for c in cmds] == ["corpus", "instructions", "train", "evaluate"], cmds
+    return cmds
+
+
+@pytest.mark.slow  # the demo's stages one flow at a time on a fresh store: about the demo's time
+def test_readme_stage_by_stage_route_on_a_fresh_store(tmp_path):
+    """Defect 7: `llammas run corpus`, `instructions`, `train` on a fresh store failed: no flow built
+    @tiny_base. Now `train` builds it, and `evaluate` then compares base, CPT and SFT."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    sets = ["--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work"]
+    outs = []
+    for cmd in _readme_route():
+        assert cmd[0] == ".venv/bin/llammas"
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", *cmd[1:], *sets], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=1200)
+        outs.append(_output(proc))
+    report = read_manifest(outs[-1])
+    assert report["stage"] == "report" and {e["model"] for e in report["evals"]} == {"base", "cpt", "sft"}
+    sft = read_manifest(outs[2])
+    assert sft["stage"] == "sft" and any(i["uri"] and i["uri"] + "/manifest.json" == outs[1] or
+                                         i["id"] == read_manifest(outs[1])["id"] for i in sft["inputs"])
