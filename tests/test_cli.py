@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,20 @@ def test_corpus_run_prints_output_uri_last(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"output: file://{tmp_path}/store/corpus/") and last.endswith("/manifest.json")
     assert Path(last.removeprefix("output: file://")).is_file()
-    assert "corpus: filter" in proc.stderr + proc.stdout  # progress is shown
-    # again: the committed stage is reused, and the flow still returns its URI (not a Prefect state)
-    again = llammas("run", "corpus", "--config", "configs/demo.yaml",
+    # quiet by default (defect 8): a line per stage; datatrove's stats and the task logs go to the full log
+    out = proc.stdout.splitlines()
+    assert re.fullmatch(r"corpus-(et|en): completed \(\d+ s\)", out[0]) and len(out) <= 6, proc.stdout
+    assert "Stats" not in proc.stdout + proc.stderr and "corpus: filter" not in proc.stdout + proc.stderr
+    log = Path(next(line for line in out if line.startswith("full log: ")).removeprefix("full log: "))
+    assert "corpus: filter" in log.read_text() and "Stats" in log.read_text()
+    # again, --verbose: every line as before; the committed stage is reused, and the flow still returns
+    # its URI (not a Prefect state)
+    again = llammas("run", "corpus", "--config", "configs/demo.yaml", "--verbose",
                     "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work",
                     "--set", "corpus.sources=[{name: web, kind: jsonl, paths: [demo/web/docs.jsonl]}]")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.strip().splitlines()[-1] == last
+    assert "Finished in state Cached" in again.stdout + again.stderr
 
 
 def _one_line_error(proc: subprocess.CompletedProcess) -> str:
