@@ -77,7 +77,7 @@ class StageLines(logging.Handler):
 
 def log_path(work_dir: str | Path, flow: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return Path(work_dir).expanduser() / "logs" / f"{flow}-{stamp}-{os.getpid()}.log"
+    return (Path(work_dir).expanduser() / "logs" / f"{flow}-{stamp}-{os.getpid()}.log").resolve()
 
 
 @contextlib.contextmanager

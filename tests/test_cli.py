@@ -94,3 +94,32 @@ def test_two_runs_at_once_on_one_prefect_home(tmp_path):
     for i, (p, (out, err)) in enumerate(zip(procs, outs)):
         assert p.returncode == 0, f"run {i}:\n{err[-3000:]}"
         assert out.strip().splitlines()[-1].startswith(f"output: file://{tmp_path}/store{i}/corpus/")
+
+
+def test_stage_lines_show_a_bar_on_a_terminal_and_one_line_per_stage():
+    """The quiet terminal view: progress lines become a bar on a TTY (nothing in a pipe), a finished
+    task run one line with its state, a warning its first line."""
+    import io
+    import logging
+
+    from flows.quiet import StageLines
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def record(msg: str, task: str | None = "cpt-demo", level: int = logging.INFO) -> logging.LogRecord:
+        r = logging.LogRecord("prefect.task_runs", level, __file__, 1, msg, None, None)
+        if task:
+            r.task_run_name = task
+        return r
+
+    for out, bars in ((Tty(), True), (io.StringIO(), False)):
+        h = StageLines(out)
+        h.emit(record("[cpt] step 15/30 loss 4.1"))
+        h.emit(record("Finished in state Completed()"))
+        h.emit(record("disk almost full\nmore", task=None, level=logging.WARNING))
+        text = out.getvalue()
+        assert ("[###############...............] 15/30" in text) == bars, text
+        assert text.rstrip("\n").split("\n")[-2].endswith("cpt-demo: completed (0 s)")
+        assert text.endswith("warning: disk almost full\n")
