@@ -178,9 +178,9 @@ def _run(args, out, err, log) -> int:
         reason = str(e) if isinstance(e, LlammasError) else f"{type(e).__name__}: {e}"
         from llammas_core.secrets import scrub
 
-        print(f"error: {scrub(reason.splitlines()[0]) if reason else type(e).__name__}", file=err)
         if log is not None:
             print(f"full log: {log}", file=err)
+        print(f"error: {scrub(reason.splitlines()[0]) if reason else type(e).__name__}", file=err)  # last line
         return 1
     _summary(uri, out)
     if log is not None:
