@@ -6,8 +6,9 @@ EM/F1 (max over the gold answers; F1 over the bag of normalised tokens) normalis
   (string.punctuation), drop the articles a/an/the, collapse whitespace;
 - "mlqa" (every other language, and a task without a language): MLQA's evaluation script
   (mlqa_evaluation_v1.py), as lm-eval's MLQA/TyDiQA utilities: lower-case, drop every Unicode punctuation
-  character (category P*) and string.punctuation, drop the language's articles where MLQA lists them
-  (es, de, vi), collapse whitespace. So „Kalevipoeg“ equals Kalevipoeg.
+  character (category P*) and string.punctuation, drop the language's articles where MLQA lists them,
+  collapse whitespace. So „Kalevipoeg“ equals Kalevipoeg.
+The rule and the articles of each language come from the language registry (llammas_core.languages).
 answer_in_output is x-LLM's `eval/xquad.match.py` accuracy, unchanged in every language: 1 when a gold
 answer, lower-cased, is a substring of the lower-cased output (no other normalisation).
 """
@@ -15,12 +16,7 @@ answer, lower-cased, is a substring of the lower-cased output (no other normalis
 from __future__ import annotations
 
 import random
-import re
-import string
-import sys
-import unicodedata
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -29,50 +25,32 @@ from llammas_core.evaluate.datafiles import localize, pick, read_records, requir
 from llammas_core.evaluate.spec import TaskSpec
 
 QARule = Literal["squad", "mlqa"]
-_PUNCT = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-# MLQA's remove_articles for the languages it lists (ar/zh/hi need no article or other segmentation)
-_MLQA_ARTICLES = {
-    "es": re.compile(r"\b(un|una|unos|unas|el|la|los|las)\b"),
-    "de": re.compile(r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b"),
-    "vi": re.compile(r"\b(của|là|cái|chiếc|những)\b"),
-}
 
 
-@lru_cache(maxsize=1)
-def _unicode_punct() -> frozenset[str]:
-    """MLQA's PUNCT: every Unicode character of a punctuation category, plus string.punctuation."""
-    return frozenset(ch for ch in map(chr, range(sys.maxunicode + 1))
-                     if unicodedata.category(ch).startswith("P")) | _PUNCT
+def _normalizer(language: str | None) -> Callable[[str], str]:
+    """The language registry's answer normaliser (languages.qa); no language, or one the registry does not
+    know: MLQA's punctuation rule without articles (language-neutral)."""
+    from llammas_core.languages import find, qa_normalizer
+    from llammas_core.languages.qa import mlqa_normalizer
 
-
-def _lang_code(language: str | None) -> str | None:
-    """'et', 'est_Latn', 'en-US', 'eng' -> a lower-case two-letter-ish code ('eng' -> 'en')."""
-    if not language:
-        return None
-    code = re.split(r"[_-]", language.strip().lower())[0]
-    return {"eng": "en", "spa": "es", "deu": "de", "ger": "de", "vie": "vi"}.get(code, code)
+    if language and find(language) is not None:
+        return qa_normalizer(language)
+    return mlqa_normalizer(None, "whitespace")
 
 
 def qa_rule(language: str | None) -> QARule:
-    """The EM/F1 normalisation of a task language: SQuAD v1.1 for English, MLQA's for the rest.
-    (The one place the rule is chosen: a language registry can supply it here later.)"""
-    return "squad" if _lang_code(language) == "en" else "mlqa"
+    """The EM/F1 rule of a task language, from the language registry: SQuAD v1.1 for English, MLQA's
+    for the rest (and for a task without a language)."""
+    from llammas_core.languages import find
+
+    lang = find(language) if language else None
+    return "squad" if lang is not None and lang.qa.rule == "squad" else "mlqa"
 
 
 def normalize_answer(s: str, language: str | None = "en") -> str:
     """SQuAD v1.1 for English (lower, ASCII punctuation, articles, whitespace; the script's order), MLQA's
     rule otherwise (lower, Unicode punctuation, the language's articles, whitespace)."""
-    s = s.lower()
-    if qa_rule(language) == "squad":
-        s = "".join(ch for ch in s if ch not in _PUNCT)
-        s = _ARTICLES.sub(" ", s)
-    else:
-        punct = _unicode_punct()
-        s = "".join(ch for ch in s if ch not in punct)
-        articles = _MLQA_ARTICLES.get(_lang_code(language) or "")
-        s = articles.sub(" ", s) if articles else s
-    return " ".join(s.split())
+    return _normalizer(language)(s)
 
 
 def f1_score(prediction: str, ground_truth: str, language: str | None = "en") -> float:
