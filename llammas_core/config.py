@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
+from llammas_core.secrets import scrub
 from llammas_core.instructions.config import InstructionsConfig
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
@@ -153,12 +154,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Llammas
             value = yaml.safe_load(raw)
         except yaml.YAMLError as e:
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem}); quote it, e.g. "
+            raise ConfigError(f"--set {scrub(item)!r}: the value is not valid YAML ({problem}); quote it, e.g. "
                               f"--set '{key}=\"...\"'") from None
         try:
             set_dotted(data, key.strip(), value)
         except (KeyError, IndexError, ValueError, TypeError) as e:
-            raise ConfigError(f"--set {item!r}: {e}") from None
+            raise ConfigError(f"--set {scrub(item)!r}: {e}") from None
         keys[key.strip()] = item
     try:
         return LlammasConfig.model_validate(data)
@@ -166,7 +167,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Llammas
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         hint = did_you_mean(tuple(first["loc"])) if first["type"] == "extra_forbidden" else ""
-        origin = next((f"--set {item!r}: " for k, item in keys.items()
+        origin = next((f"--set {scrub(item)!r}: " for k, item in keys.items()
                        if where == k or where.startswith(k + ".") or k.startswith(where + ".")), f"{path}: ")
         msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"{origin}{where}: {msg}{hint} ({e.error_count()} error(s))") from None
