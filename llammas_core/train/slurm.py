@@ -37,6 +37,7 @@ from llammas_core.train.launch import (
     EXIT_DEADLINE,
     REPO_ROOT,
     TrainerCrashed,
+    TrainerFailed,
     WallClockLimit,
     build_command,
     read_error_file,
@@ -164,8 +165,8 @@ def raise_for(state: JobState, tail: list[str], job_id: str, output_dir: Path) -
     if state.state == "COMPLETED" and state.exit_code.split(":")[0] in ("0", ""):
         return
     err = read_error_file(output_dir)
-    if err is not None:
-        cls = ERROR_TYPES.get(err.get("type", ""), TrainerCrashed)
+    if err is not None:  # as launch.run_command: an unknown type is deterministic unless marked transient
+        cls = ERROR_TYPES.get(err.get("type", ""), TrainerCrashed if err.get("transient") else TrainerFailed)
         raise cls(f"{err.get('message', 'trainer failed')} (slurm job {job_id})\n--- job output (tail) ---\n{text}")
     how = f"slurm job {job_id} {state.state} (exit code {state.exit_code or '?'}, reason {state.reason or 'none'})"
     if state.state in ("TIMEOUT", "DEADLINE") or state.exit_code.split(":")[0] == str(EXIT_DEADLINE):
