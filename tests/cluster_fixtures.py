@@ -133,6 +133,17 @@ class RayTwoNodes:
             pass
         proc.wait()
 
+    def worker_hosts_an_actor(self, name: str) -> bool:
+        """Whether a Ray actor `name` (process title `ray::<name>...`) lives on the worker node now."""
+        if self.worker is None:
+            return False
+        out = subprocess.run(["ps", "-eo", "pid=,ppid=,pgid=,args="], capture_output=True, text=True).stdout
+        procs = {int(f[0]): (int(f[1]), int(f[2]), f[3] if len(f) > 3 else "")
+                 for f in (line.split(None, 3) for line in out.splitlines() if line.strip())}
+        # Ray's worker processes have process groups of their own: theirs is the node whose raylet started them
+        return any(f"ray::{name}" in args and procs.get(ppid, (0, 0, ""))[1] == self.worker.pid
+                   for ppid, _, args in procs.values())
+
     def kill_worker(self) -> None:
         """SIGKILL the worker node's whole process group (raylet and its task workers): a lost machine."""
         self._kill(self.worker, grace=0)
