@@ -11,8 +11,8 @@ this scores them. What it does differently from HFLM's own loop:
   row compares it with separate rows. Any other model, or one that fails the check, gets one row per
   request.
 - **Batches by a token budget**, rows sorted longest first: rows x padded length <= budget, at most
-  `batch_size` rows. Long passages make small batches and short items make wide ones, so
-  activations stay cache-sized on CPU and memory stays bounded on GPU.
+  `batch_size` rows. Long passages make narrow batches and short items wide ones: memory stays
+  bounded, and sorted rows waste little on padding.
 - **Logits only where they are read** (`logits_to_keep` with the positions the batch needs), not
   a [batch, length, vocab] log-softmax over every position: most of a Belebele row is its passage.
 
@@ -183,11 +183,11 @@ class BatchedHFLM:
                 out[i] = (float(lp.gather(1, c[:, None]).squeeze(-1).sum()), bool((lp.argmax(-1) == c).all()))
         return out
 
-    def _check_sharing(self, requests: list[Request], idx: list[int]) -> bool:
-        """The first shared row against the same requests one row each."""
+    def _check_sharing(self, requests: list[Request], idx: list[int]) -> bool | None:
+        """The first shared row against the same requests one row each (None: no row would be shared)."""
         item = next((g for g in _groups(requests, idx, True, min(self.max_length, ROW_CAP)) if len(g) > 1), None)
         if item is None:
-            return True
+            return None
         packed = self._run_rows(_rows(requests, item, True, 1 << 30), requests)
         alone = self._run_rows(_rows(requests, item, False, 1 << 30), requests)
         worst = max(abs(packed[i][0] - alone[i][0]) for i in item)
@@ -203,8 +203,8 @@ class BatchedHFLM:
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         fits = [i for i, (_, c, x) in enumerate(requests) if len(c) + len(x) <= self.max_length + 1 and c and x]
         rest = sorted(set(range(len(requests))) - set(fits))
-        if self._share is None and fits:
-            self._share = self._can_share() and self._check_sharing(requests, fits)
+        if self._share is None and fits:  # None again when nothing here shares a row: checked next time
+            self._share = self._check_sharing(requests, fits) if self._can_share() else False
         bs = override_bs or (self.batch_size if isinstance(self.batch_size, int) else 32)
         budget = self.token_budget or bs * ROW_TOKENS
         results: dict[int, tuple[float, bool]] = {}
