@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline")
+FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline", "scaling")
 
 
 def _quiet_prefect() -> None:

@@ -18,6 +18,7 @@ from llammas_core.instructions.config import InstructionsConfig
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.scaling.config import ScalingConfig
 
 
 NO_USERINFO = r"^[^@]*$"  # no `user:password@` in a URL
@@ -83,6 +84,9 @@ class LlammasConfig(BaseModel):
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
                           "with bootstrap CIs and paired deltas against the baseline.")
+    scaling: ScalingConfig | None = Field(
+        None, description="x-LLaMA scaling law: CoIT pilots per language and translation-data size, a curve fitted "
+                          "per language and the allocation of a budget of translation pairs ('@allocation').")
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:

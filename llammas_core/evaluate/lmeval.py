@@ -1,7 +1,7 @@
 """Log-likelihood multiple-choice tasks through lm-evaluation-harness, in-process.
 
 lm-eval is the engine here: the task YAMLs in `tasks/` (shipped with the package; prompts identical to
-lm-eval's xcopa_et and belebele) are loaded with lm-eval's own YAML loader, their `data_files` pointed at
+lm-eval's xcopa_<lang> and belebele; the language registry gives the XCOPA connectives and the Belebele code) are loaded with lm-eval's own YAML loader, their `data_files` pointed at
 local copies of the data, and run by `evaluator.simple_evaluate` over an in-memory model wrapped in
 `HFLM(pretrained=model, tokenizer=tok)` whose log-likelihood loop is loglik.py's (token-budget batches,
 each item's context encoded once), or lm-eval's vLLM backend
@@ -12,33 +12,40 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
 from llammas_core.evaluate.spec import TaskSpec
+from llammas_core.languages import default_target, require, xcopa_connectives
 
 TASK_DIR = Path(__file__).parent / "tasks"
 
 # kind -> (shipped YAML, fields every item needs, folder patterns for the scored / few-shot split)
 SHIPPED: dict[str, dict[str, Any]] = {
-    "xcopa": {"yaml": "xcopa_et.yaml", "fields": ["premise", "choice1", "choice2", "question", "label"],
+    "xcopa": {"yaml": "xcopa.yaml", "fields": ["premise", "choice1", "choice2", "question", "label"],
               "test": ["test.{lang}.jsonl", "*test*.jsonl"], "dev": ["val.{lang}.jsonl", "*val*.jsonl", "*dev*.jsonl"]},
-    "belebele": {"yaml": "belebele_est_Latn.yaml",
+    "belebele": {"yaml": "belebele.yaml",
                  "fields": ["flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4",
                             "correct_answer_num"],
                  "test": ["*{lang}*test*.csv", "*{lang}*test*.jsonl", "*test*.csv", "*test*.jsonl"],
                  "dev": ["*{lang}*dev*.csv", "*{lang}*dev*.jsonl", "*dev*.csv", "*dev*.jsonl"]},
 }
-_DEFAULT_LANG = {"xcopa": "et", "belebele": "est_Latn"}
+
+
+def data_code(task: TaskSpec) -> str:
+    """The code the task's files are named by (XCOPA test.<code>.jsonl, Belebele *<code>*test*); the task's
+    language (any registry code) or the registry's default target; a ConfigError when the language lacks it."""
+    value = require(task.language or default_target(), task.kind)
+    return value.code if task.kind == "xcopa" else value
 
 
 def task_files(task: TaskSpec) -> tuple[Path, Path | None]:
     """(scored file, few-shot file or None) for a shipped multiple-choice task."""
     info = SHIPPED[task.kind]
-    lang = task.language or _DEFAULT_LANG[task.kind]
+    lang = data_code(task)
     data = localize(task.data)
     if data.is_dir():
         test = pick(data, [p.format(lang=lang) for p in info["test"]], f"{task.name} test split")
@@ -81,6 +88,8 @@ def build_config(task: TaskSpec) -> dict:
 
     test, dev = task_files(task)
     cfg = load_yaml(TASK_DIR / SHIPPED[task.kind]["yaml"], resolve_func=True)
+    if task.kind == "xcopa":  # lm-eval's doc_to_text_<lang>: the generic prompt bound to the language's connectives
+        cfg["doc_to_text"] = partial(cfg["doc_to_text"], connector=xcopa_connectives(task.language or default_target()))
     fmt = "csv" if test.suffix.lower() == ".csv" else "json"
     files = {"test": str(test)}
     cfg["dataset_path"] = fmt
@@ -222,4 +231,5 @@ def run_lmeval(loaded, task: TaskSpec) -> dict:
 
 logging.getLogger("lm_eval").setLevel(logging.WARNING)
 
-__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "default_task_manager", "SHIPPED", "TASK_DIR"]
+__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "default_task_manager", "data_code",
+           "SHIPPED", "TASK_DIR"]

@@ -26,9 +26,9 @@ from typing import Iterator
 from llammas_core.errors import InputError
 from llammas_core.instructions.config import BitextSource, CleaningConfig
 from llammas_core.instructions.sources import local_copy, resolve_files_any
+from llammas_core.languages import lid_label_map, script_prefixes
 
 TERMINAL = (".", "?", "!", "…")
-SCRIPTS = {"ru": "CYRILLIC", "uk": "CYRILLIC", "bg": "CYRILLIC", "el": "GREEK", "ar": "ARABIC", "he": "HEBREW"}
 
 
 @dataclass
@@ -141,8 +141,8 @@ def _emit(pair: Pair, stats: BitextStats) -> Iterator[Pair]:
 
 
 def script_ratio(text: str, language: str) -> float:
-    """Share of letters written in the language's script (Latin unless listed in SCRIPTS)."""
-    script = SCRIPTS.get(language, "LATIN")
+    """Share of letters written in the language's script (the registry's `script`)."""
+    script = script_prefixes(language)
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
@@ -202,7 +202,8 @@ class Cleaner:
             from llammas_core.corpus.langid import predict_scores
 
             for text, lang, side in ((p.src, self.src_lang, "src"), (p.tgt, self.tgt_lang, "tgt")):
-                if predict_scores(text, c.lid_model).get(lang, 0.0) < max(c.lid_min_score, 1e-9):
+                labels = None if c.lid_model else lid_label_map(lang) or None
+                if predict_scores(text, c.lid_model, labels).get(lang, 0.0) < max(c.lid_min_score, 1e-9):
                     return f"lid_{side}"
         if c.dedup:
             h = hash((p.src, p.tgt))

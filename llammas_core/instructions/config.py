@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.config import QEConfig, TranslatorConfig
+from llammas_core.languages import LanguageCode
 
 # Not "@..." strings: those are stage references (llammas_core.refs) in a config section.
 BITEXT_POOL = "bitext"
@@ -165,8 +166,8 @@ class InstructionsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("instructions", description="Name of the mixture (dataset card title).")
-    language: str = Field("et", description="Target language (translations, templates, LID).")
-    source_language: str = Field("en", description="Pivot language of the instruction sets and of the bitext source side.")
+    language: LanguageCode = Field("et", description="Target language (translations, templates, LID).")
+    source_language: LanguageCode = Field("en", description="Pivot language of the instruction sets and of the bitext source side.")
     sources: list[InstructionSource] = Field(default_factory=list, description="Instruction sets.")
     translator: TranslatorConfig | None = Field(None, description=(
         f"MT for sources with translate: true. model: '{TINY_MT}' builds a random-init tiny Marian (demo/CI)."))

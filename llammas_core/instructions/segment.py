@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from llammas_core.instructions.protect import code_lines, has_translatable_text, mask, unmask
+from llammas_core.languages import sentence_splitter
 
 __all__ = ["Piece", "Layout", "split_text", "split_sentences"]
 
@@ -90,7 +91,7 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
     """Sentences of one line, each with its trailing whitespace ("".join gives the text back)."""
     if not text.strip():
         return [text] if text else []
-    doc = _nlp(lang)(text)
+    doc = _nlp(sentence_splitter(lang))(text)
     out = [s.text_with_ws for s in doc.sents]
     if "".join(out) != text:  # never lose a byte: fall back to the whole line
         return [text]

@@ -10,30 +10,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.errors import ConfigError
+from llammas_core.languages import LanguageCode, require
 
-__all__ = ["TranslatorConfig", "QEConfig", "QEThresholds", "LANGUAGE_NAMES", "model_lang_code"]
-
-# ISO 639-1 -> (English name, NLLB/FLORES-200 code). M2M100 uses the ISO code, MADLAD "<2xx>".
-LANGUAGE_NAMES: dict[str, tuple[str, str]] = {
-    "en": ("English", "eng_Latn"), "et": ("Estonian", "est_Latn"), "fi": ("Finnish", "fin_Latn"),
-    "lv": ("Latvian", "lvs_Latn"), "lt": ("Lithuanian", "lit_Latn"), "ru": ("Russian", "rus_Cyrl"),
-    "de": ("German", "deu_Latn"), "fr": ("French", "fra_Latn"), "sv": ("Swedish", "swe_Latn"),
-    "es": ("Spanish", "spa_Latn"), "pl": ("Polish", "pol_Latn"), "uk": ("Ukrainian", "ukr_Cyrl"),
-    "hu": ("Hungarian", "hun_Latn"), "it": ("Italian", "ita_Latn"), "pt": ("Portuguese", "por_Latn"),
-    "nl": ("Dutch", "nld_Latn"), "zh": ("Chinese", "zho_Hans"), "ja": ("Japanese", "jpn_Jpan"),
-}
+__all__ = ["TranslatorConfig", "QEConfig", "QEThresholds", "model_lang_code"]
 
 
 def model_lang_code(family: str, lang: str) -> str | None:
-    """The model-specific code of an ISO language for a model family (None: the family needs none)."""
-    if family == "nllb":
-        if lang not in LANGUAGE_NAMES:
-            raise ConfigError(f"no NLLB code known for {lang!r}: set src_code/tgt_code (e.g. 'est_Latn')")
-        return LANGUAGE_NAMES[lang][1]
-    if family == "m2m100":
-        return lang
-    if family == "madlad":
-        return f"<2{lang}>"
+    """The model-specific code of a registry language for a model family (None: the family needs none)."""
+    if family in ("nllb", "m2m100", "madlad"):
+        try:
+            return require(lang, family)
+        except ConfigError as e:
+            raise ConfigError(f"{e}: set src_code/tgt_code (the model's own code) or add it to the language "
+                              "registry") from e
     return None
 
 
@@ -54,8 +43,8 @@ class TranslatorConfig(BaseModel):
         "auto", description="Model family for language-code handling: Marian/OPUS-MT (none), NLLB-200 "
         "(forced BOS such as est_Latn), M2M100 (forced BOS 'et'), MADLAD-400 ('<2et>' source prefix). "
         "'auto' reads it from the model config/tokenizer.")
-    src_lang: str = Field("en", description="Source language, ISO 639-1 (e.g. 'en').")
-    tgt_lang: str = Field("et", description="Target language, ISO 639-1 (e.g. 'et').")
+    src_lang: LanguageCode = Field("en", description="Source language, ISO 639-1 (e.g. 'en').")
+    tgt_lang: LanguageCode = Field("et", description="Target language, ISO 639-1 (e.g. 'et').")
     src_code: str | None = Field(
         None, description="Model-specific source code (NLLB 'eng_Latn', M2M 'en'); derived from src_lang if unset.")
     tgt_code: str | None = Field(

@@ -25,7 +25,8 @@ import httpx
 
 from llammas_core.errors import ConfigError, InputError, TransientError
 from llammas_core.instructions.translate.base import Translator
-from llammas_core.instructions.translate.config import LANGUAGE_NAMES, TranslatorConfig
+from llammas_core.instructions.translate.config import TranslatorConfig
+from llammas_core.languages import english_name
 
 __all__ = ["OpenAITranslator"]
 
@@ -60,8 +61,7 @@ class OpenAITranslator(Translator):
         return headers
 
     def _messages(self, text: str) -> list[dict]:
-        src_name = LANGUAGE_NAMES.get(self.cfg.src_lang, (self.cfg.src_lang,))[0]
-        tgt_name = LANGUAGE_NAMES.get(self.cfg.tgt_lang, (self.cfg.tgt_lang,))[0]
+        src_name, tgt_name = english_name(self.cfg.src_lang), english_name(self.cfg.tgt_lang)
         user = self.cfg.prompt_template.format(src_name=src_name, tgt_name=tgt_name, src_lang=self.cfg.src_lang,
                                                tgt_lang=self.cfg.tgt_lang, text=text)
         msgs = [{"role": "system", "content": self.cfg.system_prompt}] if self.cfg.system_prompt else []
