@@ -1,6 +1,6 @@
 """Training throughput: padding-free packing vs padded batches, and an MFU probe for GPUs.
 
-Default mode (runs on CPU in ~1-3 min): the same random Llama, the same SFT examples, one
+Default mode (a few minutes on CPU; longer on a loaded machine): the same random Llama, the same SFT examples, one
 forward+backward (+AdamW every --accum) per micro-batch, four ways to batch them:
   padded, random           right-padded [B, max_len] batches with attention_mask (batching.PaddedCollator)
   padded, group_by_length  the same, micro-batches formed as HF's Trainer does with group_by_length
