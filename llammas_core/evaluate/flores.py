@@ -86,12 +86,13 @@ def _load(path: Path, src: str, tgt: str, where: str) -> tuple[list[dict], list[
 def load_pairs(task: TaskSpec) -> tuple[list[dict], list[dict]]:
     """(scored pairs, few-shot pool), texts un-escaped; errors for missing fields, empty tasks, short pools."""
     s, t = (code(x) for x in task.direction.split("-"))
-    scored, pool = _load(localize(task.data), s, t, f"task {task.name}")
+    data = localize(task.data)
+    scored, pool = _load(data, s, t, f"task {task.name}")
     if task.fewshot_data:
         fs, fp = _load(localize(task.fewshot_data), s, t, f"task {task.name} few-shot")
         pool = fp or fs
     if not scored:
-        raise InputError(f"task {task.name}: no sentence pairs to score (empty task)")
+        raise InputError(f"task {task.name}: no sentence pairs to score in {data} (empty file or no devtest rows)")
     empty = [p["id"] for p in scored if not p["src"] or not p["ref"]]
     if empty:
         raise InputError(f"task {task.name}: empty source/reference at items {empty[:5]}")

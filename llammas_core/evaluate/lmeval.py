@@ -11,13 +11,14 @@ when ModelSpec.backend == "vllm" and vllm is installed. Any other lm-eval task r
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from llammas_core.errors import ConfigError, InputError
-from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
+from llammas_core.evaluate.datafiles import localize, pick_exact, read_records, require_fields, require_labels
 from llammas_core.evaluate.spec import TaskSpec
 from llammas_core.languages import default_target, require, xcopa_connectives
 
@@ -26,12 +27,15 @@ TASK_DIR = Path(__file__).parent / "tasks"
 # kind -> (shipped YAML, fields every item needs, folder patterns for the scored / few-shot split)
 SHIPPED: dict[str, dict[str, Any]] = {
     "xcopa": {"yaml": "xcopa.yaml", "fields": ["premise", "choice1", "choice2", "question", "label"],
-              "test": ["test.{lang}.jsonl", "*test*.jsonl"], "dev": ["val.{lang}.jsonl", "*val*.jsonl", "*dev*.jsonl"]},
+              "test": [r"test\.{lang}\.jsonl"], "dev": [r"val\.{lang}\.jsonl", r"dev\.{lang}\.jsonl"],
+              "labels": ("label", {"0", "1"})},
     "belebele": {"yaml": "belebele.yaml",
                  "fields": ["flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4",
                             "correct_answer_num"],
-                 "test": ["*{lang}*test*.csv", "*{lang}*test*.jsonl", "*test*.csv", "*test*.jsonl"],
-                 "dev": ["*{lang}*dev*.csv", "*{lang}*dev*.jsonl", "*dev*.csv", "*dev*.jsonl"]},
+                 # belebele-est_Latn-test.csv; never a sibling such as ...-test.gmt-en.csv
+                 "test": [r"(?:.*[-_.])?{lang}[-_.]test\.(?:csv|jsonl)"],
+                 "dev": [r"(?:.*[-_.])?{lang}[-_.]dev\.(?:csv|jsonl)"],
+                 "labels": ("correct_answer_num", {"1", "2", "3", "4"})},
 }
 
 
@@ -42,14 +46,18 @@ def data_code(task: TaskSpec) -> str:
     return value.code if task.kind == "xcopa" else value
 
 
+def _names(patterns: list[str], lang: str) -> list[str]:
+    return [p.format(lang=re.escape(lang)) for p in patterns]
+
+
 def task_files(task: TaskSpec) -> tuple[Path, Path | None]:
     """(scored file, few-shot file or None) for a shipped multiple-choice task."""
     info = SHIPPED[task.kind]
     lang = data_code(task)
     data = localize(task.data)
     if data.is_dir():
-        test = pick(data, [p.format(lang=lang) for p in info["test"]], f"{task.name} test split")
-        dev = pick(data, [p.format(lang=lang) for p in info["dev"]], f"{task.name} few-shot split", required=False)
+        test = pick_exact(data, _names(info["test"], lang), f"{task.name} test split ({lang})")
+        dev = pick_exact(data, _names(info["dev"], lang), f"{task.name} few-shot split ({lang})", required=False)
     else:
         test, dev = data, None
         if task.fewshot_data is None:  # a sibling dev/val file next to a test file
@@ -58,7 +66,7 @@ def task_files(task: TaskSpec) -> tuple[Path, Path | None]:
     if task.fewshot_data is not None:
         dev = localize(task.fewshot_data)
         if dev.is_dir():
-            dev = pick(dev, [p.format(lang=lang) for p in info["dev"]], f"{task.name} few-shot split")
+            dev = pick_exact(dev, _names(info["dev"], lang), f"{task.name} few-shot split ({lang})")
     if dev is not None and dev.resolve() == test.resolve():
         dev = None
     return test, dev
@@ -68,18 +76,14 @@ def validate_mc(task: TaskSpec) -> None:
     """Files exist, rows carry the fields the prompt needs, the task is not empty."""
     info = SHIPPED[task.kind]
     test, dev = task_files(task)
-    rows = read_records(test)
-    require_fields(rows, info["fields"], f"task {task.name} ({test})")
-    if task.kind == "belebele":
-        bad = [i for i, r in enumerate(rows) if str(r["correct_answer_num"]).strip() not in ("1", "2", "3", "4")]
-        if bad:
-            raise InputError(f"task {task.name} ({test}): correct_answer_num not in 1..4 at items {bad[:5]}")
-    if task.kind == "xcopa":
-        bad = [i for i, r in enumerate(rows) if r["question"] not in ("cause", "effect")]
-        if bad:
-            raise InputError(f"task {task.name} ({test}): question must be cause/effect at items {bad[:5]}")
-    if dev is not None and task.num_fewshot:
-        require_fields(read_records(dev), info["fields"], f"task {task.name} few-shot ({dev})")
+    for path, what in ((test, ""), (dev if task.num_fewshot else None, " few-shot")):
+        if path is None:
+            continue
+        rows, where = read_records(path), f"task {task.name}{what} ({path})"
+        require_fields(rows, info["fields"], where)
+        require_labels(rows, *info["labels"], where)
+        if task.kind == "xcopa":
+            require_labels(rows, "question", {"cause", "effect"}, where)
 
 
 def build_config(task: TaskSpec) -> dict:
