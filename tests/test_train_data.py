@@ -184,7 +184,7 @@ def test_alpaca_conversion_on_kit_file():
     with_input = next(r for r in raw if r["input"].strip() and r["output"].strip())
     conv = next(c for c in recs if c["messages"][0]["content"].startswith(with_input["instruction"].strip()))
     assert conv["messages"] == [
-        {"role": "user", "content": with_input["instruction"].strip() + "\n\n" + with_input["input"].strip()},
+        {"role": "user", "content": with_input["instruction"].strip(), "input": with_input["input"].strip()},
         {"role": "assistant", "content": with_input["output"].strip()},
     ]
     no_input = next(r for r in raw if not r["input"].strip() and r["output"].strip())
