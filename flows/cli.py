@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", required=True, help="YAML file, e.g. configs/demo.yaml")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. corpus.executor.tasks=2 (repeatable)")
+    run.add_argument("--recompute", action="append", default=[], choices=("cpt", "sft"), metavar="STAGE",
+                     help="compute this training stage (cpt or sft) under the current code although one was committed "
+                          "under older code with the same config and inputs (reused with a warning otherwise); "
+                          "the same as --set train.recompute=[STAGE]")
     run.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
     verify = sub.add_parser("verify", help="check every file of a committed stage against its manifest")
     verify.add_argument("manifest", help="manifest URI or stage folder, e.g. file://.llammas/store/corpus/<key>/manifest.json")
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.traceback:
             _hide_prefect_tracebacks()
         with contextlib.ExitStack() as api:
-            uri = run_flow(args.flow, args.config, args.overrides, api)
+            recompute = [f"train.recompute=[{','.join(args.recompute)}]"] if args.recompute else []
+            uri = run_flow(args.flow, args.config, args.overrides + recompute, api)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -242,6 +242,10 @@ class TrainConfig(_Base):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpointing and resume.")
     launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Process launch and limits.")
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Throughput/MFU accounting.")
+    recompute: list[Literal["cpt", "sft"]] = Field(
+        default_factory=list, description="Training stages to compute under the current code although one with this "
+        "config and these inputs was committed under older code (which is otherwise reused with a warning); "
+        "`llammas run ... --recompute cpt`.")
 
     @model_validator(mode="after")
     def _check(self):
