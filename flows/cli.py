@@ -163,7 +163,12 @@ def verify_command(uri: str, endpoint_url: str | None) -> int:
     return 0 if not report["problems"] else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """The --set overrides, with `--recompute cpt` as `train.recompute=[cpt]`."""
+    return args.overrides + ([f"train.recompute=[{','.join(args.recompute)}]"] if args.recompute else [])
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llammas", description="Teach an open LLM a new language.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a flow")
@@ -187,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="check every file of a committed stage against its manifest")
     verify.add_argument("manifest", help="manifest URI or stage folder, e.g. file://.llammas/store/corpus/<key>/manifest.json")
     verify.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint for s3:// URIs")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "verify":
         return verify_command(args.manifest, args.endpoint_url)
 
@@ -198,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "rehearse":
             return rehearse_command(args.config, args.root, args.endpoint_url, args.overrides)
         with contextlib.ExitStack() as api:
-            recompute = [f"train.recompute=[{','.join(args.recompute)}]"] if args.recompute else []
-            uri = run_flow(args.flow, args.config, args.overrides + recompute, api)
+            uri = run_flow(args.flow, args.config, run_overrides(args), api)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -120,3 +120,15 @@ def test_training_stage_warns_reuses_and_recomputes_on_request(tmp_path, monkeyp
     monkeypatch.setattr("llammas_core.stage.code_identity",
                         lambda stage, root=ci.ROOT: real(stage, root) and ci.CodeIdentity(stage, {"train/tokenize.py": "x"}))
     assert not run_stage(store, "tokenize", {"b": 1}, [], _body, tmp_path / "work").manifest_uri == tok.manifest_uri
+
+
+def test_recompute_flag_is_the_train_recompute_field():
+    from flows.cli import build_parser, run_overrides
+    from llammas_core.config import load_config
+
+    args = build_parser().parse_args(["run", "pipeline", "--config", "configs/demo.yaml", "--set", "train.name=x",
+                                      "--recompute", "cpt", "--recompute", "sft"])
+    cfg = load_config(str(REPO / "configs" / "demo.yaml"), run_overrides(args))
+    assert cfg.train.recompute == ["cpt", "sft"] and cfg.train.name == "x"
+    plain = load_config(str(REPO / "configs" / "demo.yaml"), [])
+    assert cfg.train.phase_view("cpt") == plain.train.phase_view("cpt")  # the flag never enters the stage key

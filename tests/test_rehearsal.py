@@ -18,10 +18,13 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.yaml") if p.name not
 
 
 @pytest.fixture(scope="module")
-def s3(monkeypatch_module=None):
+def s3():
     """A moto S3 server of its own: each rehearsal writes the buckets its config names."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -59,7 +62,8 @@ def _stats(instr: dict) -> dict:
     from llammas_core.stage import open_manifest
 
     store, m = open_manifest(instr["uri"] + "/manifest.json")
-    return json.loads(store.open_read(f"{m['id']}/stats.json").read())
+    with store.open_read(f"{m['id']}/stats.json") as f:
+        return json.loads(f.read())
 
 
 def test_every_config_has_a_rehearsal():
@@ -128,3 +132,11 @@ def test_rehearse_x_llama_coit(tmp_path, s3_env):
                     f"context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
                     f"{user['content']}\n\n### Input:\n{user['input']}\n\n### Response:{rec['messages'][1]['content']}</s>")
     assert tok.decode([i for i, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100]) == rec["messages"][1]["content"] + "</s>"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [c for c in CONFIGS if c not in ("llammas-et.yaml", "x-llama-coit-et.yaml")])
+def test_rehearse_every_other_config(name, tmp_path, s3_env):
+    """A config added later is rehearsed too: end to end to its last stage."""
+    summary = _rehearse(name, tmp_path, s3_env)
+    assert read_manifest(summary["output"])["stage"] in ("report", "sft", "cpt", "instructions", "corpus")

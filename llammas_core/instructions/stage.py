@@ -341,7 +341,7 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
                 a = acct[c.pool]
                 a["kept"] = c.kept
                 for reason, n in c.removed.items():
-                    _count(a["removed"], f"mixture:{reason}")
+                    _count(a["removed"], f"mixture:{reason}", n)
                 if c.not_sampled:
                     _count(a["removed"], "mixture:not_sampled", c.not_sampled)
             for pool_name, pool in pools.items():
