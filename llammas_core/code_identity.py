@@ -14,7 +14,9 @@ Training stages are different (`SOFT_STAGES`): retraining 5B tokens because a lo
 trainer is not acceptable. Their key covers the code too, but when it changed and the same config and
 inputs committed a stage under older code, that stage is reused with a warning naming the stage and the
 changed files/libraries; `llammas run ... --recompute cpt` (`train.recompute: [cpt]`, a field of the
-deployment form) computes it under the current code instead. See llammas_core.stage.run_stage.
+deployment form) computes it under the current code instead. They also key on their inputs' data files
+(stage.content_id), so an upstream stage recomputed with byte-identical data retrains nothing.
+See llammas_core.stage.run_stage.
 """
 
 from __future__ import annotations

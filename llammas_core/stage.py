@@ -223,8 +223,11 @@ def run_stage(
     the same config and inputs committed under older code, with a warning naming what changed, unless
     `recompute` (`--recompute cpt`) asks for it to be computed under the current code.
     """
-    input_ids = [m["id"] for m in inputs] + list(extra_key or [])
     code = code_identity(stage) if version == __version__ else None
+    # a training stage keys on its inputs' content: an upstream stage recomputed for a code change that
+    # left its data byte-identical (a log line in tokenize.py) must not retrain
+    ident = content_id if stage in SOFT_STAGES else (lambda m: m["id"])
+    input_ids = [ident(m) for m in inputs] + list(extra_key or [])
     key = stage_key(stage, config, input_ids, version if code is None else f"{version}+{code.digest}")
     prefix = f"{stage}/{key}"
     soft_ref = f"refs/code-soft/{stage}-{stage_key(stage, config, input_ids, version + '+soft')}.json"
@@ -238,7 +241,8 @@ def run_stage(
     if committed():
         return reuse()
     if code is not None and stage in SOFT_STAGES and not recompute:
-        older = _older_soft_stage(store, soft_ref, stage_key(stage, config, input_ids, version), stage)
+        legacy = stage_key(stage, config, [m["id"] for m in inputs] + list(extra_key or []), version)  # keys before code ids
+        older = _older_soft_stage(store, soft_ref, legacy, stage)
         if older is not None:
             changes = code.changes_since(older.manifest.get("code"))
             log(f"WARNING: stage {stage} reused from {older.manifest['id']}, computed under other code "
@@ -259,6 +263,18 @@ def run_stage(
     if code is not None and stage in SOFT_STAGES:
         store.write_json(soft_ref, {"id": result.manifest["id"], "code": code.digest})
     return result
+
+
+DATA_PREFIXES = ("data/", "blocks/", "model/", "adapter/", "tokenizer.json")  # what a downstream stage reads
+
+
+def content_id(manifest: dict) -> str:
+    """An input's identity by the content a downstream stage reads (its data files' sha256; not reports,
+    metrics or timings); the manifest id when it lists no such file."""
+    files = sorted((f["path"], f["sha256"]) for f in manifest.get("files", []) if f["path"].startswith(DATA_PREFIXES))
+    if not files:
+        return manifest["id"]
+    return f"{manifest.get('stage', 'stage')}:content.{hashlib.sha256(canonical_json(files).encode()).hexdigest()[:20]}"
 
 
 def _older_soft_stage(store: Store, soft_ref: str, legacy_key: str, stage: str) -> StageResult | None:

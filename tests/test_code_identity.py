@@ -132,3 +132,18 @@ def test_recompute_flag_is_the_train_recompute_field():
     assert cfg.train.recompute == ["cpt", "sft"] and cfg.train.name == "x"
     plain = load_config(str(REPO / "configs" / "demo.yaml"), [])
     assert cfg.train.phase_view("cpt") == plain.train.phase_view("cpt")  # the flag never enters the stage key
+
+
+def test_training_keys_on_input_content_not_ids(tmp_path):
+    """An upstream stage recomputed with byte-identical data (e.g. a log line changed in tokenize.py)
+    does not retrain: CPT/SFT key on their inputs' data files; other stages on manifest ids."""
+    store = LocalStore(tmp_path / "store")
+    data = [{"path": "blocks/00000.ds", "bytes": 4, "sha256": "ab" * 32}, {"path": "stats.json", "bytes": 1, "sha256": "1" * 64}]
+    a = {"id": "tokenize/aaa", "stage": "tokenize", "files": data}
+    b = {"id": "tokenize/bbb", "stage": "tokenize", "files": [data[0], {**data[1], "sha256": "2" * 64}]}
+    first = run_stage(store, "cpt", {"lr": 1}, [a], _body, tmp_path / "work")
+    assert run_stage(store, "cpt", {"lr": 1}, [b], _body, tmp_path / "work").manifest_uri == first.manifest_uri
+    c = {**b, "files": [{**data[0], "sha256": "cd" * 32}]}
+    assert run_stage(store, "cpt", {"lr": 1}, [c], _body, tmp_path / "work").manifest_uri != first.manifest_uri
+    assert run_stage(store, "report", {}, [a], _body, tmp_path / "w").manifest_uri != \
+        run_stage(store, "report", {}, [b], _body, tmp_path / "w").manifest_uri
