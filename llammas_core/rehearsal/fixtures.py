@@ -60,11 +60,11 @@ def write_alpaca_json(path: Path) -> None:
 
 def write_alpaca_est_jsonl(path: Path, n: int = 24) -> None:
     """Native Estonian Alpaca-shaped records (TartuNLP/alpaca-est's fields), from the demo's Estonian pairs."""
-    et = _lines(DEMO / "instructions" / "bitext" / "demo.et")
+    et = lines(DEMO / "instructions" / "bitext" / "demo.et")
     recs = [{"instruction": "Selgita lühidalt, mida see lause tähendab.", "input": et[i], "output": et[i + 1]}
             if i % 2 else {"instruction": f"Kirjuta lause, mis jätkab mõtet: {et[i]}", "input": "", "output": et[i + 1]}
             for i in range(0, min(2 * n, len(et) - 1), 2)]
-    _write_jsonl(path, recs)
+    write_jsonl(path, recs)
 
 
 def write_chat_jsonl(path: Path) -> None:
@@ -75,7 +75,7 @@ def write_chat_jsonl(path: Path) -> None:
 
 def write_moses(paths: list[Path], part: int, parts: int) -> None:
     """One slice of the demo bitext as Moses files (paths[0] source side, paths[1] target side)."""
-    en, et = _lines(DEMO / "instructions" / "bitext" / "demo.en"), _lines(DEMO / "instructions" / "bitext" / "demo.et")
+    en, et = lines(DEMO / "instructions" / "bitext" / "demo.en"), lines(DEMO / "instructions" / "bitext" / "demo.et")
     for p, side in zip(paths, (en, et)):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("".join(line + "\n" for line in side[part::parts]), encoding="utf-8")
@@ -88,7 +88,7 @@ _DEV = [("The bus leaves at {i} o'clock.", "Buss väljub kell {i}."),
 
 def _flores_rows() -> list[dict]:
     """The demo's FLORES-style rows, plus made-up dev rows so a 5-shot task has its few-shot pool."""
-    rows = [json.loads(x) for x in _lines(DEMO / "eval" / "flores" / "flores_demo.jsonl")]
+    rows = [json.loads(x) for x in lines(DEMO / "eval" / "flores" / "flores_demo.jsonl")]
     extra = [{"flores_split": "dev", "flores_line": 100 + i, "eng_Latn": en.format(i=i + 2), "est_Latn": et.format(i=i + 2)}
              for i, (en, et) in enumerate(_DEV * 3)]
     return rows + extra
@@ -128,7 +128,7 @@ def write_qa(path: Path) -> None:
 def write_eval_kit(root: Path) -> None:
     """Evaluation data laid out like ../shared/data (what decontamination scans)."""
     rows = _flores_rows()
-    _write_jsonl(root / "flores_sib200" / "flores200_sib_subset.jsonl", rows)
+    write_jsonl(root / "flores_sib200" / "flores200_sib_subset.jsonl", rows)
     write_flores_folder(root / "flores_sib200")
     write_xcopa_folder(root / "xcopa_et")
     write_belebele(root / "belebele" / "belebele-est_Latn-test.csv")
@@ -144,10 +144,10 @@ def write_sgm(path: Path, side: str) -> None:
 
 
 
-def _lines(path: Path) -> list[str]:
+def lines(path: Path) -> list[str]:
     return [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -127,7 +127,12 @@ def _corpus(c: dict, placer: Placer) -> None:
                 target = p if fnmatch.fnmatch(p, "*.wet*") else p.rstrip("/") + "/CC-MAIN-rehearsal-00000.warc.wet.gz"
                 placer.place(target, lambda f: fx.write_wet(f, docs[::3]))
             elif kind == "jsonl":
-                src["paths"][i] = placer.place(p, lambda f: fx._write_jsonl(f, docs))
+                src["paths"][i] = placer.place(p, lambda f: fx.write_jsonl(f, docs))
+            elif kind in ("warc", "arc"):  # the demo's WARC (HTML pages, an image, a 404)
+                target = p if fnmatch.fnmatch(p, "*.warc*") else p.rstrip("/") + "/rehearsal-00000.warc.gz"
+                placer.place(target, lambda f: _copy(fx.DEMO / "warc" / "demo.warc.gz", f))
+            else:
+                placer.notes.append(f"corpus source {src.get('name')}: kind {kind} is not rehearsed with a fixture")
 
 
 def _instructions(c: dict, placer: Placer) -> None:
@@ -174,7 +179,7 @@ def _translator(c: dict, placer: Placer) -> None:
     if model.startswith("builtin:"):
         return
     texts = [r["instruction"] + " " + r["output"] for r in fx.alpaca_records()]
-    et = fx._lines(fx.DEMO / "instructions" / "bitext" / "demo.et")
+    et = fx.lines(fx.DEMO / "instructions" / "bitext" / "demo.et")
     work = placer.root / "models"
     if t.get("family") in ("nllb", "m2m100"):
         folder = tiny_mt.build_tiny_nllb(texts + et, work / "tiny-nllb", vocab_size=SIZES["tiny_mt_vocab"])
