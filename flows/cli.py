@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline")
+FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline", "scaling")
 
 
 def rehearse_command(config: str, root: str | None, endpoint_url: str | None, overrides: list[str]) -> int:
@@ -90,6 +90,9 @@ def _prefect_api():
         fcntl.flock(lock, fcntl.LOCK_EX)
         server = SubprocessASGIServer()
         server.start()
+    from flows.stopping import at_exit
+
+    at_exit(server.stop)  # a run stopped by a signal ends without unwinding: no server left behind
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             try:
@@ -201,17 +204,20 @@ def main(argv: list[str] | None = None) -> int:
         return verify_command(args.manifest, args.endpoint_url)
 
     _quiet_prefect()
+    from flows.stopping import announce, interrupted, stop_on_signals
+
     try:
         if not args.traceback:
             _hide_prefect_tracebacks()
         if args.command == "rehearse":
             return rehearse_command(args.config, args.root, args.endpoint_url, args.overrides)
-        with contextlib.ExitStack() as api:
+        with stop_on_signals(), contextlib.ExitStack() as api:
             uri = run_flow(args.flow, args.config, run_overrides(args), api)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM (stop_on_signals)
+        return announce()
     except Exception as e:  # one line for users; the whole story with --traceback
+        if interrupted():  # e.g. Prefect's API gone with the same signal: the stop is the story
+            return announce()
         if args.traceback:
             traceback.print_exc()
         from llammas_core.errors import LlammasError

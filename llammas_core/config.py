@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.config import InstructionsConfig
+from llammas_core.secrets import NO_USERINFO, refuse_credentials
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
-
-
-NO_USERINFO = r"^[^@]*$"  # no `user:password@` in a URL
+from llammas_core.scaling.config import ScalingConfig
 
 
 class StoreConfig(BaseModel):
@@ -34,6 +33,9 @@ class StoreConfig(BaseModel):
                                      json_schema_extra={"pattern": NO_USERINFO})
     region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
     work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
+    umask: str = Field("022", pattern=r"^0?[0-7]{3}$",
+                       description="Octal umask of committed files and folders in a local store (022: readable "
+                                   "by group and others, for a shared store; 077: owner only).")
 
     @field_validator("uri", "endpoint_url")
     @classmethod
@@ -46,7 +48,7 @@ class StoreConfig(BaseModel):
         return value
 
     def open(self) -> Store:
-        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region)
+        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region, umask=int(self.umask, 8))
 
     @property
     def work_path(self) -> Path:
@@ -83,6 +85,14 @@ class LlammasConfig(BaseModel):
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
                           "with bootstrap CIs and paired deltas against the baseline.")
+    scaling: ScalingConfig | None = Field(
+        None, description="x-LLaMA scaling law: CoIT pilots per language and translation-data size, a curve fitted "
+                          "per language and the allocation of a budget of translation pairs ('@allocation').")
+
+    @model_validator(mode="after")
+    def _no_credentials_anywhere(self) -> "LlammasConfig":
+        refuse_credentials(self)  # every URL field of every section; key sources known to the scrubber
+        return self
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:

@@ -1,7 +1,7 @@
 """References between stages: `@name` in a config section names the output of another stage.
 
 One resolver for every name (`@corpus`, `@english_corpus`, `@tiny_base`, `@instructions`,
-`@tokenized`, `@cpt`, `@sft`, `@base`):
+`@tokenized`, `@cpt`, `@sft`, `@base`, `@allocation`):
 - in a pipeline run, from the outputs the run has already produced (`substitute`);
 - in a flow run alone, from the store (`resolve_standalone`): every stage remembers its output under
   the identity of the (resolved) config section that produced it, so the same config finds it again.
@@ -41,6 +41,7 @@ NAMES: dict[str, Name] = {
     "cpt": Name("train", "cpt", "train"),
     "sft": Name("train", "sft", "train"),
     "base": Name("train.model.base", None, "train"),
+    "allocation": Name("scaling", "allocation", "scaling"),
 }
 
 

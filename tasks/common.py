@@ -30,6 +30,7 @@ from llammas_core.config import StoreConfig
 from llammas_core.corpus.report import human_bytes, human_seconds, readable_step_name, step_rows
 from llammas_core.errors import ConfigError, InputError, is_transient
 from llammas_core.code_identity import code_identity
+from llammas_core.secrets import scrub_exception
 from llammas_core.stage import canonical_json
 from llammas_core.store import open_uri
 
@@ -241,6 +242,7 @@ def one_line_errors(fn: Callable) -> Callable:
         except (ConfigError, InputError) as e:
             from prefect.context import TaskRunContext
 
+            scrub_exception(e)  # e.g. an endpoint's error body that echoed the API key
             if TaskRunContext.get() is not None:
                 raise
             message = one_line(e)
@@ -249,6 +251,8 @@ def one_line_errors(fn: Callable) -> Callable:
             except Exception:
                 pass
             return Failed(message=message, data=e)
+        except BaseException as e:  # Prefect stores its message in run states, events and results
+            raise scrub_exception(e)
 
     try:  # string annotations (`from __future__ import annotations`) resolve in fn's module, not here
         wrapper.__signature__ = inspect.signature(fn, eval_str=True)

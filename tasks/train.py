@@ -37,7 +37,7 @@ from tasks.common import (
 
 
 def _tiny_identity(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseConfig) -> str:
-    return identity_key("tiny-base", store.uri, [read_manifest(u)["id"] for u in corpus_uris], tiny)
+    return identity_key("tiny-base", store.uri, [read_manifest(u, store.endpoint_url)["id"] for u in corpus_uris], tiny)
 
 
 _tiny_key = cache_key_over(_tiny_identity, "corpus_uris", "tiny")
@@ -58,19 +58,19 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
 
 
 def _tokenize_identity(store: StoreConfig, train: TrainConfig) -> str:
-    manifests, files = data_inputs(train.cpt.sources)  # manifest ids; plain files by path, size and mtime
+    manifests, files = data_inputs(train.cpt.sources, store.endpoint_url)  # manifest ids; plain files by path, size and mtime
     return identity_key("tokenize", store.uri, train.model.base, train.model.revision,
                         train.model.extend_vocab, train.model.trust_remote_code,
                         [m["id"] for m in manifests] + files, tokenize_view(train))
 
 
 def _cpt_identity(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
-    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri)["id"],
+    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri, store.endpoint_url)["id"],
                         "recompute" if "cpt" in train.recompute else "")
 
 
 def _sft_identity(store: StoreConfig, train: TrainConfig, init_uri: str | None) -> str:
-    init = read_manifest(init_uri)["id"] if init_uri else f"{train.model.base}@{train.model.revision or ''}"
+    init = read_manifest(init_uri, store.endpoint_url)["id"] if init_uri else f"{train.model.base}@{train.model.revision or ''}"
     return identity_key("sft", store.uri, train.phase_view("sft"), init, "recompute" if "sft" in train.recompute else "")
 
 

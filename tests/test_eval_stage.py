@@ -289,8 +289,7 @@ def test_evaluate_on_an_s3_store(kit, tmp_path, s3_endpoint, monkeypatch):
     """Results, samples and the report live in S3 (moto's server); a rerun reuses them."""
     from llammas_core.store import open_store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    store = open_store("s3://llammas-test/eval-run")
+    store = open_store("s3://llammas-test/eval-run", endpoint_url=s3_endpoint)
     cfg = _cfg(kit, names=("m0", "m1"), tasks=[{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}])
     result = run_evaluate(store, cfg, tmp_path / "work", log=lambda _: None)
     assert result.manifest_uri.startswith("s3://llammas-test/eval-run/report/")

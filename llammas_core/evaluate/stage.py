@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.errors import ConfigError, InputError, LlammasError
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.refs import REF
 from llammas_core.evaluate.identity import (
     code_version,
     data_fingerprint,
@@ -91,11 +92,27 @@ class EvalPlan:
         return [i for i in self.items if not store.exists(f"{i.prefix}/{MANIFEST}")]
 
 
-def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
-    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
+def input_errors(cfg: EvaluateConfig, skip_refs: bool = False) -> list[tuple[str, LlammasError]]:
+    """Every problem of every task and model (missing or wrong file, bad items, unloadable model), so
+    one run reports them all: (message naming the task or model, the error); `skip_refs`: models given
+    as `@references` are checked once resolved."""
     from llammas_core.evaluate.engine import validate_task
     from llammas_core.evaluate.models import validate_model
 
+    errors = []
+    models = [m for m in cfg.models if not (skip_refs and REF.match(m.path))]
+    for what, check, items in (("task", validate_task, cfg.tasks), ("model", validate_model, models)):
+        for item in items:
+            try:
+                check(item)
+            except LlammasError as e:
+                where = f"{what} {item.name}"
+                errors.append((str(e) if str(e).startswith(where) else f"{where}: {e}", e))
+    return errors
+
+
+def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
+    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
     refs = cfg.unresolved_refs()
     if refs:
         raise ConfigError(f"evaluate: unresolved model references {refs}: run it in the pipeline, or give "
@@ -103,10 +120,12 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
     for t in cfg.tasks:
         if t.data:
             log(f"[evaluate] {t.name}: data {t.data}")
-    for task in cfg.tasks:
-        validate_task(task)
-    for model in cfg.models:
-        validate_model(model)
+    errors = input_errors(cfg)
+    if len(errors) == 1:
+        raise errors[0][1]
+    if errors:
+        kind = ConfigError if any(isinstance(e, ConfigError) for _, e in errors) else InputError
+        raise kind(f"evaluate: {len(errors)} problems: " + "; ".join(m for m, _ in errors))
     version = engine_version()
     plan = EvalPlan(cfg, version, {}, {})
     task_views = {t.name: task_key_view(t) for t in cfg.tasks}
