@@ -11,7 +11,9 @@ sentences; hypotheses are the references with words dropped at three rates (thre
 
     .venv/bin/python benchmarks/eval_bootstrap.py [--sentences 1012] [--resamples 1000] [--naive 20]
 
---naive: resamples actually re-scored the naive way; its total is extrapolated to --resamples.
+--naive: resamples actually re-scored the naive way; its total is extrapolated to --resamples. Both ways run
+in ABBA order with threads pinned to 1; wall and CPU seconds and the load average are printed, and the naive
+scores are checked equal to the summed-statistics scores of the same resamples.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 KIT_REFS = REPO.parent / "shared" / "data" / "flores_sib200" / "parallel" / "devtest.est_Latn"
 
 
@@ -44,6 +46,11 @@ def main() -> None:
     ap.add_argument("--naive", type=int, default=20)
     args = ap.parse_args()
 
+    from _bench import abba, header, pin_threads
+
+    pin_threads(1)
+    import numpy as np
+
     from llammas_core.evaluate import metrics
     from llammas_core.evaluate.bootstrap import compare, resample_indices
 
@@ -56,26 +63,48 @@ def main() -> None:
         by_model[name] = [{"doc_id": i, "generation": h, "reference": r,
                            "stats": {m: stats[m][i] for m in stats}} for i, (h, r) in enumerate(zip(hyps, refs))]
 
-    t = time.perf_counter()
-    rows = compare("flores", "bench", by_model, ["bleu", "chrf"], "base", samples=args.resamples, seed=1)
-    fast = time.perf_counter() - t
-
     idx = resample_indices(len(refs), args.naive, 1, "bench")
-    t = time.perf_counter()
-    for name, recs in by_model.items():
-        for metric in ("bleu", "chrf"):
-            m = metrics.sacrebleu_metric(metric)
-            for row in idx:
-                sub = [recs[i] for i in row]
-                m.corpus_score([s["generation"] for s in sub], [[s["reference"] for s in sub]])
-    naive = (time.perf_counter() - t) * args.resamples / args.naive
+
+    def ours():
+        return compare("flores", "bench", by_model, ["bleu", "chrf"], "base", samples=args.resamples, seed=1)
+
+    def naive_scores():
+        out = []
+        for recs in by_model.values():
+            for metric in ("bleu", "chrf"):
+                m = metrics.sacrebleu_metric(metric)
+                for row in idx:
+                    sub = [recs[i] for i in row]
+                    out.append(m.corpus_score([s["generation"] for s in sub], [[s["reference"] for s in sub]]).score)
+        return out
+
+    def summed_scores():  # the same resamples as naive_scores, from summed sentence statistics
+        out = []
+        for recs in by_model.values():
+            for metric in ("bleu", "chrf"):
+                st = np.array([s["stats"][metric] for s in recs], dtype=float)
+                out += [metrics.score_from_stats("flores", metric, st[row].sum(0)) for row in idx]
+        return out
+
+    runs = abba({"summed sentence stats (ours)": ours, "sacrebleu corpus_score (naive)": naive_scores})
+    rows = runs.outputs("summed sentence stats (ours)")[0]
+    fast, fast_cpu = runs.wall("summed sentence stats (ours)") / 2, runs.cpu("summed sentence stats (ours)") / 2
+    scale = args.resamples / args.naive
+    naive = runs.wall("sacrebleu corpus_score (naive)") / 2 * scale
+    naive_cpu = runs.cpu("sacrebleu corpus_score (naive)") / 2 * scale
+    ref_scores = runs.outputs("sacrebleu corpus_score (naive)")[0]
+    same = all(abs(a - b) < 1e-6 for a, b in zip(summed_scores(), ref_scores))
 
     cells = len(by_model) * 2 * args.resamples
     print(f"{len(refs)} sentences, 3 models x 2 metrics x {args.resamples} resamples ({cells} corpus scores)")
-    print(f"{'method':<34}{'seconds':>12}{'scores/s':>12}")
-    print(f"{'summed sentence stats (ours)':<34}{fast:>12.2f}{cells / fast:>12.0f}")
-    print(f"{'sacrebleu corpus_score (naive)':<34}{naive:>12.1f}{cells / naive:>12.1f}   (extrapolated from {args.naive})")
-    print(f"speed-up: {naive / fast:.0f}x")
+    print(header(1))
+    print(f"{'method':<34}{'wall s':>10}{'CPU s':>10}{'scores/s':>12}{'per CPU-s':>11}")
+    print(f"{'summed sentence stats (ours)':<34}{fast:>10.2f}{fast_cpu:>10.2f}{cells / fast:>12.0f}{cells / fast_cpu:>11.0f}")
+    print(f"{'sacrebleu corpus_score (naive)':<34}{naive:>10.1f}{naive_cpu:>10.1f}{cells / naive:>12.1f}"
+          f"{cells / naive_cpu:>11.1f}   (extrapolated from {args.naive})")
+    print(f"speed-up: {naive / fast:.0f}x wall, {naive_cpu / fast_cpu:.0f}x CPU (ABBA: {' '.join(runs.order)}); "
+          f"before: {runs.load_before}; after: {runs.load_after}")
+    print(f"the {args.naive} naive resamples x 3 models x 2 metrics equal the summed-statistics scores: {same}")
     for r in rows:
         if r["model"] != "base":
             print(f"  {r['metric']} {r['model']}: {r['score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]  "

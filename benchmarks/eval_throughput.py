@@ -1,13 +1,24 @@
-"""Evaluation throughput: batched vs one-at-a-time on the same random Llama, side by side.
+"""Evaluation throughput: batched vs one-at-a-time on the same random Llama, side by side (ABBA).
 
-Log-likelihood tasks (XCOPA-et, Belebele est_Latn through lm-eval's HFLM): items/s.
-FLORES en->et generation (our left-padded batched generate): generated tokens/s.
+Log-likelihood tasks (XCOPA-et, Belebele est_Latn; lm-eval builds the requests): items/s of
+  batched          what run_task uses: loglik.py (token-budget batches, each item's context encoded once,
+                   logits only where read)
+  one-at-a-time    lm-eval's HFLM, batch_size=1, logits_cache off: one forward per (context, choice)
+  and, for reference, lm-eval's HFLM with its defaults at batch_size 1 and at --batch-size (its one-token
+  continuation cache encodes a Belebele passage once per item too).
+FLORES en->et generation (our generate, batched vs batch_size 1): generated tokens/s.
+
+Modes run in ABBA order (A B C D D C B A) with torch/BLAS threads pinned (--threads); wall and process
+CPU seconds are printed per mode, items per CPU-second is the per-core figure, the load average is
+printed before and after each task, and the per-item results of every run are checked to be the same
+(log-likelihoods within 1e-4, same acc; FLORES: same text). Speed-ups are one-at-a-time seconds over
+the mode's seconds, by wall and by CPU.
 
 Data: ../shared/data when present (XCOPA-et test, Belebele est_Latn test, the kit's FLORES subset),
 else the bundled demo/eval files (repeated to the requested size). The model is random (no download):
 --shape small (CPU default: hidden 256, 4 layers) or --shape 7b (Llama-2-7B shape, bf16 on CUDA).
 
-    .venv/bin/python benchmarks/eval_throughput.py                       # CPU, small shape
+    .venv/bin/python benchmarks/eval_throughput.py                       # CPU, small shape, 1 thread
     .venv/bin/python benchmarks/eval_throughput.py --device cuda --shape 7b --full   # whole suite, batched
 
 --full runs every item of each task once (batched only) and prints per-task wall time: the "whole suite
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 KIT = REPO.parent / "shared" / "data"
 DEMO = REPO / "demo" / "eval"
 
@@ -105,47 +118,74 @@ def build_model(shape: str, device: str, texts: list[str]):
     return model.eval(), tok
 
 
-def loaded_with(model, tok, device: str, batch_size: int):
+def loaded_with(model, tok, device: str, batch_size: int, lm=None):
+    """A LoadedModel; lm: an lm-eval LM to score log-likelihoods with instead of run_task's own."""
     from llammas_core.evaluate.models import wrap_loaded
     from llammas_core.evaluate.spec import ModelSpec
 
-    return wrap_loaded(ModelSpec(name=f"bench-bs{batch_size}", path="random", chat=False, batch_size=batch_size),
-                       model, tok, device=device)
+    loaded = wrap_loaded(ModelSpec(name=f"bench-bs{batch_size}", path="random", chat=False, batch_size=batch_size),
+                         model, tok, device=device)
+    if lm is not None:
+        loaded.extra["lm_eval_lm"] = lm
+    return loaded
 
 
-def timed(loaded, task, out: Path) -> tuple[float, int, int]:
-    import torch
+def hflm(model, tok, device: str, batch_size: int, logits_cache: bool = True):
+    from lm_eval.models.huggingface import HFLM
 
-    from llammas_core.evaluate.engine import run_task
+    return HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device, logits_cache=logits_cache)
 
-    if loaded.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    res = run_task(loaded, task, out)
-    if loaded.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - t, len(res.samples), sum(int(s.get("n_tokens", 0)) for s in res.samples)
+
+def item_results(res) -> list[tuple]:
+    """What must be the same in every mode: per item its log-likelihoods and acc, or its generation."""
+    if res.kind == "flores":
+        return sorted((str(s["id"]), s["generation"], s["n_tokens"])
+                      for s in res.samples)
+    return sorted((s["doc_id"], tuple(s["loglikelihoods"]), s.get("acc")) for s in res.samples)
+
+
+def same_items(a: list[tuple], b: list[tuple]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x[0] != y[0] or (len(x) == 3 and x[2] != y[2]):
+            return False
+        if isinstance(x[1], tuple):
+            if len(x[1]) != len(y[1]) or any(abs(p - q) > 1e-4 for p, q in zip(x[1], y[1])):
+                return False
+        elif x[1] != y[1]:
+            return False
+    return True
 
 
 def main(argv=None) -> None:
     import logging
-    import os
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.disable(logging.WARNING)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (pinned in every mode)")
     ap.add_argument("--n-mc", type=int, default=96, help="items per log-likelihood task")
     ap.add_argument("--n-flores", type=int, default=32, help="FLORES sentences")
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--no-reference", action="store_true", help="skip the two lm-eval HFLM reference modes")
     ap.add_argument("--full", action="store_true", help="every item of every task, batched only")
     args = ap.parse_args(argv)
 
+    from _bench import abba, header, load, pin_threads, same_work
+
+    pin_threads(args.threads)
+    logging.disable(logging.WARNING)
+    os.environ["TQDM_DISABLE"] = "1"
+    import torch
+
+    from llammas_core.evaluate.engine import run_task
     from llammas_core.evaluate.spec import TaskSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="eval-bench-"))
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else None
+    ok_all = True
     try:
         paths = _repeat_demo(data_paths(), tmp / "data", max(args.n_mc, args.n_flores))
         t0 = time.perf_counter()
@@ -153,40 +193,74 @@ def main(argv=None) -> None:
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model: random Llama, shape {args.shape}, {n_params / 1e6:.1f}M params, {model.dtype}, "
               f"device {args.device}, built in {time.perf_counter() - t0:.1f}s; data: {paths['source']}")
+        print(header(args.threads))
         lim = None if args.full else args.n_mc
         tasks = [
-            ("xcopa_et", "items/s", TaskSpec(name="xcopa_et", kind="xcopa", data=paths["xcopa"], limit=lim)),
-            ("belebele", "items/s", TaskSpec(name="belebele", kind="belebele", data=paths["belebele"], limit=lim)),
-            ("flores_en-et", "gen tok/s", TaskSpec(name="flores_en-et", kind="flores", data=paths["flores"],
-                                                   direction="en-et", num_fewshot=1,
-                                                   limit=None if args.full else args.n_flores,
-                                                   max_new_tokens=args.max_new_tokens)),
+            ("xcopa_et", "items", TaskSpec(name="xcopa_et", kind="xcopa", data=paths["xcopa"], limit=lim)),
+            ("belebele", "items", TaskSpec(name="belebele", kind="belebele", data=paths["belebele"], limit=lim)),
+            ("flores_en-et", "gen tok", TaskSpec(name="flores_en-et", kind="flores", data=paths["flores"],
+                                                 direction="en-et", num_fewshot=1,
+                                                 limit=None if args.full else args.n_flores,
+                                                 max_new_tokens=args.max_new_tokens)),
         ]
         if args.full:
-            tasks.append(("flores_et-en", "gen tok/s", tasks[2][2].model_copy(
+            tasks.append(("flores_et-en", "gen tok", tasks[2][2].model_copy(
                 update={"name": "flores_et-en", "direction": "et-en"})))
-        batched = loaded_with(model, tok, args.device, args.batch_size)
-        single = loaded_with(model, tok, args.device, 1)
+        bs = args.batch_size
+        models = {"batched": loaded_with(model, tok, args.device, bs),
+                  "one-at-a-time": loaded_with(model, tok, args.device, 1,
+                                               hflm(model, tok, args.device, 1, logits_cache=False))}
+        gen_models = {"batched": models["batched"], "one-at-a-time": loaded_with(model, tok, args.device, 1)}
+        if not args.no_reference and not args.full:
+            models["lm-eval bs=1"] = loaded_with(model, tok, args.device, 1, hflm(model, tok, args.device, 1))
+            models[f"lm-eval bs={bs}"] = loaded_with(model, tok, args.device, bs, hflm(model, tok, args.device, bs))
         warm = tasks[0][2].model_copy(update={"limit": 4})
-        timed(batched, warm, tmp / "warm-b")
-        timed(single, warm, tmp / "warm-s")
-        print(f"\n{'task':<14}{'unit':<11}{'items':>6}{f'batched (bs={args.batch_size})':>22}"
-              f"{'one-at-a-time':>16}{'speed-up':>10}")
-        total = 0.0
+        for name, lm in models.items():
+            run_task(lm, warm, tmp / f"warm-{name}")
+        run_task(gen_models["batched"], tasks[2][2].model_copy(update={"limit": 2, "max_new_tokens": 4}),
+                 tmp / "warm-gen")
+        if args.full:
+            for name, unit, task in tasks:
+                wall, cpu, res = _once(models["batched"], task, tmp / name, sync)
+                amount = _amount(res, unit)
+                print(f"{name:<14}{len(res.samples):>6} items  {amount / wall:>9.1f} {unit}/s  ({wall:.1f}s wall, "
+                      f"{cpu:.1f}s CPU; {load()})")
+            return
+        print(f"\n{'task':<14}{'mode':<18}{'items':>6}{'wall s':>9}{'CPU s':>8}{'rate/s':>10}{'per CPU-s':>11}"
+              f"{'x wall':>8}{'x CPU':>8}  unit")
         for name, unit, task in tasks:
-            sec_b, n, ntok_b = timed(batched, task, tmp / f"{name}-b")
-            total += sec_b
-            rate_b = (ntok_b if unit.startswith("gen") else n) / sec_b
-            if args.full:
-                print(f"{name:<14}{unit:<11}{n:>6}{rate_b:>22.1f}{'-':>16}{'-':>10}   ({sec_b:.1f}s)")
-                continue
-            sec_s, _, ntok_s = timed(single, task, tmp / f"{name}-s")
-            rate_s = (ntok_s if unit.startswith("gen") else n) / sec_s
-            print(f"{name:<14}{unit:<11}{n:>6}{rate_b:>22.1f}{rate_s:>16.1f}{rate_b / rate_s:>9.1f}x")
-        print(f"\nbatched wall time, all tasks: {total:.1f}s (backend: HF via lm-eval HFLM for log-likelihood, "
-              f"our left-padded generate for FLORES)")
+            ms = gen_models if unit == "gen tok" else models
+            modes = {m: (lambda lm=lm, m=m: run_task(lm, task, tmp / f"{name}-{m}")) for m, lm in ms.items()}
+            runs = abba(modes, sync=sync)
+            ok = same_work(runs, lambda a, b: same_items(item_results(a), item_results(b)))
+            ok_all &= ok
+            base, base_cpu = runs.wall("one-at-a-time"), runs.cpu("one-at-a-time")
+            for m in ms:
+                res = runs.outputs(m)[0]
+                amount = _amount(res, unit) * len(runs.runs[m])
+                print(f"{name:<14}{m:<18}{len(res.samples):>6}{runs.wall(m):>9.2f}{runs.cpu(m):>8.2f}"
+                      f"{amount / runs.wall(m):>10.1f}{amount / runs.cpu(m):>11.1f}{base / runs.wall(m):>7.2f}x"
+                      f"{base_cpu / runs.cpu(m):>7.2f}x  {unit}")
+            print(f"{'':<14}identical item results across modes and runs: {ok}; order {' '.join(runs.order)}; "
+                  f"before: {runs.load_before}; after: {runs.load_after}")
+        print("\nx wall / x CPU = one-at-a-time seconds / mode seconds, summed over the two ABBA runs of each mode;"
+              " under load, x CPU is the steadier figure")
+        if not ok_all:
+            sys.exit("item results differ between modes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _amount(res, unit: str) -> int:
+    return sum(int(s.get("n_tokens", 0)) for s in res.samples) if unit == "gen tok" else len(res.samples)
+
+
+def _once(loaded, task, out: Path, sync):
+    from _bench import timed
+
+    from llammas_core.evaluate.engine import run_task
+
+    return timed(lambda: run_task(loaded, task, out), sync)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Training throughput: padding-free packing vs padded batches, and an MFU probe for GPUs.
 
-Default mode (runs on CPU in ~1-3 min): the same random Llama, the same SFT examples, one
+Default mode (a few minutes on CPU; longer on a loaded machine): the same random Llama, the same SFT examples, one
 forward+backward (+AdamW every --accum) per micro-batch, four ways to batch them:
   padded, random           right-padded [B, max_len] batches with attention_mask (batching.PaddedCollator)
   padded, group_by_length  the same, micro-batches formed as HF's Trainer does with group_by_length
@@ -8,7 +8,9 @@ forward+backward (+AdamW every --accum) per micro-batch, four ways to batch them
   padding-free, masked     one [1, sum(len)] row, position_ids reset per sequence, transformers' sdpa with a
                            block-diagonal mask (batching.PaddingFreeCollator)
   padding-free, packed     the same row, llammas_packed_sdpa (SDPA per sequence)
-and reports REAL (non-pad) tokens/s of each and the ratios of total times (same examples in every mode). Example lengths: alpaca_5000.json
+and reports REAL (non-pad) tokens/s of each and the ratios of total times (same examples in every mode),
+modes interleaved in ABBA order per micro-batch, wall and CPU seconds, the load average, and checks that
+every mode saw the same real tokens and gives the same loss on one micro-batch. Example lengths: alpaca_5000.json
 rendered through the Llammas chat template with a BPE tokenizer trained on it (vocab --vocab),
 when ../shared/data is present; else a synthetic lognormal distribution (the output says which).
 
@@ -38,6 +40,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 ALPACA = REPO.parent / "shared" / "data" / "alpaca" / "alpaca_5000.json"
 
@@ -205,36 +208,44 @@ def run_packing(args) -> dict:
         "padding-free, masked": (PaddingFreeCollator(), args.attn, rand_batches),
         "padding-free, packed": (PaddingFreeCollator(), packed, rand_batches),
     }
-    # Modes run interleaved (batch i of every mode, then batch i+1 ...) so that load changes on a shared
-    # machine hit all of them alike; each mode has its own optimizer (the shared weights keep changing,
-    # which does not matter for throughput). Every mode sees the same examples (in other micro-batches
-    # for group_by_length), so the measured real tokens are equal and total times compare directly.
-    stats = {name: {"tokens": 0, "slots": 0, "seconds": 0.0} for name in modes}
+    # Modes run interleaved in ABBA order per micro-batch (batch i: A B C D, batch i+1: D C B A, ...) so that
+    # load changes on a shared machine hit all of them alike; each mode has its own optimizer (the shared
+    # weights keep changing, which does not matter for throughput). Every mode sees the same examples (in
+    # other micro-batches for group_by_length), so the real tokens are equal and total times compare directly.
+    from _bench import cpu_seconds, load
+
+    same = same_loss(model, modes, rand_batches[0], device)
+    stats = {name: {"tokens": 0, "slots": 0, "seconds": 0.0, "cpu": 0.0} for name in modes}
     opts = {name: make_optimizer(model, device) for name in modes}
     # warm-up: the first `warmup` micro-batches of each mode once untimed; then all `steps` timed
     schedule = [(i, False) for i in range(min(args.warmup, args.steps))] + [(i, True) for i in range(args.steps)]
-    for i, timed in schedule:
-        for name, (collate, attn, batches) in modes.items():
+    load_before = load()
+    for k, (i, timed) in enumerate(schedule):
+        names = list(modes) if k % 2 == 0 else list(modes)[::-1]
+        for name in names:
+            collate, attn, batches = modes[name]
             model.set_attn_implementation(attn)
-            batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in collate(batches[i]).items()}
+            batch = {k2: (v.to(device) if torch.is_tensor(v) else v) for k2, v in collate(batches[i]).items()}
             sync(device)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_seconds()
             step_fn(model, opts[name], batch, device, args.bf16, False, optimizer_step=(i + 1) % args.accum == 0)
             sync(device)
             if timed:
                 st = stats[name]
                 st["seconds"] += time.perf_counter() - t
+                st["cpu"] += cpu_seconds() - c
                 st["tokens"] += real_tokens(batch)
                 st["slots"] += batch["input_ids"].numel()
+    same_tokens = len({st["tokens"] for st in stats.values()}) == 1
     results = {}
     for name, st in stats.items():
         results[name] = {"attention": modes[name][1], "real_tokens": st["tokens"], "computed_positions": st["slots"],
-                         "seconds": round(st["seconds"], 3),
+                         "seconds": round(st["seconds"], 3), "cpu_seconds": round(st["cpu"], 3),
                          "real_tokens_per_s": round(st["tokens"] / st["seconds"], 1),
                          "pad_fraction": round(1 - st["tokens"] / st["slots"], 3)}
 
-    def total_ratio(slow: str, fast: str) -> float:  # ratio of total times over the same real tokens
-        return stats[slow]["seconds"] / stats[fast]["seconds"]
+    def total_ratio(slow: str, fast: str, key: str = "seconds") -> float:  # over the same real tokens
+        return stats[slow][key] / stats[fast][key]
 
     return {"mode": "packing", "lengths": desc, "length_mean": round(float(lens.mean()), 1),
             "length_p50": float(lens.median()), "length_max": int(lens.max()),
@@ -245,7 +256,22 @@ def run_packing(args) -> dict:
             "speedup_vs_random_padded": round(total_ratio("padded, random", "padding-free, packed"), 2),
             "speedup_vs_group_by_length": round(total_ratio("padded, group_by_length", "padding-free, packed"), 2),
             "group_by_length_vs_random_padded": round(total_ratio("padded, random", "padded, group_by_length"), 2),
-            "masked_vs_random_padded": round(total_ratio("padded, random", "padding-free, masked"), 2)}
+            "masked_vs_random_padded": round(total_ratio("padded, random", "padding-free, masked"), 2),
+            "speedup_vs_group_by_length_cpu": round(total_ratio("padded, group_by_length", "padding-free, packed",
+                                                                "cpu"), 2),
+            "same_real_tokens": same_tokens, "same_loss_first_batch": same,
+            "load_before": load_before, "load_after": load()}
+
+
+def same_loss(model, modes: dict, examples: list, device: str) -> bool:
+    """The same micro-batch gives the same loss under every collation and attention (no optimizer step)."""
+    losses = []
+    with torch.no_grad():
+        for collate, attn, _ in modes.values():
+            model.set_attn_implementation(attn)
+            batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in collate(examples).items()}
+            losses.append(float(model(**batch).loss))
+    return max(losses) - min(losses) < 1e-4 * max(1.0, abs(losses[0]))
 
 
 def print_packing(r: dict) -> None:
@@ -256,13 +282,18 @@ def print_packing(r: dict) -> None:
           f"device {r['device']}, attn {r['attn']}, bf16 {r['bf16_autocast']}, {r['micro_batch_sequences']} sequences "
           f"per micro-batch, {r['measured_steps']} measured micro-batches (fwd+bwd; AdamW every {r['accum']}); "
           f"threads {r['threads']}")
-    print(f"{'collation':<26}{'attention':<21}{'real tok':>9}{'positions':>10}{'pad %':>7}{'seconds':>9}{'real tok/s':>11}")
+    print(f"{'collation':<26}{'attention':<21}{'real tok':>9}{'positions':>10}{'pad %':>7}{'seconds':>9}{'CPU s':>8}"
+          f"{'real tok/s':>11}{'per CPU-s':>10}")
     for name, x in r["results"].items():
         print(f"{name:<26}{x['attention']:<21}{x['real_tokens']:>9}{x['computed_positions']:>10}"
-              f"{100 * x['pad_fraction']:>6.1f}%{x['seconds']:>9.2f}{x['real_tokens_per_s']:>11,.0f}")
-    print("ratios of total times over the same examples (higher = padding-free packed faster):")
+              f"{100 * x['pad_fraction']:>6.1f}%{x['seconds']:>9.2f}{x['cpu_seconds']:>8.2f}"
+              f"{x['real_tokens_per_s']:>11,.0f}{x['real_tokens'] / x['cpu_seconds']:>10,.0f}")
+    print(f"same real tokens in every mode: {r['same_real_tokens']}; same loss on one micro-batch under every "
+          f"collation: {r['same_loss_first_batch']}; before: {r['load_before']}; after: {r['load_after']}")
+    print("ratios of total wall times over the same examples, ABBA per micro-batch (higher = padding-free packed faster):")
     print(f"  padded random / padding-free packed:            {r['speedup_vs_random_padded']:.2f}x")
-    print(f"  padded group_by_length / padding-free packed:   {r['speedup_vs_group_by_length']:.2f}x  (the fair baseline)")
+    print(f"  padded group_by_length / padding-free packed:   {r['speedup_vs_group_by_length']:.2f}x  (the fair baseline; "
+          f"CPU seconds: {r['speedup_vs_group_by_length_cpu']:.2f}x)")
     print(f"  padded random / padded group_by_length:         {r['group_by_length_vs_random_padded']:.2f}x")
     print(f"  padded random / padding-free masked sdpa:       {r['masked_vs_random_padded']:.2f}x")
 
@@ -389,7 +420,9 @@ def main(argv=None):
     if a.threads is None and a.device == "cpu":
         a.threads = 1  # steadier timings on a shared CPU box
     if a.threads:
-        torch.set_num_threads(a.threads)
+        from _bench import pin_threads
+
+        pin_threads(a.threads)
     result = run_mfu(a) if a.mfu else run_packing(a)
     (print_mfu if a.mfu else print_packing)(result)
     if a.json:

@@ -1,6 +1,13 @@
-"""Translation throughput: one-at-a-time HF generate vs length-sorted token-budget batches vs CTranslate2.
+"""Translation throughput: one-at-a-time HF generate vs length-sorted token-budget batches vs CTranslate2,
+each backend at the same precision (CPU: float32 vs float32, HF int8 dynamic quantisation vs CTranslate2
+int8; GPU: float16 vs float16) and at its best.
 
-Same model, same segments, one run, side by side. Segments: Alpaca records from
+Same model, same segments, one run, side by side, in ABBA order (A B C D E E D C B A) with torch and
+CTranslate2 pinned to --threads. Printed per mode: wall and CPU seconds (all threads), segments per
+CPU-second, and the load average before and after; checked: every run of a mode gives the same outputs,
+and batched fp32 == one-at-a-time fp32. Quality check: chrF between the two backends' outputs at the same
+precision, and between each backend's int8 and float32 outputs (the random model writes degenerate text,
+so this shows agreement, not translation quality). Segments: Alpaca records from
 ../shared/data/alpaca/alpaca_5000.json split by the real segmenter (llammas_core.instructions.segment:
 sentences of prose, code and protected spans masked), or built-in demo text when the data kit is absent
 (the output says which). Model: a random-init MarianMT (llammas_core.instructions.tiny_mt) with a
@@ -14,7 +21,7 @@ and identical work in every mode. All modes go through the project's Translator 
         --batch-tokens 32768 --single-limit 50        # GPU: NLLB-600M dimensions, bf16, projected Alpaca-52k time
 
 Targets (issue 8): batched >= 5x one-at-a-time on CPU; CTranslate2 ahead of batched HF; on one H100/H200
-all of Alpaca 52k in <= 10 min with a real-size model shape.
+all of Alpaca 52k in <= 10 min with a real-size model shape. Measured figures: README "Benchmarks".
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 ALPACA = REPO.parent / "shared" / "data" / "alpaca" / "alpaca_5000.json"
 ALPACA_FULL_RECORDS = 52002
@@ -72,7 +80,7 @@ def load_segments(n: int, seed: int) -> tuple[list[str], list[str], float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--segments", type=int, default=500)
+    ap.add_argument("--segments", type=int, default=300)
     ap.add_argument("--shape", default="small", help="tiny_mt.MARIAN_SHAPES name: tiny, small, base, big, nllb-600m")
     ap.add_argument("--vocab", type=int, default=8000, help="SentencePiece vocabulary size")
     ap.add_argument("--device", default="cpu")
@@ -81,15 +89,18 @@ def main() -> None:
     ap.add_argument("--max-ratio", type=float, default=1.2)
     ap.add_argument("--extra", type=int, default=4)
     ap.add_argument("--single-limit", type=int, default=None,
-                    help="time one-at-a-time on the first N segments only (rate extrapolated)")
+                    help="time one-at-a-time on the first N segments only (rates compared, not totals)")
     ap.add_argument("--threads", type=int, default=1,
-                    help="CPU threads for torch and CTranslate2 (default 1: the same for every mode, and stable on "
-                         "a shared machine; CPU seconds are reported beside wall seconds)")
-    ap.add_argument("--skip", default="", help="comma list of modes to skip: single,batched,ct2")
+                    help="CPU threads for torch and CTranslate2 in every mode (default 1: stable on a shared machine)")
+    ap.add_argument("--skip", default="", help="comma list of modes to skip: single,int8,ct2")
     ap.add_argument("--model-dir", default=None, help="reuse/build the model here (default: a temp folder)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    from _bench import abba, header, pin_threads
+
+    pin_threads(args.threads)
+    import sacrebleu
     import torch
 
     from llammas_core.instructions.tiny_mt import build_tiny_marian, convert_to_ctranslate2
@@ -99,6 +110,7 @@ def main() -> None:
     batch_tokens = args.batch_tokens or (16384 if gpu else 2048)
     skip = set(filter(None, args.skip.split(",")))
     segs, texts, per_record, desc = load_segments(args.segments, args.seed)
+    n1 = min(args.single_limit or len(segs), len(segs))
 
     tmp = tempfile.TemporaryDirectory()
     root = Path(args.model_dir or tmp.name)
@@ -109,83 +121,109 @@ def main() -> None:
         # init_std 0.02 (the usual scale): larger random weights overflow float16 in big shapes
         build_tiny_marian(texts, [], hf_dir, vocab_size=args.vocab, shape=args.shape, pad_vocab_to=pad_to,
                           max_position=1024, init_std=0.02)
+    if "ct2" not in skip and not (ct2_dir / "model.bin").exists():
+        convert_to_ctranslate2(hf_dir, ct2_dir)
     build_s = time.time() - t0
 
     common = dict(beams=args.beams, max_ratio=args.max_ratio, max_extra_tokens=args.extra,
                   batch_tokens=batch_tokens, max_batch_size=1024, device=args.device, threads=args.threads)
-    hf = make_translator(TranslatorConfig(model=str(hf_dir), **common))
-    n_params = sum(p.numel() for p in hf.model.parameters())
-    src_tokens = [len(x) for x in hf.encode(segs)]
+    # (label, precision, translator): HF and CTranslate2 at each shared precision
+    precisions = ["float16"] if gpu else ["float32", "int8"]
+    if "int8" in skip:
+        precisions = precisions[:1]
+    systems: dict[str, tuple[str, str, object]] = {}
+    for prec in precisions:
+        hf = make_translator(TranslatorConfig(model=str(hf_dir), dtype="float32" if prec == "int8" else prec,
+                                              **common))
+        if prec == "int8":  # torch's dynamic quantisation: int8 weights, activations quantised per batch
+            hf.model = torch.ao.quantization.quantize_dynamic(hf.model, {torch.nn.Linear}, dtype=torch.qint8)
+        systems[f"HF {prec}, batched"] = ("HF", prec, hf)
+        if "ct2" not in skip:
+            systems[f"CTranslate2 {prec}, batched"] = ("CT2", prec, make_translator(TranslatorConfig(
+                backend="ctranslate2", model=str(ct2_dir), compute_type=prec, **common)))
+    if gpu and "ct2" not in skip:
+        systems["CTranslate2 int8_float16, batched"] = ("CT2", "int8_float16", make_translator(TranslatorConfig(
+            backend="ctranslate2", model=str(ct2_dir), compute_type="int8_float16", **common)))
+    hf32 = next(t for k, (b, p, t) in systems.items() if b == "HF")
+    n_params = sum(p.numel() for p in hf32.model.parameters())  # the first HF system is not quantised
+    src_tokens = [len(x) for x in hf32.encode(segs)]
+    gen_tok = sum(int(n * args.max_ratio) + args.extra for n in src_tokens)
     print(f"segments: {len(segs)} from {desc}; source tokens mean {statistics.mean(src_tokens):.1f}, "
           f"max {max(src_tokens)}; {per_record:.2f} segments per Alpaca record")
-    print(f"model: random MarianMT shape {args.shape!r} ({n_params / 1e6:.0f}M parameters, vocab "
-          f"{hf.model.config.vocab_size}), built in {build_s:.0f}s; device {args.device} "
-          f"({torch.cuda.get_device_name() if gpu else f'{args.threads} threads'}), dtype {hf.dtype}, "
-          f"beams {args.beams}, cap {args.max_ratio}x+{args.extra}, batch budget {batch_tokens} tokens")
+    print(f"model: random MarianMT shape {args.shape!r} ({n_params / 1e6:.0f}M parameters), built in {build_s:.0f}s; "
+          f"device {args.device}{' ' + torch.cuda.get_device_name() if gpu else ''}, beams {args.beams}, "
+          f"cap {args.max_ratio}x+{args.extra}, batch budget {batch_tokens} tokens")
+    print(header(args.threads))
 
-    rows = []
-
-    def timed(name, fn, segments, note=""):
-        fn(segments[:4])  # warm-up
-        if gpu:
-            torch.cuda.synchronize()
-        t, c = time.perf_counter(), time.process_time()
-        out = fn(segments)
-        if gpu:
-            torch.cuda.synchronize()
-        dt, cpu = time.perf_counter() - t, time.process_time() - c
-        gen = sum(min(int(n * args.max_ratio) + args.extra, 10**9) for n in src_tokens[:len(segments)])
-        rows.append(dict(mode=name, segments=len(segments), seconds=dt, cpu=cpu, seg_s=len(segments) / dt,
-                         tok_s=gen / dt, note=note))
-        print(f"  {name}: {len(segments)} segments in {dt:.1f}s ({cpu:.1f} CPU s)", flush=True)
-        return out
-
-    outputs = {}
+    modes = {}
     if "single" not in skip:
-        n1 = min(args.single_limit or len(segs), len(segs))
-        outputs["single"] = timed("HF generate, one at a time", lambda ss: [hf.translate([s])[0] for s in ss],
-                                  segs[:n1], "" if n1 == len(segs) else f"first {n1} segments")
-    if "batched" not in skip:
-        before = hf.batches
-        outputs["batched"] = timed("HF generate, length-sorted token-budget batches", hf.translate, segs)
-        print(f"    {hf.batches - before - 1} batches (after 1 warm-up batch)")
-    mem = torch.cuda.max_memory_allocated() / 2**30 if gpu else None
-    hf.close()
-    if "ct2" not in skip:
-        try:
-            t0 = time.time()
-            if not (ct2_dir / "model.bin").exists():
-                convert_to_ctranslate2(hf_dir, ct2_dir)
-            conv_s = time.time() - t0
-            ct = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), **common))
-            outputs["ct2"] = timed(f"CTranslate2 {ct.compute_type}, same batches", ct.translate, segs,
-                                   f"converted in {conv_s:.0f}s")
-            ct.close()
-        except Exception as exc:  # e.g. a CTranslate2 wheel without CUDA on this machine
-            print(f"  CTranslate2 skipped: {type(exc).__name__}: {str(exc)[:300]}")
+        one = f"HF {precisions[0]}, one at a time"
+        modes[one] = lambda: [hf32.translate([s])[0] for s in segs[:n1]]
+    for name, (_, _, tr) in systems.items():
+        modes[name] = lambda tr=tr: tr.translate(segs)
+    for _, _, tr in systems.values():  # warm-up
+        tr.translate(segs[:4])
+    sync = torch.cuda.synchronize if gpu else None
+    runs = abba(modes, sync=sync)
 
-    if "single" in outputs and "batched" in outputs:
-        n1 = len(outputs["single"])
-        same = sum(a == b for a, b in zip(outputs["single"], outputs["batched"][:n1]))
-        print(f"batched == one-at-a-time outputs: {same}/{n1} identical")
-    base = next((r["seg_s"] for r in rows if r["mode"].startswith("HF generate, one")), None)
-    print()
-    base_cpu = next((r["segments"] / r["cpu"] for r in rows if r["mode"].startswith("HF generate, one")), None)
-    print(f"| {'mode':<50} | {'segments':>8} | {'seconds':>8} | {'CPU s':>7} | {'segments/s':>10} | "
-          f"{'gen tok/s':>10} | {'vs single':>9} | {'(CPU s)':>7} | Alpaca 52k (projected) | note")
-    print(f"|{'-' * 52}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 12}|{'-' * 12}|{'-' * 11}|{'-' * 9}|{'-' * 24}|------")
+    deterministic = all(len({tuple(o) for o in runs.outputs(m)}) == 1 for m in modes)
+    print(f"\nABBA order: {' | '.join(runs.order)}")
+    print(f"before: {runs.load_before}; after: {runs.load_after}; every run of a mode gave the same outputs: "
+          f"{deterministic}")
+    first = {m: runs.outputs(m)[0] for m in modes}
+    b32 = f"HF {precisions[0]}, batched"
+    if "single" not in skip:
+        same = sum(a == b for a, b in zip(first[one], first[b32][:n1]))
+        print(f"batched == one-at-a-time outputs ({precisions[0]}): {same}/{n1} identical")
+
+    def rate(m: str) -> tuple[float, float]:
+        n = n1 if "one at a time" in m else len(segs)
+        return 2 * n / runs.wall(m), 2 * n / runs.cpu(m)
+
+    print(f"\n| {'mode':<34} | {'segs':>5} | {'wall s':>7} | {'CPU s':>7} | {'seg/s':>7} | {'seg/CPU-s':>9} | "
+          f"{'gen tok/s':>9} | {'Alpaca 52k':>10} |")
+    print(f"|{'-' * 36}|{'-' * 7}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 12}|")
     total_52k = ALPACA_FULL_RECORDS * per_record
-    for r in rows:
-        proj = total_52k / r["seg_s"]
+    for m in modes:
+        w, c = rate(m)
+        proj = total_52k / w
         proj_s = f"{proj / 60:.1f} min" if proj < 3 * 3600 else f"{proj / 3600:.1f} h"
-        speed = f"{r['seg_s'] / base:.1f}x" if base else "-"
-        speed_cpu = f"{r['segments'] / max(r['cpu'], 1e-9) / base_cpu:.1f}x" if base_cpu and not gpu else "-"
-        print(f"| {r['mode']:<50} | {r['segments']:>8} | {r['seconds']:>8.1f} | {r['cpu']:>7.1f} | "
-              f"{r['seg_s']:>10.1f} | {r['tok_s']:>10.0f} | {speed:>9} | {speed_cpu:>7} | {proj_s:>22} | {r['note']}")
+        n = n1 if "one at a time" in m else len(segs)
+        print(f"| {m:<34} | {n:>5} | {runs.wall(m) / 2:>7.1f} | {runs.cpu(m) / 2:>7.1f} | {w:>7.1f} | {c:>9.1f} | "
+              f"{w * gen_tok / len(segs):>9.0f} | {proj_s:>10} |")
+    print("\nratios (rate over rate; wall, and CPU in brackets):")
+
+    def ratio(a: str, b: str, what: str) -> None:
+        if a in modes and b in modes:
+            (wa, ca), (wb, cb) = rate(a), rate(b)
+            print(f"  {what:<44} {wa / wb:>5.2f}x  ({ca / cb:.2f}x)")
+
+    ratio(b32, one if "single" not in skip else "", "HF batched / one at a time")
+    for prec in precisions:
+        ratio(f"CTranslate2 {prec}, batched", f"HF {prec}, batched", f"CTranslate2 / HF, both {prec}")
+    hf_best = max((m for m in modes if m.startswith("HF") and "batched" in m), key=lambda m: rate(m)[0])
+    ct_best = max((m for m in modes if m.startswith("CTranslate2")), key=lambda m: rate(m)[0], default=None)
+    if ct_best:
+        ratio(ct_best, hf_best, f"best: {ct_best.split(',')[0]} / {hf_best.split(',')[0]}")
+    print(f"\nexample output ({b32}): {first[b32][0][:100]!r}; distinct outputs: {len(set(first[b32]))}/{len(segs)}")
+    print("chrF between outputs (quality check; 100 = the same text):")
+
+    def chrf(a: str, b: str, what: str) -> None:
+        if a in first and b in first:
+            same = sum(x == y for x, y in zip(first[a], first[b]))
+            print(f"  {what:<44} {sacrebleu.corpus_chrf(first[a], [first[b]]).score:6.1f}   identical {same}/{len(segs)}")
+
+    for prec in precisions:
+        chrf(f"CTranslate2 {prec}, batched", f"HF {prec}, batched", f"CTranslate2 vs HF, both {prec}")
+    if "int8" in precisions:
+        chrf("HF int8, batched", "HF float32, batched", "HF int8 vs HF float32")
+        chrf("CTranslate2 int8, batched", "CTranslate2 float32, batched", "CTranslate2 int8 vs CTranslate2 float32")
     print(f"\nprojection: {ALPACA_FULL_RECORDS} records x {per_record:.2f} segments = {total_52k:,.0f} segments "
           f"(before cache hits / dedup); gen tok/s counts the capped output tokens.")
-    if mem is not None:
-        print(f"peak GPU memory (HF): {mem:.1f} GiB")
+    if gpu:
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    for _, _, tr in systems.values():
+        tr.close()
     tmp.cleanup()
 
 

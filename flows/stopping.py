@@ -22,7 +22,7 @@ import time
 from typing import Callable
 
 STOP_SECONDS = 8.0  # from the signal to the exit, at most (plus the trainer's INTERRUPT_GRACE when it ignores SIGTERM)
-_state = {"signal": None, "announced": False}
+_state = {"signal": None, "announced": False, "stream": None}
 _lock = threading.Lock()
 _at_exit: list[Callable[[], None]] = []
 
@@ -39,7 +39,8 @@ def announce() -> int:
         if not _state["announced"]:
             _state["announced"] = True
             print(f"error: interrupted by {signal.Signals(sig).name}: the trainer was stopped and the stage leases "
-                  "released; run the same command again to resume from the last checkpoint", file=sys.stderr, flush=True)
+                  "released; run the same command again to resume from the last checkpoint",
+                  file=_state["stream"] or sys.stderr, flush=True)
     return 128 + sig
 
 
@@ -92,9 +93,11 @@ def _raise_interrupt(signum, frame):
 
 
 @contextlib.contextmanager
-def stop_on_signals():
+def stop_on_signals(stream=None):
     """For the CLI's main thread: SIGTERM raises KeyboardInterrupt like SIGINT (Prefect's handler, while a
-    flow runs, re-sends it to this one), and the watcher above bounds the stop."""
+    flow runs, re-sends it to this one), and the watcher above bounds the stop. The one line goes to
+    `stream` (the terminal's stderr when a quiet run sends fd 2 to its log file)."""
+    _state["stream"] = stream
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -140,7 +140,7 @@ def publish_summary(stage: str, manifest_uri: str, manifest: dict, skipped: bool
     create_markdown_artifact("\n".join(lines), key=artifact_key(f"{stage}-summary"), description=f"{stage} summary")
 
 
-def publish_loss_plot(store: StoreConfig, manifest: dict) -> None:
+def publish_loss_plot(store: StoreConfig, manifest: dict, name: str) -> None:
     """The loss curve PNG as a Prefect artifact (inline data URI: no public bucket needed)."""
     import base64
 
@@ -149,7 +149,7 @@ def publish_loss_plot(store: StoreConfig, manifest: dict) -> None:
         return
     with store.open().open_read(f"{manifest['id']}/{png['path']}") as f:
         data = base64.b64encode(f.read()).decode()
-    create_markdown_artifact(f"![loss](data:image/png;base64,{data})", key=artifact_key(f"{manifest['stage']}-loss"),
+    create_markdown_artifact(f"![loss](data:image/png;base64,{data})", key=artifact_key(f"{manifest['stage']}-{name}-loss"),
                              description=f"{manifest['id']} loss curve")
 
 
@@ -191,7 +191,7 @@ def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identi
     result = run(progress)
     progress.done()
     _training_summary(f"{stage}-{train.name}", result)
-    publish_loss_plot(store, result.manifest)
+    publish_loss_plot(store, result.manifest, train.name)
     if result.code_changes:  # reused under older code: not cached, so every run shows the warning again
         get_run_logger().warning(f"{stage}: reused a stage computed under other code ({'; '.join(result.code_changes[:8])}); "
                                  f"rerun with --recompute {stage} to recompute it")

@@ -206,6 +206,7 @@ def test_demo_scaling_runs_from_the_command_line(tmp_path):
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "scaling", "--config", "configs/demo-scaling.yaml",
+                           "--verbose",  # the task's log lines (quiet by default: they go to the full log)
                            "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

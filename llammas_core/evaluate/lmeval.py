@@ -3,7 +3,8 @@
 lm-eval is the engine here: the task YAMLs in `tasks/` (shipped with the package; prompts identical to
 lm-eval's xcopa_<lang> and belebele; the language registry gives the XCOPA connectives and the Belebele code) are loaded with lm-eval's own YAML loader, their `data_files` pointed at
 local copies of the data, and run by `evaluator.simple_evaluate` over an in-memory model wrapped in
-`HFLM(pretrained=model, tokenizer=tok)` (length-sorted batched log-likelihoods), or lm-eval's vLLM backend
+`HFLM(pretrained=model, tokenizer=tok)` whose log-likelihood loop is loglik.py's (token-budget batches,
+each item's context encoded once), or lm-eval's vLLM backend
 when ModelSpec.backend == "vllm" and vllm is installed. Any other lm-eval task runs by name (kind lm_eval).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -125,10 +127,9 @@ def make_lm(loaded) -> Any:
             raise ConfigError("backend vllm needs a model folder (vLLM loads weights itself)")
         lm = VLLM(pretrained=loaded.local_path, batch_size="auto", dtype="auto")
     else:
-        from lm_eval.models.huggingface import HFLM
+        from llammas_core.evaluate.loglik import batched_hflm
 
-        lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=loaded.spec.batch_size,
-                  device=loaded.device)
+        lm = batched_hflm(loaded.model, loaded.tokenizer, batch_size=loaded.spec.batch_size, device=loaded.device)
     loaded.extra["lm_eval_lm"] = lm
     return lm
 
@@ -168,6 +169,18 @@ def _convert_sample(s: dict, task_name: str, metrics: list[str]) -> dict:
     return row
 
 
+@contextmanager
+def _no_env_probe(evaluator):
+    """lm-eval's add_env_info runs torch's collect_env (about ten subprocesses, pip list among them: over a
+    second per task); results.json records our own package versions instead (engine._versions)."""
+    saved = evaluator.add_env_info
+    evaluator.add_env_info = lambda storage: storage.update({"pretty_env_info": "not collected (llammas)"})
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = saved
+
+
 def run_lmeval(loaded, task: TaskSpec) -> dict:
     """Run one task; returns {"results", "stderr", "samples", "raw"} (raw: lm-eval's results dict, no samples)."""
     from lm_eval import evaluator
@@ -183,10 +196,11 @@ def run_lmeval(loaded, task: TaskSpec) -> dict:
         specs = [build_config(task)]
     lm = make_lm(loaded)
     try:
-        out = evaluator.simple_evaluate(
-            model=lm, tasks=specs, task_manager=tm, num_fewshot=task.num_fewshot, limit=task.limit,
-            log_samples=True, bootstrap_iters=1000, fewshot_random_seed=task.fewshot_seed,
-            random_seed=0, numpy_random_seed=1234, torch_random_seed=1234)
+        with _no_env_probe(evaluator):
+            out = evaluator.simple_evaluate(
+                model=lm, tasks=specs, task_manager=tm, num_fewshot=task.num_fewshot, limit=task.limit,
+                log_samples=True, bootstrap_iters=1000, fewshot_random_seed=task.fewshot_seed,
+                random_seed=0, numpy_random_seed=1234, torch_random_seed=1234)
     except (FileNotFoundError, ConnectionError, OSError) as e:
         raise InputError(f"task {task.name}: lm-eval could not load the data ({type(e).__name__}: {e}); "
                          "offline runs need the data local") from e

@@ -235,10 +235,33 @@ def _scored_file(task: TaskSpec) -> str:
     return str(localize(task.data))
 
 
+def scored_items(task: TaskSpec) -> list[list[str]]:
+    """The items a task scores (after `limit`, through the engines' own loaders), each as its texts:
+    what the contamination check looks for in the training data."""
+    from llammas_core.contamination import iter_strings
+    from llammas_core.evaluate.contamination_check import eval_texts
+
+    if task.kind in ("xcopa", "belebele"):
+        from llammas_core.evaluate.datafiles import read_records
+
+        rows = read_records(Path(_scored_file(task)))
+        rows = rows[: task.limit] if task.limit else rows
+        return [[t for t in iter_strings(r) if t.strip()] for r in rows]
+    if task.kind == "flores":
+        from llammas_core.evaluate.flores import load_pairs
+
+        return [[p["src"], p["ref"]] for p in load_pairs(task)[0]]
+    if task.kind == "qa":
+        from llammas_core.evaluate.qa import load_items
+
+        return [[t for t in iter_strings(r) if t.strip()] for r in load_items(task)[0]]
+    texts = eval_texts(_scored_file(task))  # any other kind with data: each text its own item
+    return [[t] for t in (texts[: task.limit] if task.limit else texts)]
+
+
 def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None]) -> StageResult | None:
     from llammas_core.evaluate.contamination_check import (
         TrainingSource,
-        eval_texts,
         lineage_sources,
         overlap_table,
     )
@@ -258,16 +281,19 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
         sid = manifests[0]["id"] if manifests else extra[0]
         sources.setdefault(sid, TrainingSource(ref, "other", sid, "config"))
     eval_paths = {t.name: _scored_file(t) for t in plan.cfg.tasks if t.data}
+    limits = {t.name: t.limit for t in plan.cfg.tasks if t.data}
+    tasks = {t.name: t for t in plan.cfg.tasks if t.data}
     if not sources or not eval_paths:
         log("[contamination] nothing to check (no training sources in the lineage, or no task data)")
     config = {"n": c.n, "threshold": c.threshold, "sample_docs": c.sample_docs, "max_scan": c.max_scan,
               "seed": c.seed, "eval": {name: data_fingerprint(p) for name, p in sorted(eval_paths.items())},
+              "limits": limits,
               "sources": sorted(sources)}
 
     def body(ctx: StageContext) -> dict:
         sets = {}
-        for name, path in eval_paths.items():
-            sets[name] = eval_texts(path)
+        for name, task in tasks.items():
+            sets[name] = scored_items(task)
         rows = []
         for s in sources.values():
             try:
@@ -275,7 +301,8 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
             except (InputError, OSError) as e:  # recorded with its reason, never silently dropped
                 log(f"[contamination] {s.id}: not checked: {e}")
                 rows += [{"eval_set": name, "source": s.id, "source_kind": s.kind, "via": s.via, "docs_sampled": 0,
-                          "texts": len(t), "texts_any_overlap": 0, "texts_contaminated": 0,
+                          "docs_scanned": 0, "docs_total": None, "scan_complete": False, "items": len(t),
+                          "items_checked": 0, "items_any_overlap": 0, "items_contaminated": 0,
                           "fraction_contaminated": 0.0, "mean_overlap": 0.0, "error": str(e)} for name, t in sets.items()]
         (ctx.out_dir / "contamination.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
         return {"rows": rows, "sources": [vars(s) for s in sources.values()], "eval_sets": eval_paths}
@@ -363,7 +390,8 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "baseline": cfg.baseline_name, "samples": b.samples, "seed": b.seed, "confidence": b.confidence,
             "models": [{"name": m.name, "path": m.path, "identity": plan.identities[m.name]} for m in cfg.models],
             "signatures": signatures,
-            "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold},
+            "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold,
+                              "max_scan": cfg.contamination.max_scan, "sample_docs": cfg.contamination.sample_docs},
             "results": [{"model": i.model.name, "task": i.task.name, "uri": r.manifest_uri} for i, r in evals],
             # what was not scored, with the reason (spBLEU without a checked SPM model, COMET absent, ...)
             "not_scored": [{"task": i.task.name, "model": i.model.name, "metric": k, "reason": str(v)}

@@ -336,11 +336,14 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
         workers = executor_cfg.workers if executor_cfg.workers > 0 else (os.cpu_count() or 1)
         log(f"[tokenize] {len(all_files)} files from {len(cfg.cpt.sources)} sources on the {executor_cfg.kind} "
             f"executor ({min(workers, len(all_files))} workers)")
-        t0 = time.time()
+        t0, c0 = time.time(), _cpu_seconds()
         stats = run_pipeline(executor_cfg, "tokenize", pipeline, len(all_files), ctx.work_dir / "logs")
         tokenize_s = time.time() - t0
         step_stats = {s.get("name", ""): s.get("stats", {}) for s in stats}
-        task_seconds = _task_seconds(stats)
+        # per core = per CPU-second: the tokenizers library runs its own threads, so wall time undercounts.
+        # Local tasks run here or in worker processes (counted once reaped); remote ones report step time.
+        local_cpu = _cpu_seconds() - c0 if executor_cfg.kind == "local" else None
+        task_seconds = local_cpu or _task_seconds(stats)
 
         # mixture + blocks (in this process: a copy of token bytes)
         t1 = time.time()
@@ -388,6 +391,8 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
                 "executor": executor_cfg.kind, "tasks": len(all_files), "tokenize_seconds": round(tokenize_s, 2),
                 "mix_seconds": round(merge_s, 2), "source_tokens": total_tokens,
                 "task_cpu_seconds": round(task_seconds, 2) if task_seconds else None,
+                "cpu_seconds_from": "process CPU (this process and its workers)" if local_cpu
+                else "datatrove step time summed over tasks",
                 "tokens_per_s_per_core": round(total_tokens / task_seconds) if task_seconds else None,
                 "empty_texts": int(step_stats.get(_FileReader.name, {}).get("empty_text", {}).get("total", 0))
                 if isinstance(step_stats.get(_FileReader.name, {}).get("empty_text"), dict) else 0,
@@ -397,6 +402,11 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
     result = run_stage(store, "tokenize", view, manifests, body, work_root, extra_key=extra_key)
     log(f"[tokenize] {'reused' if result.skipped else 'committed'} {result.manifest_uri}")
     return result
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _task_seconds(stats: list[dict]) -> float | None:
