@@ -12,6 +12,49 @@ import traceback
 FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline", "scaling")
 
 
+def rehearse_command(config: str, root: str | None, endpoint_url: str | None, overrides: list[str]) -> int:
+    """`llammas rehearse`: the config's whole pipeline at toy size on S3 (llammas_core.rehearsal); without
+    --endpoint-url on moto's S3 server on loopback (pip install 'moto[server]')."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from llammas_core.rehearsal import rehearse
+
+    server = None
+    if endpoint_url is None:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            print("error: llammas rehearse needs moto's S3 server (pip install 'moto[server]') or --endpoint-url",
+                  file=sys.stderr)
+            return 1
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint_url = f"http://{host}:{port}"
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # moto takes any; never send real ones there
+            os.environ[k] = "rehearsal"
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint_url  # readers that open s3:// URIs directly
+    root = root or tempfile.mkdtemp(prefix="llammas-rehearsal-")
+    # caches of its own: an earlier rehearsal's inputs at the same S3 URIs must not be read back from them
+    os.environ["LLAMMAS_CACHE_DIR"] = str(Path(root) / "cache")
+    os.environ["LLAMMAS_EVAL_CACHE"] = str(Path(root) / "cache" / "eval")
+    try:
+        with contextlib.ExitStack() as api:
+            summary = rehearse(config, root, endpoint_url, lambda path: run_flow("pipeline", path, overrides, api))
+    finally:
+        if server is not None:
+            server.stop()
+    print(f"[rehearse] {config}: {summary['seconds']:.0f} s ({summary['prepare_seconds']:.0f} s inputs and models, "
+          f"{summary['run_seconds']:.0f} s pipeline)")
+    (Path(root) / "rehearsal.json").write_text(json.dumps(summary, indent=2))
+    print(f"output: {summary['output']}")
+    return 0
+
+
 def _quiet_prefect() -> None:
     # Offline by design: no telemetry, no update checks; an ephemeral local server unless the
     # user points PREFECT_API_URL at a real one.
@@ -85,9 +128,9 @@ def run_flow(name: str, config_path: str, overrides: list[str], api: contextlib.
     from llammas_core.errors import ConfigError
 
     cfg = load_config(config_path, overrides)
-    section = "corpus" if name == "pipeline" else name
-    if getattr(cfg, section) is None:
-        raise ConfigError(f"{config_path}: no `{section}` section")
+    sections = ("corpus", "instructions", "train") if name == "pipeline" else (name,)
+    if all(getattr(cfg, s) is None for s in sections):
+        raise ConfigError(f"{config_path}: no `{'`, `'.join(sections)}` section")
     if api is not None:  # a config error comes in seconds, without a server start
         from llammas_core.preflight import PIPELINE_SECTIONS, preflight
 
@@ -123,7 +166,12 @@ def verify_command(uri: str, endpoint_url: str | None) -> int:
     return 0 if not report["problems"] else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """The --set overrides, with `--recompute cpt` as `train.recompute=[cpt]`."""
+    return args.overrides + ([f"train.recompute=[{','.join(args.recompute)}]"] if args.recompute else [])
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llammas", description="Teach an open LLM a new language.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a flow")
@@ -131,14 +179,30 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", required=True, help="YAML file, e.g. configs/demo.yaml")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. corpus.executor.tasks=2 (repeatable)")
+    run.add_argument("--recompute", action="append", default=[], choices=("cpt", "sft"), metavar="STAGE",
+                     help="compute this training stage (cpt or sft) under the current code although one was committed "
+                          "under older code with the same config and inputs (reused with a warning otherwise); "
+                          "the same as --set train.recompute=[STAGE]")
     run.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
     run.add_argument("--verbose", action="store_true",
                      help="print every log line (datatrove stats, library warnings); by default they go to a log "
                           "file and the terminal shows a line per stage")
+    rehearse = sub.add_parser("rehearse", help="run a config end to end at toy size (tiny models, small inputs in "
+                              "the real formats, S3 on a local endpoint) before renting GPUs")
+    rehearse.add_argument("--config", required=True, help="YAML file, e.g. configs/llammas-et.yaml")
+    rehearse.add_argument("--root", default=None, help="folder for the inputs, models and work (default: a temp dir)")
+    rehearse.add_argument("--endpoint-url", default=None, help="an S3-compatible endpoint to use instead of moto's")
+    rehearse.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a value of the rehearsed config")
+    rehearse.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
     verify = sub.add_parser("verify", help="check every file of a committed stage against its manifest")
     verify.add_argument("manifest", help="manifest URI or stage folder, e.g. file://.llammas/store/corpus/<key>/manifest.json")
     verify.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint for s3:// URIs")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "verify":
         return verify_command(args.manifest, args.endpoint_url)
 
@@ -146,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as terminal:
         out, err = sys.stdout, sys.stderr
         log = None
-        if not args.verbose:
+        if not getattr(args, "verbose", True):  # `rehearse` prints every line (a rehearsal is for reading)
             from flows.quiet import log_path, quiet
 
             log = log_path(_work_dir(args.config, args.overrides), args.flow)
@@ -170,8 +234,10 @@ def _run(args, out, err, log) -> int:
     try:
         if not args.traceback:
             _hide_prefect_tracebacks()
+        if args.command == "rehearse":
+            return rehearse_command(args.config, args.root, args.endpoint_url, args.overrides)
         with stop_on_signals(err), contextlib.ExitStack() as api:
-            uri = run_flow(args.flow, args.config, args.overrides, api)
+            uri = run_flow(args.flow, args.config, run_overrides(args), api)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM (stop_on_signals)
         return announce()
     except Exception as e:  # one line for users; the whole story with --traceback

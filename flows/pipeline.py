@@ -28,8 +28,8 @@ from flows.train import train_stages
 def pipeline_flow(config: LlammasConfig) -> str:
     """Every configured stage, in order; returns the URI of the last one's manifest (the evaluation
     report when there is an `evaluate` section)."""
-    if config.corpus is None:
-        raise ConfigError("the pipeline needs a `corpus` section")
+    if all(getattr(config, s) is None for s in ("corpus", "instructions", "train")):
+        raise ConfigError("the pipeline needs a `corpus`, `instructions` or `train` section")
     preflight(config, PIPELINE_SECTIONS, config.store.endpoint_url, whole_run=True)  # every path and setting, before any long stage
     store, out = config.store, {}
     for name in ("corpus", "english_corpus"):
@@ -48,8 +48,9 @@ def pipeline_flow(config: LlammasConfig) -> str:
     if config.train is not None:
         train = substitute(config.train, out, "train")
         out["base"] = train.model.base
-        out |= train_stages(store, train, config.corpus.executor)
+        out |= train_stages(store, train, config.corpus.executor if config.corpus is not None else None)
     if config.evaluate is not None:
-        out["report"] = evaluate_and_publish(store, substitute(config.evaluate, out, "evaluate"), config.corpus.language)
-    last = next(k for k in ("report", "sft", "cpt", "instructions", "corpus") if k in out)
+        language = next(s.language for s in (config.corpus, config.instructions, config.train) if s is not None)
+        out["report"] = evaluate_and_publish(store, substitute(config.evaluate, out, "evaluate"), language)
+    last = next(k for k in ("report", "sft", "cpt", "instructions", "corpus") if k in out)  # x-LLaMA: no corpus
     return out[last]

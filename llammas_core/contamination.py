@@ -150,6 +150,14 @@ def _strings(value) -> Iterator[str]:
 iter_strings = _strings  # every string value inside a JSON-like value (dicts and lists walked), in order
 
 
+def _is_json_lines(text: str) -> bool:
+    try:
+        json.loads(text)
+        return False
+    except json.JSONDecodeError as e:
+        return e.msg == "Extra data"  # a first document, then more: JSON lines
+
+
 def read_eval_texts(path: str | Path) -> Iterator[str]:
     """Texts of an evaluation file (JSON/JSONL string values, CSV/TSV cells, text lines) or folder."""
     path = Path(path).expanduser()
@@ -162,14 +170,14 @@ def read_eval_texts(path: str | Path) -> Iterator[str]:
     if not path.is_file():
         raise FileNotFoundError(f"evaluation file {path} not found")
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
+    text = path.read_text(encoding="utf-8") if suffix == ".json" else ""
+    if suffix == ".json" and not _is_json_lines(text):
+        yield from _strings(json.loads(text))
+    elif suffix in (".jsonl", ".json"):  # a .json file may hold JSON lines (as the QA tasks accept)
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
                     yield from _strings(json.loads(line))
-    elif suffix == ".json":
-        with open(path, encoding="utf-8") as f:
-            yield from _strings(json.load(f))
     elif suffix in (".csv", ".tsv"):
         csv.field_size_limit(min(sys.maxsize, 1 << 30))
         with open(path, encoding="utf-8", newline="") as f:

@@ -1,7 +1,8 @@
 """Content-addressed stages with a manifest written last.
 
 A stage's output lives at `<store>/<stage>/<key>/`, the key a hash of the stage config, the ids
-of its input manifests and the stage's code version. `manifest.json` is the commit marker: a
+of its input manifests and the code that shapes it (llammas_core.code_identity: its family's source
+files by AST, the library versions that change its bytes; training stages warn and reuse instead). `manifest.json` is the commit marker: a
 stage whose manifest exists is never recomputed, and a folder without one is debris from a
 crashed attempt that nothing reads.
 
@@ -22,6 +23,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from llammas_core import __version__
+from llammas_core.code_identity import SOFT_STAGES, CodeIdentity, code_identity
 from llammas_core.errors import InputError, LeaseBusy
 from llammas_core.lease import StageLease
 from llammas_core.store import CHUNK, Store, check_digest, open_uri
@@ -155,6 +157,7 @@ class StageResult:
     manifest_uri: str
     manifest: dict
     skipped: bool
+    code_changes: list[str] | None = None  # a training stage reused although its code changed: what changed
 
 
 def is_manifest_ref(source: str) -> bool:
@@ -205,6 +208,7 @@ def run_stage(
     version: str = __version__,
     extra_key: list[str] | None = None,
     log: Callable[[str], None] = print,
+    recompute: bool = False,
 ) -> StageResult:
     """Run `body` unless this exact stage already committed; publish its outputs; write the manifest.
 
@@ -213,10 +217,20 @@ def run_stage(
     `body` writes files under ctx.out_dir and returns extra manifest fields (counts, stats).
     One run computes a stage at a time (a lease in the store); another run of the same stage waits
     and then reuses it.
+
+    The key covers the stage's code (code_identity) unless `version` is given explicitly (evaluation
+    keys on its own engine version). A training stage (SOFT_STAGES) whose code changed reuses the stage
+    the same config and inputs committed under older code, with a warning naming what changed, unless
+    `recompute` (`--recompute cpt`) asks for it to be computed under the current code.
     """
-    input_ids = [m["id"] for m in inputs] + list(extra_key or [])
-    key = stage_key(stage, config, input_ids, version)
+    code = code_identity(stage) if version == __version__ else None
+    # a training stage keys on its inputs' content: an upstream stage recomputed for a code change that
+    # left its data byte-identical (a log line in tokenize.py) must not retrain
+    ident = content_id if stage in SOFT_STAGES else (lambda m: m["id"])
+    input_ids = [ident(m) for m in inputs] + list(extra_key or [])
+    key = stage_key(stage, config, input_ids, version if code is None else f"{version}+{code.digest}")
     prefix = f"{stage}/{key}"
+    soft_ref = f"refs/code-soft/{stage}-{stage_key(stage, config, input_ids, version + '+soft')}.json"
 
     def committed() -> bool:
         return store.exists(f"{prefix}/{MANIFEST}")
@@ -226,15 +240,50 @@ def run_stage(
 
     if committed():
         return reuse()
+    if code is not None and stage in SOFT_STAGES and not recompute:
+        legacy = stage_key(stage, config, [m["id"] for m in inputs] + list(extra_key or []), version)  # keys before code ids
+        older = _older_soft_stage(store, soft_ref, legacy, stage)
+        if older is not None:
+            changes = code.changes_since(older.manifest.get("code"))
+            log(f"WARNING: stage {stage} reused from {older.manifest['id']}, computed under other code "
+                f"({'; '.join(changes[:8])}{' ...' if len(changes) > 8 else ''}). Rerun with `--recompute {stage}` "
+                f"(train.recompute: [{stage}]) to compute it under the current code.")
+            older.code_changes = changes
+            return older
     lease = StageLease(store, prefix, log=log)
     if not lease.acquire(done=committed):
         return reuse()  # another run computed it while we waited
     try:
         if committed():
             return reuse()
-        return _compute(store, stage, key, config, inputs, body, work_root, version, extra_key, lease)
+        result = _compute(store, stage, key, config, inputs, body, work_root,
+                          version if code is None else f"{version}+{code.digest}", extra_key, lease, code)
     finally:
         lease.release()
+    if code is not None and stage in SOFT_STAGES:
+        store.write_json(soft_ref, {"id": result.manifest["id"], "code": code.digest})
+    return result
+
+
+DATA_PREFIXES = ("data/", "blocks/", "model/", "adapter/", "tokenizer.json")  # what a downstream stage reads
+
+
+def content_id(manifest: dict) -> str:
+    """An input's identity by the content a downstream stage reads (its data files' sha256; not reports,
+    metrics or timings); the manifest id when it lists no such file."""
+    files = sorted((f["path"], f["sha256"]) for f in manifest.get("files", []) if f["path"].startswith(DATA_PREFIXES))
+    if not files:
+        return manifest["id"]
+    return f"{manifest.get('stage', 'stage')}:content.{hashlib.sha256(canonical_json(files).encode()).hexdigest()[:20]}"
+
+
+def _older_soft_stage(store: Store, soft_ref: str, legacy_key: str, stage: str) -> StageResult | None:
+    """The stage this config and these inputs last committed under other code: by the soft ref, or at
+    the key of llammas versions whose keys did not cover code (so an existing CPT is not retrained)."""
+    prior = store.read_json(soft_ref)["id"] if store.exists(soft_ref) else f"{stage}/{legacy_key}"
+    if not store.exists(f"{prior}/{MANIFEST}"):
+        return None
+    return StageResult(store.url(f"{prior}/{MANIFEST}"), store.read_json(f"{prior}/{MANIFEST}"), True)
 
 
 def _publish(store: Store, path: Path, key: str) -> dict:
@@ -249,7 +298,8 @@ def _publish(store: Store, path: Path, key: str) -> dict:
 
 
 def _compute(store: Store, stage: str, key: str, config: Any, inputs: list[dict], body: Callable[[StageContext], dict],
-             work_root: Path, version: str, extra_key: list[str] | None, lease: StageLease) -> StageResult:
+             work_root: Path, version: str, extra_key: list[str] | None, lease: StageLease,
+             code: CodeIdentity | None = None) -> StageResult:
     prefix = f"{stage}/{key}"
     work_dir = Path(work_root).expanduser().resolve() / stage / key
     out_dir = work_dir / "out"
@@ -268,6 +318,7 @@ def _compute(store: Store, stage: str, key: str, config: Any, inputs: list[dict]
         "key": key,
         "uri": store.url(prefix),
         "code_version": version,
+        **({"code": code.as_dict()} if code is not None else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.time() - started, 3),
         "config": json.loads(canonical_json(config)),

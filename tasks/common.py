@@ -29,6 +29,7 @@ from llammas_core import __version__
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.report import human_bytes, human_seconds, readable_step_name, step_rows
 from llammas_core.errors import ConfigError, InputError, is_transient
+from llammas_core.code_identity import code_identity
 from llammas_core.secrets import scrub_exception
 from llammas_core.stage import canonical_json
 from llammas_core.store import open_uri
@@ -45,7 +46,8 @@ def retry_transient_only(task: Task, task_run: TaskRun, state: State) -> bool:
 
 def identity_key(kind: str, *parts) -> str:
     """A cache key from a stage kind, config and input identities (manifest ids, source fingerprints)."""
-    payload = canonical_json({"kind": kind, "parts": parts, "version": __version__})
+    code = code_identity(kind)  # the code that shapes the stage (llammas_core.code_identity)
+    payload = canonical_json({"kind": kind, "parts": parts, "version": __version__, "code": code and code.digest})
     return f"llammas-{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
 from llammas_core.config import StoreConfig, TinyBaseConfig
@@ -65,12 +65,13 @@ def _tokenize_identity(store: StoreConfig, train: TrainConfig) -> str:
 
 
 def _cpt_identity(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
-    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri, store.endpoint_url)["id"])
+    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri, store.endpoint_url)["id"],
+                        "recompute" if "cpt" in train.recompute else "")
 
 
 def _sft_identity(store: StoreConfig, train: TrainConfig, init_uri: str | None) -> str:
     init = read_manifest(init_uri, store.endpoint_url)["id"] if init_uri else f"{train.model.base}@{train.model.revision or ''}"
-    return identity_key("sft", store.uri, train.phase_view("sft"), init)
+    return identity_key("sft", store.uri, train.phase_view("sft"), init, "recompute" if "sft" in train.recompute else "")
 
 
 # ----------------------------------------------------------------------------- artifacts
@@ -191,7 +192,11 @@ def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identi
     progress.done()
     _training_summary(f"{stage}-{train.name}", result)
     publish_loss_plot(store, result.manifest, train.name)
-    remember_result(store, identity(), result.manifest_uri)
+    if result.code_changes:  # reused under older code: not cached, so every run shows the warning again
+        get_run_logger().warning(f"{stage}: reused a stage computed under other code ({'; '.join(result.code_changes[:8])}); "
+                                 f"rerun with --recompute {stage} to recompute it")
+    else:
+        remember_result(store, identity(), result.manifest_uri)
     return result.manifest_uri
 
 

@@ -50,6 +50,11 @@ def test_xllama_templates_english_to_x_only():
     assert {r["direction"] for r in recs} == {"en-et"} and {r["instruction_language"] for r in recs} == {"en"}
     assert all("Estonian" in r["instruction"] and r["input"].startswith("Sentence") for r in recs)
     assert len({r["template"] for r in recs}) == 33
+    # x-LLM data/translation/translation.py: train record k takes instruction k % 33, English names
+    assert recs[0]["instruction"] == "Translate the following sentences from English to Estonian."
+    assert recs[34]["instruction"] == "What do the following sentences mean in Estonian?"
+    assert recs[32]["instruction"] == "Can you reveal the Estonian translation of the forthcoming sentences?"
+    assert (recs[7]["input"], recs[7]["output"], recs[7]["template"]) == ("Sentence 7.", "Lause 7.", "xllama-7")
 
 
 def test_prompts_in_record_language():
@@ -59,6 +64,11 @@ def test_prompts_in_record_language():
     ets = [to_messages({"id": "x", "kind": "alpaca", "language": "et", "instruction": f"Liida {i}.", "input": "2+2",
                         "output": "4"}, 0)[0]["content"] for i in range(300)]
     assert any("Sisend:" in u for u in ets) and not any("Input:" in u for u in ets)
+    # x-LLaMA (style alpaca): instruction and input stay apart for the `### Input:` block
+    rec = {"id": "a", "kind": "alpaca", "language": "en", "instruction": " Add. ", "input": "2+2", "output": "4"}
+    assert to_messages(rec, 0, style="alpaca") == [{"role": "user", "content": "Add.", "input": "2+2"},
+                                                  {"role": "assistant", "content": "4"}]
+    assert to_messages({**rec, "input": " "}, 0, style="alpaca")[0] == {"role": "user", "content": "Add."}
 
 
 # --------------------------------------------------------------------------- mixture

@@ -71,6 +71,7 @@ def test_mixture_order_replays_interleave():
     ref = list(interleave([[(0, i) for i in range(37)], [(1, i) for i in range(11)], [(2, i) for i in range(5)]],
                           probs, seed=7))
     assert list(zip(src.tolist(), doc.tolist())) == ref
+    assert len(set(ref)) == len(ref) and np.bincount(src).tolist() == [21, 11, 3]  # no repeat; stops when source 1 runs out
     assert mixture_order([4], [1.0], 0)[1].tolist() == [0, 1, 2, 3]
     with pytest.raises(InputError):
         mixture_order([3, 0], [0.5, 0.5], 0)
@@ -222,8 +223,13 @@ def test_run_that_cannot_fill_its_steps_fails_and_commits_nothing(kit, local, tm
     cfg = cfg_for(kit, max_epochs=1.0, max_steps=400)  # 800 samples from ~60 blocks: 13 passes
     store = local["store"]
     before = {k for k, _ in store.list("cpt/")}
-    with pytest.raises(InputError, match="cannot fill 400 steps"):
+    with pytest.raises(InputError, match="cannot fill 400 steps") as err:
         run_cpt(store, cfg, local["result"].manifest_uri, tmp_path / "work")
+    docs = local["result"].manifest["documents"]
+    assert "At 0.75/0.25 the mixture drew" in str(err.value)
+    assert all(f"{d['drawn']:,} of {d['documents']:,} documents" in str(err.value) for d in docs)
+    # one source ran out, the other gave a prefix: no document twice
+    assert sorted(d["drawn"] == d["documents"] for d in docs) == [False, True]
     assert {k for k, _ in store.list("cpt/")} == before  # no manifest, no files
 
 

@@ -145,7 +145,7 @@ def test_alpaca_template_assistant_only_labels(kit):
     msgs = [{"role": "user", "content": "Ütle tere"}, {"role": "assistant", "content": "Tere!"},
             {"role": "user", "content": "Veel?"}, {"role": "assistant", "content": "Jah."}]
     text = tok.apply_chat_template(msgs, tokenize=False)
-    assert text.startswith("<s>Below is an instruction") and "### Instruction:\nVeel?\n\n### Response:\nJah.</s>" in text
+    assert text.startswith("<s>Below is an instruction") and "### Instruction:\nVeel?\n\n### Response:Jah.</s>" in text
     enc = encode_chat({"messages": msgs}, tok, 512)
     assert tok.decode([i for i, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100]) == "Tere!</s>Jah.</s>"
 

@@ -113,7 +113,7 @@ def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
 
     if source.kind == "sft":
         for rec in load_chat_records(source.ref):
-            yield "\n".join(m["content"] for m in rec["messages"])
+            yield "\n".join(m["content"] + ("\n" + m["input"] if m.get("input") else "") for m in rec["messages"])
     elif source.kind == "cpt":
         yield from iter_texts(source.ref, source.text_field)
     else:  # unknown shape (a source named in the config): every string field of every record

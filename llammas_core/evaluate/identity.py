@@ -1,8 +1,8 @@
 """Identities that enter evaluation keys: the engine's code version, a model's identity, a task's
 data fingerprint and the task spec as keyed.
 
-- engine: llammas version + a hash of the engine's own source files and task YAMLs (not the report
-  side) + the versions of the libraries that score (lm-eval, sacrebleu, transformers, torch);
+- engine: llammas version + a hash of the engine's own source files (by AST without docstrings, so a
+  docs-only change re-evaluates nothing) and task YAMLs (not the report side) + the versions of the libraries that score (lm-eval, sacrebleu, transformers, torch);
 - model: its stage manifest id; a local folder by its model files' names, sizes and mtimes; a hub id
   with its revision;
 - data: sha256 over the files' contents (eval sets are small), so moving the data kit or the
@@ -15,6 +15,7 @@ import hashlib
 from pathlib import Path
 
 from llammas_core import __version__
+from llammas_core.code_identity import file_fingerprint
 from llammas_core.errors import InputError
 from llammas_core.evaluate.spec import ModelSpec, TaskSpec
 from llammas_core.stage import is_manifest_ref, read_manifest, sha256_file
@@ -40,7 +41,7 @@ def code_version(*modules: str) -> str:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.origin:
             raise RuntimeError(f"module {name} not found")
-        h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + file_fingerprint(Path(spec.origin)).encode() + b"\0")
     return f"{__version__}+src.{h.hexdigest()[:12]}"
 
 
@@ -54,7 +55,8 @@ def engine_version() -> str:
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.suffix in (".py", ".yaml", ".jinja") and "__pycache__" not in p.parts \
                 and not (p.parent == root and p.name in _REPORT_SIDE):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+            body = file_fingerprint(p).encode() if p.suffix == ".py" else p.read_bytes()  # docs-only edits: same key
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + body + b"\0")
     libs = []
     for lib in ("lm_eval", "sacrebleu", "transformers", "torch"):
         try:

@@ -109,6 +109,9 @@ class PromptTemplatesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    style: Literal["weighted", "alpaca"] = Field(
+        "weighted", description="weighted: instruction and input joined by a weighted template into one user turn "
+                                "(Llammas); alpaca: kept apart (user content + `input`) for Stanford Alpaca's prompt (x-LLaMA).")
     seed: int = Field(42, description="Seed of the weighted template choice.")
     system_prompt: str | None = Field(None, description="Optional system turn added to every record.")
 

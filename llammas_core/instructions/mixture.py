@@ -114,9 +114,10 @@ def build_mixture(pools: dict[str, Sequence[dict]], cfg: MixtureConfig, index=No
                 break
             visited += 1
             rec = pool[i]
-            messages = to_messages(rec, cfg.prompts.seed, cfg.prompts.system_prompt)
+            messages = to_messages(rec, cfg.prompts.seed, cfg.prompts.system_prompt, cfg.prompts.style)
             reason = None
-            if index is not None and any(index.contaminated(m["content"], threshold) for m in messages):
+            if index is not None and any(index.contaminated(m["content"] + "\n" + m.get("input", ""), threshold)
+                                         for m in messages):  # an Alpaca-style turn keeps its input apart
                 reason = "contaminated"
             elif cfg.dedup:
                 key = content_key(rec)

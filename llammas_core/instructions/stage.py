@@ -168,14 +168,16 @@ def write_shards(rows: list[dict], folder: Path, shard_records: int) -> list[str
 
     folder.mkdir(parents=True, exist_ok=True)
     qe_keys = sorted({k for r in rows for k in numeric_qe(r.get("qe"))})
-    msg_type = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    # an Alpaca-style user turn (x-LLaMA) keeps its input apart; the column exists only when one does
+    turn = ["role", "content"] + (["input"] if any("input" in m for r in rows for m in r["messages"]) else [])
+    msg_type = pa.list_(pa.struct([(k, pa.string()) for k in turn]))
     fields = [pa.field("messages", msg_type)] + [pa.field(m, pa.string()) for m in META] + [pa.field("qe", pa.string())]
     fields += [pa.field(f"qe_{k}", pa.float64()) for k in qe_keys]
     schema = pa.schema(fields)
     names = []
     for n, start in enumerate(range(0, max(len(rows), 1), shard_records)):
         chunk = rows[start:start + shard_records]
-        cols = {"messages": [[{"role": m["role"], "content": m["content"]} for m in r["messages"]] for r in chunk]}
+        cols = {"messages": [[{k: m.get(k) for k in turn} for m in r["messages"]] for r in chunk]}
         for m in META:
             cols[m] = [None if r.get(m) is None else str(r[m]) for r in chunk]
         cols["qe"] = [json.dumps(r["qe"], sort_keys=True, default=str) if r.get("qe") else None for r in chunk]

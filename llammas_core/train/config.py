@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llammas_core.languages import LanguageCode
 
@@ -37,19 +37,28 @@ DEFAULT_PEAK_TFLOPS: dict[str, float] = {
 
 LLAMA_LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-# The x-LLaMA / Stanford Alpaca prompt as a chat template (prefix-stable, as sft_data.encode_chat needs):
-# a system message replaces the Alpaca preamble; an input is part of the user message; the assistant
-# turn is the response followed by EOS; later turns are separated by a blank line.
+# The x-LLaMA / Stanford Alpaca prompt as a chat template (prefix-stable, as sft_data.encode_chat needs);
+# a system message replaces the Alpaca preamble.
+# Stanford Alpaca's prompts (tatsu-lab/stanford_alpaca train.py PROMPT_DICT, also x-LLM's train.py), byte for
+# byte: `prompt_input` when the first user turn has an `input`, else `prompt_no_input`; the response follows
+# "### Response:" directly and ends with EOS (Alpaca's target `f"{output}{eos_token}"`; loss on it only).
+# BOS as the Llama tokenizer adds it. Later turns (multi-turn chat records) repeat the Instruction/Response blocks.
 ALPACA_CHAT_TEMPLATE = (
     "{{- bos_token if bos_token else '' -}}"
+    "{%- set first = (messages | selectattr('role', 'equalto', 'user') | list)[:1] -%}"
     "{%- if messages and messages[0]['role'] == 'system' -%}{{ messages[0]['content'] + '\\n\\n' }}"
+    "{%- elif first and first[0]['input'] is defined and first[0]['input'] -%}"
+    "{{ 'Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\\n\\n' }}"
     "{%- else -%}{{ 'Below is an instruction that describes a task. Write a response that appropriately completes "
     "the request.\\n\\n' }}{%- endif -%}"
     "{%- set ns = namespace(started=false) -%}"
     "{%- for message in messages -%}"
     "{%- if message['role'] == 'user' -%}"
     "{%- if ns.started %}{{ '\\n\\n' }}{% endif -%}"
-    "{{ '### Instruction:\\n' + message['content'] + '\\n\\n### Response:\\n' }}{%- set ns.started = true -%}"
+    "{{ '### Instruction:\\n' + message['content'] }}"
+    "{%- if message['input'] is defined and message['input'] %}{{ '\\n\\n### Input:\\n' + message['input'] }}{% endif -%}"
+    "{{ '\\n\\n### Response:' }}{%- set ns.started = true -%}"
     "{%- elif message['role'] == 'assistant' -%}"
     "{{ message['content'] + eos_token }}{%- set ns.started = true -%}"
     "{%- endif -%}"
@@ -177,12 +186,18 @@ class SFTConfig(_Base):
     overflow: Literal["truncate", "drop"] = Field("truncate", description="What to do with longer conversations.")
     packing: Literal["padding_free", "padded"] = Field("padding_free", description="padding_free: concatenate a micro-batch into one row with position_ids reset per sequence (no pad compute); padded: classic right-padded batches.")
     tokens_per_micro_batch: int | None = Field(None, ge=8, description="padding_free only: form micro-batches by a token budget instead of micro_batch_size sequences.")
-    chat_template: str | None = Field(None, description="Jinja chat template; default: llammas' `<|user|>`/`<|assistant|>` template.")
+    chat_template: str | None = Field(None, description="Jinja chat template, or `alpaca` (Stanford Alpaca's prompts, "
+                                      "x-LLaMA); default: llammas' `<|user|>`/`<|assistant|>` template.")
     epochs: float = Field(3.0, gt=0, description="Passes over the SFT data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps (overrides epochs).")
     validation_examples: int = Field(0, ge=0, description="Hold out N conversations (a seeded choice) for a validation loss.")
     eval_every_steps: int = Field(200, ge=1, description="Validation loss every N optimiser steps (when validation_examples > 0).")
     optim: OptimConfig | None = Field(None, description="Optimiser settings for this phase; default: the top-level optim.")
+
+    @field_validator("chat_template")
+    @classmethod
+    def _named_template(cls, v: str | None) -> str | None:
+        return ALPACA_CHAT_TEMPLATE if v == "alpaca" else v  # the name keeps a config readable and in step
 
 
 class CheckpointConfig(_Base):
@@ -244,6 +259,10 @@ class TrainConfig(_Base):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpointing and resume.")
     launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Process launch and limits.")
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Throughput/MFU accounting.")
+    recompute: list[Literal["cpt", "sft"]] = Field(
+        default_factory=list, description="Training stages to compute under the current code although one with this "
+        "config and these inputs was committed under older code (which is otherwise reused with a warning); "
+        "`llammas run ... --recompute cpt`.")
 
     @model_validator(mode="after")
     def _check(self):

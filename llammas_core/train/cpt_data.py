@@ -7,7 +7,8 @@ of the stream it must reproduce (`interleave`, `pack_blocks`): tests check that 
 blocks equal `pack_blocks(interleave(...))` exactly.
 
 The Llammas recipe: Estonian/English documents interleaved 75/25 with
-`datasets.interleave_datasets(..., stopping_strategy="all_exhausted")` semantics, each document
+`datasets.interleave_datasets(..., stopping_strategy="first_exhausted")` semantics (a streamed prefix of
+each source, never a repeated document), each document
 tokenized with the tokenizer's own special tokens (Llama adds BOS) and followed by EOS, all
 concatenated and cut into fixed `block_size` blocks (tail dropped), loss on every token.
 
@@ -229,41 +230,25 @@ _UNSET, _END = object(), object()
 StreamSource = Callable[[], Iterable[str]] | Iterable[str]
 
 
-def _opener(stream: StreamSource, index: int) -> Callable[[], Iterator[str]]:
-    """A zero-arg function starting the stream again from its beginning."""
-    if callable(stream) and not hasattr(stream, "__iter__"):
-        return lambda: iter(stream())
-    if iter(stream) is stream:  # a one-shot iterator/generator: usable once only
-        used = [False]
-
-        def once():
-            if used[0]:
-                raise ConfigError(
-                    f"interleave: stream {index} is a one-shot iterator and must restart under "
-                    "all_exhausted; pass a zero-argument callable (e.g. lambda: iter_texts(uri)) or a list"
-                )
-            used[0] = True
-            return stream
-
-        return once
-    return lambda: iter(stream)
+def _open(stream: StreamSource) -> Iterator[str]:
+    """An iterator over a stream given as a zero-arg callable, an iterable or an iterator."""
+    return iter(stream()) if callable(stream) and not hasattr(stream, "__iter__") else iter(stream)
 
 
 def interleave(
     streams: list[StreamSource], probabilities: list[float], seed: int
 ) -> Iterator[str]:
-    """Sample documents from streams by probability until every stream has been exhausted once.
+    """Sample documents from streams by probability until the first stream runs out: no repeats.
 
     Same semantics as `datasets.interleave_datasets(..., probabilities, seed,
-    stopping_strategy="all_exhausted")`: at each step a stream is drawn with the given
-    probabilities (numpy Generator seeded with `seed`, drawn in batches of 1000); a stream that
-    ends is marked exhausted and restarted from its beginning; iteration stops as soon as the last
-    not-yet-exhausted stream ends. Deterministic for a seed.
+    stopping_strategy="first_exhausted")`: at each step a stream is drawn with the given
+    probabilities (numpy Generator seeded with `seed`, drawn in batches of 1000); iteration stops
+    right after the last document of the first stream to end has been taken. A prefix of each stream
+    is used, each document at most once. Deterministic for a seed.
 
-    Each stream is a zero-argument callable returning a fresh iterator (preferred, e.g.
-    `lambda: iter_texts(uri)`), or a re-iterable (list, ...). A one-shot iterator works only if it
-    never needs a restart (ConfigError otherwise). Every probability must be > 0 (ConfigError): a
-    never-drawn stream could never be exhausted. An empty stream counts as exhausted when drawn.
+    Each stream is a zero-argument callable returning a fresh iterator (e.g. `lambda: iter_texts(uri)`),
+    a re-iterable (list, ...) or a one-shot iterator. Every probability must be > 0 (ConfigError). An
+    empty stream ends the interleave when it is first drawn.
     """
     import numpy as np
 
@@ -275,31 +260,25 @@ def interleave(
     if not np.all(np.isfinite(probs)) or np.any(probs <= 0):
         raise ConfigError(f"interleave: probabilities must be > 0, got {list(probabilities)}")
     probs = probs / probs.sum()
-    openers = [_opener(s, i) for i, s in enumerate(streams)]
 
     def gen():
         rng = np.random.default_rng(seed)
         n = len(streams)
-        iterators = [op() for op in openers]
-        # One example of look-ahead per stream, as datasets does: a stream counts as exhausted
-        # as soon as its last example has been taken, so iteration stops right after it.
+        iterators = [_open(s) for s in streams]
+        # One example of look-ahead per stream, as datasets does: a stream counts as exhausted as soon
+        # as its last example has been taken, so iteration stops right after it.
         nexts: list = [_UNSET] * n
-        exhausted = [False] * n
         while True:
             for i in rng.choice(n, size=1000, p=probs):
-                if all(exhausted):
-                    return
                 i = int(i)
                 if nexts[i] is _UNSET:
                     nexts[i] = next(iterators[i], _END)
                 result = nexts[i]
                 nexts[i] = next(iterators[i], _END)
-                if nexts[i] is _END:
-                    exhausted[i] = True
-                    iterators[i] = openers[i]()  # restart (all_exhausted oversamples small streams)
-                    nexts[i] = _UNSET
                 if result is not _END:
                     yield result
+                if nexts[i] is _END:
+                    return
 
     return gen()
 

@@ -70,9 +70,24 @@ def plan_cpt(cfg: TrainConfig, data_uri: str | None, micro: int, accum: int, wor
     if cfg.cpt.max_epochs is not None and epochs > cfg.cpt.max_epochs + 1e-9:
         raise InputError(
             f"the CPT data cannot fill {max_steps} steps: they need {max_steps * per_step:,} blocks "
-            f"({epochs:.2f} passes over {n_train:,} training blocks of {cfg.cpt.block_size} tokens) and "
-            f"cpt.max_epochs is {cfg.cpt.max_epochs}. Add data, lower cpt.max_steps/max_tokens or raise cpt.max_epochs")
+            f"({max_steps * per_step * cfg.cpt.block_size:,} tokens; {epochs:.2f} passes over {n_train:,} training "
+            f"blocks of {cfg.cpt.block_size} tokens) and cpt.max_epochs is {cfg.cpt.max_epochs}. {_mixture_numbers(blocks)}"
+            "Add data, lower cpt.max_steps/max_tokens or raise cpt.max_epochs")
     return CPTPlan(blocks, n_train, held_out, max_steps, per_step, epochs)
+
+
+def _mixture_numbers(blocks: TokenBlocks) -> str:
+    """How the mixture used each source: the mix stops when the first source runs out (no repeats)."""
+    m = blocks.manifest
+    docs = m.get("documents") or []
+    if not docs:
+        return ""
+    probs = (m.get("mixture") or {}).get("probabilities") or []
+    parts = [f"{d['source']}: {d.get('drawn', '?'):,} of {d['documents']:,} documents ({d['tokens']:,} tokens in all)"
+             for d in docs]
+    ratio = "/".join(f"{p:g}" for p in probs)
+    return (f"At {ratio} the mixture drew {'; '.join(parts)}, stopping when the first source ran out "
+            f"(no document is repeated). ")
 
 
 # ----------------------------------------------------------------------------- SFT

@@ -43,6 +43,7 @@ DEFAULT_CHAT_TEMPLATE = (
     "{{ '<|system|>\\n' + message['content'] }}"
     "{%- elif message['role'] == 'user' -%}"
     "{{ '<|user|>\\n' + message['content'] }}"
+    "{%- if message['input'] is defined and message['input'] %}{{ '\\n\\n' + message['input'] }}{% endif -%}"
     "{%- elif message['role'] == 'assistant' -%}"
     "{{ '<|assistant|>\\n' + message['content'] + eos_token }}"
     "{%- else -%}"
@@ -102,8 +103,9 @@ def to_chat_record(record) -> dict | None:
     """A record as {"messages": [...], **metadata}, or None when it has no recognisable shape.
 
     Accepts {"messages": [{"role", "content"}]}, ShareGPT {"conversations": [{"from", "value"}]}
-    and Alpaca {"instruction", "input", "output"} (user = instruction + "\\n\\n" + input when
-    input is non-empty; assistant = output). Alpaca fields are stripped of surrounding whitespace.
+    and Alpaca {"instruction", "input", "output"} (user content = instruction, with the input apart in
+    the user turn's `input` when non-empty: the default template writes instruction + "\\n\\n" + input,
+    the Alpaca one a `### Input:` block; assistant = output). Alpaca fields are stripped of surrounding whitespace.
     Other keys are kept as metadata.
     """
     if not isinstance(record, dict):
@@ -122,13 +124,15 @@ def to_chat_record(record) -> dict | None:
             if role is None or not isinstance(content, str):
                 return None
             messages.append({"role": role, "content": content})
+            if role == "user" and isinstance(m.get("input"), str) and m["input"]:
+                messages[-1]["input"] = m["input"]  # an Alpaca-style turn: its input apart (x-LLaMA)
         return {"messages": messages, **meta}
     if "instruction" in record and "output" in record:
         instruction, inp, output = _s(record.get("instruction")), _s(record.get("input")), _s(record.get("output"))
-        user = instruction + ("\n\n" + inp if inp else "")
-        if not user:
+        if not instruction and not inp:
             return None
-        return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": output}], **meta}
+        user = {"role": "user", "content": instruction, **({"input": inp} if inp else {})}
+        return {"messages": [user, {"role": "assistant", "content": output}], **meta}
     return None
 
 
@@ -307,8 +311,12 @@ def _render_record(record, tokenizer, stats: SFTStats) -> tuple[str, list[tuple[
     if last < 0:
         stats.dropped_no_assistant += 1
         return None
-    messages = [{"role": m["role"], "content": m["content"]} for m in messages[: last + 1]]
+    messages = [{k: m[k] for k in ("role", "content", "input") if m.get(k) is not None} for m in messages[: last + 1]]
     text, spans = _assistant_spans(tokenizer, messages)
+    lost = next((m["input"] for m in messages if m.get("input") and m["input"] not in text), None)
+    if lost is not None:
+        raise ConfigError(f"the chat template drops a user turn's `input` field ({lost[:60]!r}): use one that writes it "
+                          "(ALPACA_CHAT_TEMPLATE's `### Input:`, or the default), or instructions.mixture.prompts.style weighted")
     if not spans:
         stats.dropped_no_assistant += 1
         return None

@@ -152,7 +152,7 @@ def run_cpt(store: Store, config: TrainConfig, tokenized_manifest_uri: str, work
 
     result = run_stage(store, "cpt", config.phase_view("cpt"), [tokenized] + base_manifests,
                        _body(store, config, "cpt", base_init, [tokenized["id"]], log, data_uri=tokenized_manifest_uri),
-                       work_root, extra_key=base_extra)
+                       work_root, extra_key=base_extra, recompute="cpt" in config.recompute)
     return _finish(store, config, result, work_root, log)
 
 
@@ -182,7 +182,8 @@ def run_sft(store: Store, config: TrainConfig, init_manifest_uri: str | None, wo
             return resolve_base(init_manifest_uri, None, ctx.work_dir, store.endpoint_url)[0], m["id"]
 
     result = run_stage(store, "sft", config.phase_view("sft"), manifests + init_manifests,
-                       _body(store, config, "sft", init, data_ids, log), work_root, extra_key=extra + init_extra)
+                       _body(store, config, "sft", init, data_ids, log), work_root, extra_key=extra + init_extra,
+                       recompute="sft" in config.recompute)
     return _finish(store, config, result, work_root, log)
 
 

@@ -11,7 +11,9 @@ What it does (`run_tokenize`):
    built to reproduce that (checked on probe texts), and its sha256 is the tokenizer fingerprint.
 2. The document mixture (e.g. 75% Estonian / 25% English) is drawn here, deterministically for a seed:
    `mixture_order` replays `datasets.interleave_datasets(probabilities, seed,
-   stopping_strategy="all_exhausted")` on document counts (the same draws as `cpt_data.interleave`),
+   stopping_strategy="first_exhausted")` on document counts (the same draws as `cpt_data.interleave`):
+   a prefix of each source at the configured ratio, no document twice (the rest of the larger source
+   is not used; the manifest says how many documents of each source were drawn),
    then the drawn documents are concatenated and cut into blocks of `block_size` tokens (tail dropped),
    exactly the stream that `cpt_data.pack_blocks(interleave(...))` gives, without re-tokenizing.
 3. Output (`<store>/tokenize/<key>/`): `blocks/NNNNN.ds` shards holding a whole number of blocks as raw
@@ -74,13 +76,13 @@ __all__ = [
 
 
 def mixture_order(counts: list[int], probabilities: list[float], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(source, document) of each drawn document, in order: the all_exhausted interleave on counts.
+    """(source, document) of each drawn document, in order: a prefix of each source, never a repeat.
 
     Draws come from `numpy.random.default_rng(seed).choice(n, 1000, p)` batches like
-    `cpt_data.interleave` / `datasets.interleave_datasets`: each draw takes the next document of the
-    drawn source (restarting a source after its last one); drawing stops right after the draw that
-    takes the last not-yet-taken document of the last source to finish its first pass. One source:
-    its documents in order. Vectorised: O(draws) numpy work, no Python loop per document.
+    `cpt_data.interleave` / `datasets.interleave_datasets(..., stopping_strategy="first_exhausted")`:
+    each draw takes the next document of the drawn source; drawing stops right after the draw that takes
+    the last document of the first source to run out (Llammas streamed a prefix of each source at 75/25
+    and never repeated data). One source: its documents in order. Vectorised: O(draws) numpy work.
     """
     n = len(counts)
     if n == 0 or n != len(probabilities):
@@ -97,19 +99,19 @@ def mixture_order(counts: list[int], probabilities: list[float], seed: int) -> t
     probs = probs / probs.sum()
     rng = np.random.default_rng(seed)
     chunks, seen = [], np.zeros(n, dtype=np.int64)
-    while np.any(seen < counts_a):
+    while not np.any(seen >= counts_a):
         c = rng.choice(n, size=1000, p=probs)
         chunks.append(c.astype(np.int32))
         seen += np.bincount(c, minlength=n)
     choices = np.concatenate(chunks)
     occurrence = np.empty(len(choices), dtype=np.int64)
-    last = 0
+    last = len(choices)
     for i in range(n):
         where = np.flatnonzero(choices == i)
         occurrence[where] = np.arange(len(where))
-        last = max(last, int(where[counts[i] - 1]))
-    choices, occurrence = choices[: last + 1], occurrence[: last + 1]
-    return choices, occurrence % counts_a[choices]
+        if len(where) >= counts[i]:
+            last = min(last, int(where[counts[i] - 1]))
+    return choices[: last + 1], occurrence[: last + 1]
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -382,7 +384,7 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
             "vocab_size": len(hf_tok),
             "tokenizer": {"fingerprint": fingerprint, "file": TOKENIZER_FILE},
             "mixture": {"probabilities": list(cfg.cpt.probabilities), "seed": view["mixture_seed"],
-                        "stopping": "all_exhausted", "documents_drawn": int(len(src))},
+                        "stopping": "first_exhausted", "documents_drawn": int(len(src))},
             "documents": [{"source": sid, "files": len(fs), "documents": n, "tokens": t.tokens, "drawn": d}
                           for sid, fs, n, t, d in zip(source_ids, files_by_source, counts, tables, drawn)],
             "stats": {
