@@ -120,7 +120,7 @@ def main() -> None:
         pad_to = 256206 if args.shape == "nllb-600m" else None
         # init_std 0.02 (the usual scale): larger random weights overflow float16 in big shapes
         build_tiny_marian(texts, [], hf_dir, vocab_size=args.vocab, shape=args.shape, pad_vocab_to=pad_to,
-                          max_position=1024, init_std=0.02)
+                          max_position=1024, init_std=0.02, eos_ratio=None)  # full-length outputs, as before
     if "ct2" not in skip and not (ct2_dir / "model.bin").exists():
         convert_to_ctranslate2(hf_dir, ct2_dir)
     build_s = time.time() - t0

@@ -38,8 +38,9 @@ def alpaca_marian(tmp_path_factory):
 
     recs = _longest_alpaca(3)
     # a small vocabulary from a few sentences: ~1 token per 1-2 characters, as with the demo's
+    # eos_ratio=None: no EOS calibration, a model that never stops, to test the truncation path on purpose
     path = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, tmp_path_factory.mktemp("m") / "hf", vocab_size=300,
-                             max_position=512)
+                             max_position=512, eos_ratio=None)
     return path, recs
 
 
@@ -59,7 +60,7 @@ def test_alpaca_long_segments_on_a_512_position_marian(alpaca_marian, tmp_path):
             lay, problem = fit_layout(t, "en", short)
             assert problem is None and max(short.source_tokens(lay.segments) or [0]) <= 128
             assert lay.original() == t
-    # the random model never emits EOS: each record is quarantined as truncated, none passes cut
+    # the uncalibrated random model never emits EOS: each record is quarantined as truncated, none passes cut
     assert all(r.verdict == "quarantined" and "output_truncated" in r.reasons for r in res)
 
 

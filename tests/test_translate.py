@@ -20,7 +20,9 @@ def tiny_marian(tmp_path_factory):
     from llammas_core.instructions.tiny_mt import build_tiny_marian, convert_to_ctranslate2
 
     root = tmp_path_factory.mktemp("marian")
-    hf = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, root / "hf", vocab_size=300)
+    # eos_ratio=None: no EOS calibration, so this random model never stops: the tests below use it for
+    # the length caps and the truncation path on purpose (test_calibrated_marian_stops has the default)
+    hf = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, root / "hf", vocab_size=300, eos_ratio=None)
     ct2 = convert_to_ctranslate2(hf, root / "ct2")
     return hf, ct2
 
@@ -62,6 +64,24 @@ def test_hf_seq2seq_tiny_marian(tiny_marian):
     ident = tr.identity()
     assert ident["model"]["fingerprint"] and ident["decoding"]["beams"] == 1
     tr.close()
+
+
+def test_calibrated_marian_stops(tmp_path):
+    """The default tiny Marian has a calibrated EOS bias: real greedy decoding stops on its own for most
+    segments (within the cap, so not truncated), some still run to the cap and are flagged, and
+    CTranslate2's conversion keeps the bias: the same tokens as HF."""
+    from llammas_core.instructions.tiny_mt import build_tiny_marian, convert_to_ctranslate2
+
+    hf_dir = build_tiny_marian(ENGLISH * 3, ESTONIAN * 3, tmp_path / "hf", vocab_size=300)
+    common = dict(beams=1, threads=1, max_ratio=1.5, max_extra_tokens=4)
+    tr = make_translator(TranslatorConfig(model=str(hf_dir), **common))
+    res = tr.translate_checked(SEGMENTS)
+    problems = [p for _, p in res]
+    assert problems.count(None) >= len(SEGMENTS) // 2, problems
+    assert set(problems) <= {None, "output_truncated"}
+    ct2 = convert_to_ctranslate2(hf_dir, tmp_path / "ct2")
+    ct = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2), compute_type="float32", **common))
+    assert ct.translate_checked(SEGMENTS) == res
 
 
 def test_hf_beam_search_runs(tiny_marian):
@@ -239,7 +259,7 @@ def test_m2m100_forced_bos_language_token(tmp_path):
 
 def test_translate_items_through_real_marian(tiny_marian, tmp_path):
     """End to end on the real hf_seq2seq backend: a random model cannot copy <x0>, so the record with a URL
-    is quarantined; it never emits EOS either, so every output stops at its cap and is quarantined as
+    is quarantined; this one (uncalibrated) never emits EOS either, so every output stops at its cap and is quarantined as
     truncated, never passed on; a second run is served from the segment cache (problems included)
     without calling generate."""
     from llammas_core.instructions.cache import SegmentCache

@@ -3,7 +3,9 @@
 `build_tiny_marian` trains a SentencePiece model on the given texts (seconds), builds a
 random-init MarianMTModel around it and saves both with save_pretrained, so the real
 `hf_seq2seq` backend loads it exactly like an OPUS-MT checkpoint (MarianTokenizer reads
-source.spm / target.spm / vocab.json). Its translations are meaningless.
+source.spm / target.spm / vocab.json). Its translations are meaningless, but by default it stops:
+a bias on its EOS logit is calibrated (tiny_mt_eos) so greedy output is about as long as the source
+(`eos_ratio=None` builds one that never stops, for tests of truncation).
 
 Vocabulary layout follows OPUS-MT: `</s>`=0, `<unk>`=1, then the SentencePiece pieces, and
 `<pad>` as the LAST id. CTranslate2's Marian converter drops a trailing `<pad>` (Marian starts
@@ -77,12 +79,14 @@ def build_tiny_marian(
     pad_vocab_to: int | None = None,
     src_lang: str = "en",
     tgt_lang: str = "et",
+    eos_ratio: float | None = 1.0,
 ) -> Path:
     """Train a shared SentencePiece model on texts_src + texts_tgt, build a random-init
     MarianMTModel of `shape` (a MARIAN_SHAPES name or a dict of MarianConfig fields), save
     model + tokenizer to out_dir with save_pretrained. Returns out_dir.
     pad_vocab_to: add never-produced filler tokens so the vocabulary (and the output softmax)
-    has a real model's size, for benchmarks; <pad> stays last."""
+    has a real model's size, for benchmarks; <pad> stays last.
+    eos_ratio: calibrate the EOS bias on texts_src for this median output/source token ratio (None: none)."""
     import sentencepiece as spm
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
@@ -90,8 +94,9 @@ def build_tiny_marian(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dims = MARIAN_SHAPES[shape] if isinstance(shape, str) else dict(shape)
+    texts_src = list(texts_src)
     with tempfile.TemporaryDirectory() as tmp:
-        texts = list(texts_src) + list(texts_tgt)
+        texts = texts_src + list(texts_tgt)
         spm_path = _train_spm(texts, Path(tmp) / "spm", vocab_size)
         sp = spm.SentencePieceProcessor(model_file=str(spm_path))
         vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
@@ -135,7 +140,12 @@ def build_tiny_marian(
         decoder_start_token_id=pad_id,
         bad_words_ids=[[pad_id]],
         num_beams=1,
+        min_new_tokens=1,  # as CTranslate2 (min_decoding_length=1): an EOS-calibrated model never answers ""
     )
+    if eos_ratio is not None:
+        from llammas_core.instructions.tiny_mt_eos import calibrate_eos
+
+        calibrate_eos(model, tokenizer, texts_src or texts, ratio=eos_ratio)
     model.save_pretrained(out)
     return out
 
@@ -163,7 +173,7 @@ def convert_to_ctranslate2(model_dir: str | Path, out_dir: str | Path, quantizat
 
 
 def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1000, seed: int = 0,
-                      init_std: float = 0.3) -> Path:
+                      init_std: float = 0.3, eos_ratio: float | None = 1.0) -> Path:
     """A random-init M2M100ForConditionalGeneration with an M2M100Tokenizer (SentencePiece trained on
     `texts`, fairseq layout <s>=0 <pad>=1 </s>=2 <unk>=3, then the pieces, then the `__xx__` language
     tokens): tests the forced-BOS language handling that M2M100 and NLLB-200 share.
@@ -172,10 +182,10 @@ def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int
     import sentencepiece as spm
     from transformers import M2M100Tokenizer
 
-    out = Path(out_dir)
+    out, texts = Path(out_dir), list(texts)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        spm_path = _train_spm(list(texts), Path(tmp) / "spm", vocab_size)
+        spm_path = _train_spm(texts, Path(tmp) / "spm", vocab_size)
         sp = spm.SentencePieceProcessor(model_file=str(spm_path))
         vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
         for i in range(sp.get_piece_size()):
@@ -189,18 +199,18 @@ def build_tiny_m2m100(texts: Iterable[str], out_dir: str | Path, vocab_size: int
         tokenizer.save_pretrained(out)
     # ids: the pieces, then the 100 `__xx__` language tokens, then fairseq's made-up words
     n_vocab = tokenizer.encoder_size + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words
-    return _save_random_m2m100(n_vocab, out, seed, init_std)
+    return _save_random_m2m100(n_vocab, out, seed, init_std, tokenizer, texts, eos_ratio)
 
 
 def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1000, seed: int = 0,
-                    init_std: float = 0.3) -> Path:
+                    init_std: float = 0.3, eos_ratio: float | None = 1.0) -> Path:
     """A random-init NLLB-200-style model: M2M100ForConditionalGeneration with an NllbTokenizer (a
     Metaspace BPE trained on `texts` with `tokenizers`, <s>=0 <pad>=1 </s>=2 <unk>=3, plus NLLB's
     202 language tokens such as est_Latn). Converts with CTranslate2 like a real NLLB checkpoint."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import NllbTokenizer
 
-    out = Path(out_dir)
+    out, texts = Path(out_dir), list(texts)
     out.mkdir(parents=True, exist_ok=True)
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
@@ -210,11 +220,14 @@ def build_tiny_nllb(texts: Iterable[str], out_dir: str | Path, vocab_size: int =
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]]
     tokenizer = NllbTokenizer(vocab=model_json["vocab"], merges=merges, src_lang="eng_Latn", tgt_lang="est_Latn")
     tokenizer.save_pretrained(out)
-    return _save_random_m2m100(len(tokenizer), out, seed, init_std)
+    return _save_random_m2m100(len(tokenizer), out, seed, init_std, tokenizer, texts, eos_ratio)
 
 
-def _save_random_m2m100(vocab_size: int, out: Path, seed: int, init_std: float) -> Path:
-    """A 2+2-layer, 64-wide random M2M100 (the NLLB architecture too) saved beside its tokenizer."""
+def _save_random_m2m100(vocab_size: int, out: Path, seed: int, init_std: float, tokenizer, texts: list[str],
+                        eos_ratio: float | None) -> Path:
+    """A 2+2-layer, 64-wide random M2M100 (the NLLB architecture too) saved beside its tokenizer, its EOS
+    bias calibrated for `eos_ratio` (translating into the tokenizer's tgt_lang) unless None. The lm_head is
+    untied from the embeddings so one hidden unit can carry that bias (see tiny_mt_eos)."""
     import torch
     from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration
 
@@ -222,12 +235,18 @@ def _save_random_m2m100(vocab_size: int, out: Path, seed: int, init_std: float) 
         vocab_size=vocab_size, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
         decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
-        scale_embedding=True,
+        scale_embedding=True, tie_word_embeddings=False,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = M2M100ForConditionalGeneration(config)
     model.generation_config = GenerationConfig(pad_token_id=1, bos_token_id=0, eos_token_id=2,
                                                decoder_start_token_id=2, num_beams=1)
+    if eos_ratio is not None:
+        from llammas_core.instructions.tiny_mt_eos import calibrate_eos, reserve_eos_unit
+
+        reserve_eos_unit(model)
+        calibrate_eos(model, tokenizer, [t for t in texts if t], ratio=eos_ratio,
+                      forced_bos=tokenizer.convert_tokens_to_ids(tokenizer.tgt_lang))
     model.save_pretrained(out)
     return out
