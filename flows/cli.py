@@ -42,6 +42,9 @@ def rehearse_command(config: str, root: str | None, endpoint_url: str | None, ov
     # caches of its own: an earlier rehearsal's inputs at the same S3 URIs must not be read back from them
     os.environ["LLAMMAS_CACHE_DIR"] = str(Path(root) / "cache")
     os.environ["LLAMMAS_EVAL_CACHE"] = str(Path(root) / "cache" / "eval")
+    # the MT model at an s3:// URI too: its local copy is keyed on the URI alone (an earlier rehearsal's
+    # tiny model, e.g. one built before the EOS calibration, would be translated with instead)
+    os.environ["LLAMMAS_MODEL_CACHE"] = str(Path(root) / "cache" / "models")
     try:
         with contextlib.ExitStack() as api:
             summary = rehearse(config, root, endpoint_url, lambda path: run_flow("pipeline", path, overrides, api))
