@@ -36,8 +36,10 @@ the kept ids between the modes. The ratio is total CPU of the baseline runs / to
 llammas' runs (ABBA sums); the last line is `speedup_vs_datatrove_cpu=<x>`.
 
 --profile PATH: per step group, the CPU seconds measured around the group (psutil, as above) and,
-inside each group, datatrove's per-step time (time_stats summed over tasks) with the group's CPU
-shared out by it; written as a Markdown table to PATH and printed. With py-spy installed,
+inside each group, datatrove's per-step time (time_stats summed over tasks, wall time, so it
+swells with load) with the group's CPU shared out by it; written as a Markdown table to PATH and
+printed. A step that yields documents onward (the exact-dedup filter before MinHash) counts the
+time of the steps after it too, so inside such a group the shares overlap; group CPU is exact. With py-spy installed,
 --py-spy also records each mode's first timed run (py-spy record --subprocesses, top functions
 by own samples written beside PATH).
 """

@@ -3,8 +3,8 @@
     python -m deploy.deployments [--config configs/demo.yaml] [--set store.uri=s3://bucket/prefix]
                                  [--work-pool llammas-process] [--serve]
 
-Deployments: `corpus-refresh` (the corpus flow on a weekly cron), `corpus`, `train` and `pipeline`
-(on demand). The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
+Deployments (DEPLOYMENTS below): `corpus-refresh` (the corpus flow on a weekly cron), and on demand
+`corpus`, `instructions`, `train`, `evaluate` and `pipeline`. The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
 so the form shows every nested field.
 
 Default mode registers them on a *process* work pool (created if missing) with the code read from
@@ -93,12 +93,29 @@ def _flatten_optional(prop: dict) -> dict:
     return flat
 
 
+# Prefect's UI (prefect-ui-library's SchemaPropertyResponse mapper) copies only some keywords of a
+# property (type, title, default, enum, items, anyOf, allOf, ...) before it validates the form: a
+# property's own minimum/maximum/pattern are dropped (87 of the 92 `minimum` bounds of the pipeline form;
+# the 5 that survived sat inside an anyOf). Inside `allOf` they are passed on verbatim.
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "minLength",
+          "maxLength")
+
+
+def _bounds_in_all_of(prop: dict) -> dict:
+    """`{type: integer, minimum: 1}` -> `{type: integer, allOf: [{minimum: 1}]}`: the same constraint in
+    JSON Schema, and one the UI keeps, so the form marks a bad value at its field before submit."""
+    moved = {k: prop[k] for k in BOUNDS if k in prop}
+    if not moved or "allOf" in prop or "$ref" in prop:
+        return prop
+    return {**{k: v for k, v in prop.items() if k not in moved}, "allOf": [moved]}
+
+
 def _walk(node: Any) -> None:
     if isinstance(node, dict):
         props = node.get("properties")
         if isinstance(props, dict):
             for name, prop in list(props.items()):
-                props[name] = _flatten_optional(prop) if isinstance(prop, dict) else prop
+                props[name] = _bounds_in_all_of(_flatten_optional(prop)) if isinstance(prop, dict) else prop
         for value in node.values():
             _walk(value)
     elif isinstance(node, list):

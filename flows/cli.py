@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline")
+FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline", "scaling")
 
 
 def _quiet_prefect() -> None:
@@ -47,6 +47,9 @@ def _prefect_api():
         fcntl.flock(lock, fcntl.LOCK_EX)
         server = SubprocessASGIServer()
         server.start()
+    from flows.stopping import at_exit
+
+    at_exit(server.stop)  # a run stopped by a signal ends without unwinding: no server left behind
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             try:
@@ -129,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. corpus.executor.tasks=2 (repeatable)")
     run.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
+    run.add_argument("--verbose", action="store_true",
+                     help="print every log line (datatrove stats, library warnings); by default they go to a log "
+                          "file and the terminal shows a line per stage")
     verify = sub.add_parser("verify", help="check every file of a committed stage against its manifest")
     verify.add_argument("manifest", help="manifest URI or stage folder, e.g. file://.llammas/store/corpus/<key>/manifest.json")
     verify.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint for s3:// URIs")
@@ -137,26 +143,76 @@ def main(argv: list[str] | None = None) -> int:
         return verify_command(args.manifest, args.endpoint_url)
 
     _quiet_prefect()
+    with contextlib.ExitStack() as terminal:
+        out, err = sys.stdout, sys.stderr
+        log = None
+        if not args.verbose:
+            from flows.quiet import log_path, quiet
+
+            log = log_path(_work_dir(args.config, args.overrides), args.flow)
+            out, err = terminal.enter_context(quiet(log))
+        return _run(args, out, err, log)
+
+
+def _work_dir(config_path: str, overrides: list[str]) -> str:
+    """Where the log file of a quiet run goes: the config's work_dir (a bad config: the default's)."""
+    try:
+        from llammas_core.config import load_config
+
+        return load_config(config_path, overrides).store.work_dir
+    except Exception:
+        return "./.llammas/work"
+
+
+def _run(args, out, err, log) -> int:
+    from flows.stopping import announce, interrupted, stop_on_signals
+
     try:
         if not args.traceback:
             _hide_prefect_tracebacks()
-        with contextlib.ExitStack() as api:
+        with stop_on_signals(err), contextlib.ExitStack() as api:
             uri = run_flow(args.flow, args.config, args.overrides, api)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM (stop_on_signals)
+        return announce()
     except Exception as e:  # one line for users; the whole story with --traceback
+        if interrupted():  # e.g. Prefect's API gone with the same signal: the stop is the story
+            return announce()
         if args.traceback:
-            traceback.print_exc()
+            traceback.print_exc(file=err)
         from llammas_core.errors import LlammasError
 
         reason = str(e) if isinstance(e, LlammasError) else f"{type(e).__name__}: {e}"
         from llammas_core.secrets import scrub
 
-        print(f"error: {scrub(reason.splitlines()[0]) if reason else type(e).__name__}", file=sys.stderr)
+        if log is not None:
+            print(f"full log: {log}", file=err)
+        print(f"error: {scrub(reason.splitlines()[0]) if reason else type(e).__name__}", file=err)  # last line
         return 1
-    print(f"output: {uri}")
+    _summary(uri, out)
+    if log is not None:
+        print(f"full log: {log}", file=out)
+    print(f"output: {uri}", file=out)
     return 0
+
+
+def _summary(uri: str, out) -> None:
+    """The report's scores, one line per (task, metric, model), when the run ended in an evaluation report."""
+    try:
+        from llammas_core.stage import read_manifest
+
+        manifest = read_manifest(uri)
+    except Exception:
+        return
+    if manifest.get("stage") != "report":
+        return
+    from llammas_core.evaluate.report import table_rows
+
+    for r in table_rows(manifest.get("rows") or []):
+        delta = next((v for k, v in r.items() if k.startswith("Δ vs") and v), "")
+        extra = f"  Δ {delta} (p {r['p']}){' *' if r['sig.'] else ''}" if delta else ""
+        print(f"{r['task']:<14} {r['metric']:<8} {r['model']:<6} {r['score']:>8}{extra}", file=out)
+    if manifest.get("html_uri"):
+        print(f"report: {manifest['html_uri']}", file=out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from llammas_core.preflight import PIPELINE_SECTIONS, preflight
 from llammas_core.refs import remember, substitute
 from tasks.common import one_line_errors, run_namer, tagged
 from tasks.corpus import corpus_task
-from tasks.evaluate import evaluate_task
+from tasks.evaluate import evaluate_and_publish
 from tasks.instructions import instructions_task
 from tasks.train import tiny_base_task
 from flows.train import train_stages
@@ -50,6 +50,6 @@ def pipeline_flow(config: LlammasConfig) -> str:
         out["base"] = train.model.base
         out |= train_stages(store, train, config.corpus.executor)
     if config.evaluate is not None:
-        out["report"] = tagged(evaluate_task, "evaluate")(store, substitute(config.evaluate, out, "evaluate"))
+        out["report"] = evaluate_and_publish(store, substitute(config.evaluate, out, "evaluate"), config.corpus.language)
     last = next(k for k in ("report", "sft", "cpt", "instructions", "corpus") if k in out)
     return out[last]

@@ -7,10 +7,27 @@ from prefect import flow
 from llammas_core.config import LlammasConfig, StoreConfig
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.preflight import preflight
-from llammas_core.refs import NAMES, remember, resolve_section
+from llammas_core.refs import NAMES, closure, recall, refs_in, remember, resolve_section, resolve_standalone
 from llammas_core.train.config import TrainConfig
 from tasks.common import one_line_errors, run_namer, tagged
-from tasks.train import cpt_task, sft_task, tokenize_task
+from tasks.train import cpt_task, sft_task, tiny_base_task, tokenize_task
+
+CORPORA = ("corpus", "english_corpus")
+
+
+def ensure_tiny_base(config: LlammasConfig, section: str) -> None:
+    """The demo's tiny base is built by the first flow that needs it: when `section` refers to
+    `@tiny_base` (directly or through `@base`, `@cpt`...) and this store has none for this config yet,
+    build it from the committed corpora (`llammas run corpus` first), as the pipeline does."""
+    if config.tiny_base is None or "tiny_base" not in closure(config, refs_in(getattr(config, section))):
+        return
+    store = config.store
+    if recall(store.open(), "tiny_base", config.tiny_base, store.endpoint_url) is not None:
+        return
+    names = {n for n in CORPORA if getattr(config, n) is not None}
+    found = resolve_standalone(store.open(), config, names, store.endpoint_url)
+    uri = tagged(tiny_base_task, "tiny-base")(store, [found[n] for n in CORPORA if n in found], config.tiny_base)
+    remember(store.open(), "tiny_base", config.tiny_base, uri)
 
 
 def train_stages(store: StoreConfig, train: TrainConfig, executor: ExecutorConfig | None) -> dict[str, str]:
@@ -34,6 +51,7 @@ def train_flow(config: LlammasConfig) -> str:
     stages this same config committed in earlier runs (`llammas run corpus`, `llammas run instructions`).
     Returns the URI of the last stage's manifest (a HF checkpoint)."""
     preflight(config, ["train"], config.store.endpoint_url)
+    ensure_tiny_base(config, "train")
     train = resolve_section(config, "train")
     executor = config.corpus.executor if config.corpus is not None else None  # tokenizing runs where the corpus ran
     out = train_stages(config.store, train, executor)

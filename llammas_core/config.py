@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llammas_core.corpus.config import CorpusConfig
 from llammas_core.errors import ConfigError
+from llammas_core.secrets import scrub
 from llammas_core.instructions.config import InstructionsConfig
+from llammas_core.secrets import NO_USERINFO, refuse_credentials
 from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
-
-
-NO_USERINFO = r"^[^@]*$"  # no `user:password@` in a URL
+from llammas_core.scaling.config import ScalingConfig
 
 
 class StoreConfig(BaseModel):
@@ -34,6 +34,9 @@ class StoreConfig(BaseModel):
                                      json_schema_extra={"pattern": NO_USERINFO})
     region: str | None = Field(None, description="S3 region; empty: from the AWS config chain.")
     work_dir: str = Field("./.llammas/work", description="Local scratch for stages in progress (resumable).")
+    umask: str = Field("022", pattern=r"^0?[0-7]{3}$",
+                       description="Octal umask of committed files and folders in a local store (022: readable "
+                                   "by group and others, for a shared store; 077: owner only).")
 
     @field_validator("uri", "endpoint_url")
     @classmethod
@@ -46,7 +49,7 @@ class StoreConfig(BaseModel):
         return value
 
     def open(self) -> Store:
-        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region)
+        return open_store(self.uri, endpoint_url=self.endpoint_url, region=self.region, umask=int(self.umask, 8))
 
     @property
     def work_path(self) -> Path:
@@ -83,6 +86,14 @@ class LlammasConfig(BaseModel):
     evaluate: EvaluateConfig | None = Field(
         None, description="Evaluate models (in the pipeline '@base', '@cpt', '@sft') on a task suite; one report "
                           "with bootstrap CIs and paired deltas against the baseline.")
+    scaling: ScalingConfig | None = Field(
+        None, description="x-LLaMA scaling law: CoIT pilots per language and translation-data size, a curve fitted "
+                          "per language and the allocation of a budget of translation pairs ('@allocation').")
+
+    @model_validator(mode="after")
+    def _no_credentials_anywhere(self) -> "LlammasConfig":
+        refuse_credentials(self)  # every URL field of every section; key sources known to the scrubber
+        return self
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
@@ -104,8 +115,39 @@ def set_dotted(data: dict, dotted: str, value: Any) -> None:
         node[last] = value
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (`X | None`, `list[X]`, `dict[str, X]`), if any."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def did_you_mean(loc: tuple, root: type[BaseModel] | None = None) -> str:
+    """' (did you mean `max_steps`?)' for an unknown key at `loc`, from the fields of the model there."""
+    import difflib
+
+    cls: type[BaseModel] | None = root or LlammasConfig
+    for part in loc[:-1]:
+        if cls is None:
+            return ""
+        if isinstance(part, int) or part not in cls.model_fields:
+            continue  # a list index or a union member's tag
+        cls = _model_in(cls.model_fields[part].annotation)
+    if cls is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(cls.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LlammasConfig:
-    """YAML + `key=value` overrides (values parsed as YAML) -> validated config, or a ConfigError."""
+    """YAML + `key=value` overrides (values parsed as YAML) -> validated config, or a ConfigError that
+    names the `--set` a bad value came from and suggests the closest key for an unknown one."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
@@ -113,17 +155,29 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Llammas
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    keys: dict[str, str] = {}
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, raw = item.split("=", 1)
         try:
-            set_dotted(data, key.strip(), yaml.safe_load(raw))
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"--set {scrub(item)!r}: the value is not valid YAML ({problem}); quote it, e.g. "
+                              f"--set '{key}=\"...\"'") from None
+        try:
+            set_dotted(data, key.strip(), value)
         except (KeyError, IndexError, ValueError, TypeError) as e:
-            raise ConfigError(f"--set {item!r}: {e}") from None
+            raise ConfigError(f"--set {scrub(item)!r}: {e}") from None
+        keys[key.strip()] = item
     try:
         return LlammasConfig.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']} ({e.error_count()} error(s))") from None
+        hint = did_you_mean(tuple(first["loc"])) if first["type"] == "extra_forbidden" else ""
+        origin = next((f"--set {scrub(item)!r}: " for k, item in keys.items()
+                       if where == k or where.startswith(k + ".") or k.startswith(where + ".")), f"{path}: ")
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{origin}{where}: {msg}{hint} ({e.error_count()} error(s))") from None

@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import threading
+import weakref
 import time
 import uuid
 from typing import Callable
@@ -39,6 +40,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_HELD: "weakref.WeakSet[StageLease]" = weakref.WeakSet()  # leases this process holds now
+
+
 class StageLease:
     def __init__(self, store: Store, stage_id: str, ttl: float = TTL_SECONDS, wait: float = WAIT_SECONDS,
                  poll: float = 1.0, log: Callable[[str], None] = print):
@@ -48,6 +52,7 @@ class StageLease:
                        "token": uuid.uuid4().hex}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._release_lock = threading.Lock()
         self.lost = False
 
     def _payload(self) -> bytes:
@@ -72,6 +77,7 @@ class StageLease:
             if self.store.put_if_absent(self.key, self._payload()) or self._take_over_stale():
                 self._thread = threading.Thread(target=self._beat, name=f"lease-{self.stage_id}", daemon=True)
                 self._thread.start()
+                _HELD.add(self)
                 return True
             if done():
                 return False
@@ -130,9 +136,19 @@ class StageLease:
                 self.log(f"stage {self.stage_id}: lease heartbeat failed: {e}")
 
     def release(self) -> None:
+        """Stop the heartbeat and delete the lease if it is still this run's; idempotent and thread-safe
+        (a stopping run releases from its signal watcher while the main thread unwinds)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-            if self.held():  # never delete the lease of the run that took over
-                self.store.delete(self.key)
+        with self._release_lock:
+            if self._thread is not None:
+                self._thread.join()
+                self._thread = None
+                if self.held():  # never delete the lease of the run that took over
+                    self.store.delete(self.key)
+        _HELD.discard(self)
+
+
+def release_all() -> None:
+    """Release every lease this process holds (a run stopped by SIGTERM/SIGINT: a rerun takes over at once)."""
+    for lease in list(_HELD):
+        lease.release()

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from llammas_core.errors import ConfigError, LlammasError
 from llammas_core.refs import REF, refs_in
+from llammas_core.secrets import credential_fields
 from llammas_core.store import open_uri
 
 
@@ -73,15 +74,9 @@ def _check_instructions(section, endpoint_url: str | None) -> list[str]:
 
 
 def _check_evaluate(section, endpoint_url: str | None) -> list[str]:
-    from llammas_core.evaluate.engine import validate_task
-    from llammas_core.evaluate.models import validate_model
+    from llammas_core.evaluate.stage import input_errors
 
-    for task in section.tasks:
-        validate_task(task)
-    for model in section.models:
-        if not REF.match(model.path):
-            validate_model(model)
-    return []
+    return [f"evaluate.{message}" for message, _ in input_errors(section, skip_refs=True)]
 
 
 # every section the main job runs, in order
@@ -126,7 +121,11 @@ def preflight(config: BaseModel, sections: Iterable[str], endpoint_url: str | No
     problems: list[str] = _check_references(config, sections) if whole_run else []
     for name in sections:
         section = getattr(config, name, None)
-        if section is None or name not in CHECKS:
+        if section is None:
+            continue
+        problems += [f"{f}: credentials in a URL are not accepted (use the environment)"
+                     for f in credential_fields(section, name)]
+        if name not in CHECKS:
             continue
         try:
             problems += CHECKS[name](section, endpoint_url)

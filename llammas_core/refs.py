@@ -1,7 +1,7 @@
 """References between stages: `@name` in a config section names the output of another stage.
 
 One resolver for every name (`@corpus`, `@english_corpus`, `@tiny_base`, `@instructions`,
-`@tokenized`, `@cpt`, `@sft`, `@base`):
+`@tokenized`, `@cpt`, `@sft`, `@base`, `@allocation`):
 - in a pipeline run, from the outputs the run has already produced (`substitute`);
 - in a flow run alone, from the store (`resolve_standalone`): every stage remembers its output under
   the identity of the (resolved) config section that produced it, so the same config finds it again.
@@ -35,19 +35,29 @@ class Name:
 NAMES: dict[str, Name] = {
     "corpus": Name("corpus", "corpus", "corpus"),
     "english_corpus": Name("english_corpus", "corpus", "corpus"),
-    "tiny_base": Name("tiny_base", "tiny_base", "pipeline"),
+    "tiny_base": Name("tiny_base", "tiny_base", "train"),  # built by the first flow that needs it
     "instructions": Name("instructions", "instructions", "instructions"),
     "tokenized": Name("train", "tokenize", "train"),
     "cpt": Name("train", "cpt", "train"),
     "sft": Name("train", "sft", "train"),
     "base": Name("train.model.base", None, "train"),
+    "allocation": Name("scaling", "allocation", "scaling"),
 }
 
 
+def _disabled(model: BaseModel) -> set[str]:
+    """Fields of a section that are sub-sections switched off (`enabled: false`, e.g. `train.sft`): their
+    references are not used, so they are neither checked nor resolved (left as written)."""
+    return {name for name in type(model).model_fields
+            if isinstance(v := getattr(model, name), BaseModel) and getattr(v, "enabled", True) is False}
+
+
 def refs_in(value: Any) -> set[str]:
-    """The names referenced anywhere in a config section (model, dict, list or string)."""
+    """The names referenced anywhere in a config section (model, dict, list or string), except inside
+    disabled sub-sections (see `_disabled`)."""
     if isinstance(value, BaseModel):
-        value = value.model_dump()
+        off = _disabled(value)
+        return set().union(set(), *(refs_in(getattr(value, f)) for f in type(value).model_fields if f not in off))
     if isinstance(value, str):
         m = REF.match(value)
         return {m.group(1)} if m else set()
@@ -78,7 +88,9 @@ def substitute(section: Any, outputs: dict[str, str], where: str = "config") -> 
         return outputs[name]
 
     if isinstance(section, BaseModel):
-        return type(section).model_validate(_replace(section.model_dump(), sub))
+        off = _disabled(section)
+        dump = section.model_dump()
+        return type(section).model_validate({k: v if k in off else _replace(v, sub) for k, v in dump.items()})
     return _replace(section, sub)
 
 
@@ -168,3 +180,18 @@ def resolve_section(config: BaseModel, name: str) -> Any:
     store_cfg = config.store
     outputs = resolve_standalone(store_cfg.open(), config, names, store_cfg.endpoint_url)
     return substitute(section, outputs, where=name)
+
+
+def closure(config: BaseModel, names: set[str]) -> set[str]:
+    """`names` and every name their sections refer to, transitively (`@sft` -> `@instructions`, `@tiny_base`...)."""
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in out or name not in NAMES:
+            continue
+        out.add(name)
+        section = _get(config, NAMES[name].section)
+        if section is not None:
+            todo += refs_in(section)
+    return out

@@ -22,12 +22,17 @@ from llammas_core.errors import ConfigError, InputError, IntegrityError
 from llammas_core.secrets import refuse_userinfo
 
 CHUNK = 8 << 20
+# The S3 endpoint and region of the configured store, for every S3 client of this process and of its
+# subprocesses (trainer, datatrove workers): an endpoint belongs to the S3 service, not to one URI, so a
+# manifest URI handed from stage to stage (`s3://bucket/...`) is read through the same MinIO/Ceph/R2.
+ENDPOINT_ENV, REGION_ENV = "LLAMMAS_S3_ENDPOINT_URL", "LLAMMAS_S3_REGION"
 
 
 class Store(ABC):
     """A root under which stages write content-addressed folders."""
 
     uri: str
+    endpoint_url: str | None = None  # S3 only: pass it on when opening other URIs (open_uri, read_manifest)
 
     def url(self, key: str) -> str:
         return f"{self.uri.rstrip('/')}/{key.lstrip('/')}"
@@ -101,12 +106,32 @@ class Store(ABC):
         return None
 
 
+DEFAULT_UMASK = 0o022  # committed files 0644, folders 0755: a shared store is readable by the team
+
+
 class LocalStore(Store):
-    def __init__(self, root: str | Path, create: bool = True):
+    """A folder. Committed files and folders get their modes from `umask` (not the process's, nor
+    mkstemp's 0600), so a store on a shared file system is readable by group and others by default."""
+
+    def __init__(self, root: str | Path, create: bool = True, umask: int = DEFAULT_UMASK):
         self.root = Path(root).expanduser().resolve()
+        self.umask = umask
         if create:  # not when only looking: a folder without its manifest would look like debris
-            self.root.mkdir(parents=True, exist_ok=True)
+            self._mkdirs(self.root)
         self.uri = self.root.as_uri()
+
+    def _mkdirs(self, folder: Path) -> None:
+        """mkdir -p, each folder it creates given 0777 & ~umask."""
+        missing = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            os.chmod(path, 0o777 & ~self.umask)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -131,9 +156,10 @@ class LocalStore(Store):
     @contextlib.contextmanager
     def open_write(self, key: str):
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
+            os.fchmod(fd, 0o666 & ~self.umask)
             with os.fdopen(fd, "wb") as f:
                 yield f
                 f.flush()
@@ -147,11 +173,12 @@ class LocalStore(Store):
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         for _ in range(3):  # a concurrent delete may remove the just-made empty folder
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
+                self._mkdirs(path.parent)
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             except FileNotFoundError:
                 continue
+            os.fchmod(fd, 0o666 & ~self.umask)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             try:  # link: the object appears with its content, and only if no object has the key
@@ -198,8 +225,15 @@ class S3Store(Store):
         if not self.bucket:
             raise ConfigError(f"store URI {uri!r} names no bucket")
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-        endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         refuse_userinfo(endpoint_url, "store.endpoint_url")
+        if endpoint_url:  # configured: every later S3 client, here and in subprocesses, uses it too
+            os.environ[ENDPOINT_ENV] = endpoint_url
+        if region:
+            os.environ[REGION_ENV] = region
+        endpoint_url = endpoint_url or s3_endpoint_url()
+        region = region or os.environ.get(REGION_ENV) or None
+        refuse_userinfo(endpoint_url, "store.endpoint_url")
+        self.endpoint_url, self.region = endpoint_url, region
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -279,6 +313,12 @@ class S3Store(Store):
             )
 
 
+def s3_endpoint_url() -> str | None:
+    """The endpoint for an S3 client opened without one: the configured store's, else boto3's variables."""
+    return (os.environ.get(ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
 def check_digest(url: str, n: int, digest: str, size: int | None, sha256: str | None) -> None:
     if size is not None and n != size:
         raise IntegrityError(f"{url}: {n} bytes, the manifest says {size}: the committed file was changed or truncated")
@@ -286,15 +326,17 @@ def check_digest(url: str, n: int, digest: str, size: int | None, sha256: str | 
         raise IntegrityError(f"{url}: sha256 {digest[:12]}..., the manifest says {sha256[:12]}...: the committed file was changed")
 
 
-def open_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> Store:
+def open_store(uri: str, endpoint_url: str | None = None, region: str | None = None,
+               umask: int = DEFAULT_UMASK) -> Store:
     """The store for a URI: file://path, a plain path, or s3://bucket/prefix."""
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         return S3Store(uri, endpoint_url=endpoint_url, region=region)
     if parsed.scheme == "file":
-        return LocalStore(parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path)
+        path = parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path
+        return LocalStore(path, umask=umask)
     if parsed.scheme == "":
-        return LocalStore(uri)
+        return LocalStore(uri, umask=umask)
     raise ConfigError(f"unsupported store URI scheme {parsed.scheme!r} in {uri!r} (use file:// or s3://)")
 
 

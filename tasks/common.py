@@ -29,6 +29,7 @@ from llammas_core import __version__
 from llammas_core.config import StoreConfig
 from llammas_core.corpus.report import human_bytes, human_seconds, readable_step_name, step_rows
 from llammas_core.errors import ConfigError, InputError, is_transient
+from llammas_core.secrets import scrub_exception
 from llammas_core.stage import canonical_json
 from llammas_core.store import open_uri
 
@@ -164,31 +165,49 @@ def tagged(task: Task, stage: str, language: str | None = None) -> Task:
     return task.with_options(tags=set(task.tags) | set(stage_tags(stage, language)))
 
 
-def run_namer(stage: str, language: str | None = None) -> Callable[[], str]:
+def run_namer(stage: str, language: str | tuple[str, ...] | None = None) -> Callable[[], str]:
     """`flow_run_name=` for a flow: `corpus-et-2026-12-02-0930` (stage, language from the dotted
-    parameter path `language`, UTC start minute) instead of Prefect's random `iota10-tandar`.
-    The flow run also gets the tags of `stage_tags`, so runs started from a deployment, a schedule
-    or the CLI are filtered by language and stage alike.
+    parameter path `language` (or the first of several that is set), UTC minute the run was scheduled
+    for) instead of Prefect's random `iota10-tandar`. A run that already carries such a name keeps it:
+    Retry in the UI re-runs the namer, and a renamed run would break every link to it. The flow run
+    also gets the tags of `stage_tags`, so runs started from a deployment, a schedule or the CLI are
+    filtered by language and stage alike.
 
         @flow(name="corpus", flow_run_name=run_namer("corpus", "corpus.language"))
     """
+    paths = (language,) if isinstance(language, str) else tuple(language or ())
 
     def name() -> str:
         from prefect.context import FlowRunContext
 
         ctx = FlowRunContext.get()
         params = (ctx.parameters if ctx else None) or {}
-        lang = _param(params, language) if language else None
-        if ctx is not None and ctx.flow_run is not None:
+        lang = next((v for v in (_param(params, p) for p in paths) if v), None)
+        run = ctx.flow_run if ctx is not None else None
+        if run is not None:
             try:  # cosmetic: never fail a run over its tags
-                wanted = set(ctx.flow_run.tags or []) | set(stage_tags(stage, lang))
-                ctx.client.update_flow_run(ctx.flow_run.id, tags=sorted(wanted))
+                wanted = set(run.tags or []) | set(stage_tags(stage, lang))
+                ctx.client.update_flow_run(run.id, tags=sorted(wanted))
             except Exception as e:
                 get_run_logger().warning(f"flow run not tagged: {e}")
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d-%H%M")
-        return "-".join(p for p in (stage, str(lang) if lang else None, stamp) if p)
+        return keep_or_make_name(stage, lang, run)
 
     return name
+
+
+RUN_NAME = re.compile(r"^[a-z0-9_-]+-\d{4}-\d{2}-\d{2}-\d{4}$")
+
+
+def keep_or_make_name(stage: str, lang: str | None, run: Any | None) -> str:
+    """The run's name by the scheme `<stage>[-<lang>]-<UTC YYYY-MM-DD-HHMM>`: kept when the run has one
+    already (a retry), else stamped with the time the run was scheduled for (now when unknown)."""
+    prefix = "-".join(p for p in (stage, str(lang) if lang else None) if p)
+    current = getattr(run, "name", None) or ""
+    if current.startswith(prefix + "-") and RUN_NAME.match(current):
+        return current
+    when = getattr(run, "expected_start_time", None) or dt.datetime.now(dt.timezone.utc)
+    stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d-%H%M")
+    return f"{prefix}-{stamp}"
 
 
 def stage_result(result, what: str) -> str:
@@ -239,6 +258,7 @@ def one_line_errors(fn: Callable) -> Callable:
         except (ConfigError, InputError) as e:
             from prefect.context import TaskRunContext
 
+            scrub_exception(e)  # e.g. an endpoint's error body that echoed the API key
             if TaskRunContext.get() is not None:
                 raise
             message = one_line(e)
@@ -247,6 +267,8 @@ def one_line_errors(fn: Callable) -> Callable:
             except Exception:
                 pass
             return Failed(message=message, data=e)
+        except BaseException as e:  # Prefect stores its message in run states, events and results
+            raise scrub_exception(e)
 
     try:  # string annotations (`from __future__ import annotations`) resolve in fn's module, not here
         wrapper.__signature__ = inspect.signature(fn, eval_str=True)

@@ -37,7 +37,7 @@ from tasks.common import (
 
 
 def _tiny_identity(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseConfig) -> str:
-    return identity_key("tiny-base", store.uri, [read_manifest(u)["id"] for u in corpus_uris], tiny)
+    return identity_key("tiny-base", store.uri, [read_manifest(u, store.endpoint_url)["id"] for u in corpus_uris], tiny)
 
 
 _tiny_key = cache_key_over(_tiny_identity, "corpus_uris", "tiny")
@@ -58,18 +58,18 @@ def tiny_base_task(store: StoreConfig, corpus_uris: list[str], tiny: TinyBaseCon
 
 
 def _tokenize_identity(store: StoreConfig, train: TrainConfig) -> str:
-    manifests, files = data_inputs(train.cpt.sources)  # manifest ids; plain files by path, size and mtime
+    manifests, files = data_inputs(train.cpt.sources, store.endpoint_url)  # manifest ids; plain files by path, size and mtime
     return identity_key("tokenize", store.uri, train.model.base, train.model.revision,
                         train.model.extend_vocab, train.model.trust_remote_code,
                         [m["id"] for m in manifests] + files, tokenize_view(train))
 
 
 def _cpt_identity(store: StoreConfig, train: TrainConfig, tokenized_uri: str) -> str:
-    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri)["id"])
+    return identity_key("cpt", store.uri, train.phase_view("cpt"), read_manifest(tokenized_uri, store.endpoint_url)["id"])
 
 
 def _sft_identity(store: StoreConfig, train: TrainConfig, init_uri: str | None) -> str:
-    init = read_manifest(init_uri)["id"] if init_uri else f"{train.model.base}@{train.model.revision or ''}"
+    init = read_manifest(init_uri, store.endpoint_url)["id"] if init_uri else f"{train.model.base}@{train.model.revision or ''}"
     return identity_key("sft", store.uri, train.phase_view("sft"), init)
 
 
@@ -139,7 +139,7 @@ def publish_summary(stage: str, manifest_uri: str, manifest: dict, skipped: bool
     create_markdown_artifact("\n".join(lines), key=artifact_key(f"{stage}-summary"), description=f"{stage} summary")
 
 
-def publish_loss_plot(store: StoreConfig, manifest: dict) -> None:
+def publish_loss_plot(store: StoreConfig, manifest: dict, name: str) -> None:
     """The loss curve PNG as a Prefect artifact (inline data URI: no public bucket needed)."""
     import base64
 
@@ -148,7 +148,7 @@ def publish_loss_plot(store: StoreConfig, manifest: dict) -> None:
         return
     with store.open().open_read(f"{manifest['id']}/{png['path']}") as f:
         data = base64.b64encode(f.read()).decode()
-    create_markdown_artifact(f"![loss](data:image/png;base64,{data})", key=artifact_key(f"{manifest['stage']}-loss"),
+    create_markdown_artifact(f"![loss](data:image/png;base64,{data})", key=artifact_key(f"{manifest['stage']}-{name}-loss"),
                              description=f"{manifest['id']} loss curve")
 
 
@@ -190,7 +190,7 @@ def _train_stage(stage: str, store: StoreConfig, train: TrainConfig, run, identi
     result = run(progress)
     progress.done()
     _training_summary(f"{stage}-{train.name}", result)
-    publish_loss_plot(store, result.manifest)
+    publish_loss_plot(store, result.manifest, train.name)
     remember_result(store, identity(), result.manifest_uri)
     return result.manifest_uri
 

@@ -22,6 +22,20 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "LLAMMAS_S3_ENDPOINT_URL", "LLAMMAS_S3_REGION")
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_s3_endpoint():
+    """Each test starts with no S3 endpoint in the environment: only a store opened with
+    `endpoint_url` (as StoreConfig.open does) may set it, so a reader that misses it fails here too."""
+    saved = {k: os.environ.pop(k) for k in ENDPOINT_VARS if k in os.environ}
+    yield
+    for k in ENDPOINT_VARS:
+        os.environ.pop(k, None)
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A real HTTP S3 endpoint on 127.0.0.1 with a fresh bucket `llammas-test`."""

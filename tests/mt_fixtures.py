@@ -75,12 +75,16 @@ class ChatServer:
     The text to translate is the part of the last user message after the first blank line (the
     default prompt template). Answers `estonianish(text)`. Misbehaviour on schedule:
     every `fail_429`-th request answers 429, every `fail_500`-th 500 (a text at most once), every `slow`-th sleeps
-    `slow_s` first. Records every request (text, status) and the most requests in flight."""
+    `slow_s` first. Records every request (text, status) and the most requests in flight.
+    `models`: the GET /v1/models listing (None: 404, like a server without it); `finish(text)`: the
+    finish_reason of an answer ("stop" by default; "length" for a cut answer)."""
 
     def __init__(self, fail_429: int = 0, fail_500: int = 0, slow: int = 0, slow_s: float = 0.3,
-                 delay_s: float = 0.0, translate=estonianish):
+                 delay_s: float = 0.0, translate=estonianish, models: list[dict] | None = None,
+                 finish=lambda text: "stop"):
         self.fail_429, self.fail_500, self.slow, self.slow_s, self.delay_s = fail_429, fail_500, slow, slow_s, delay_s
         self.translate = translate
+        self.models, self.finish = models, finish
         self.lock = threading.Lock()
         self.requests: list[tuple[str, int]] = []
         self.auth: list[str | None] = []
@@ -93,6 +97,15 @@ class ChatServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
+
+            def do_GET(self):
+                found = self.path.rstrip("/") == "/v1/models" and server.models is not None
+                data = json.dumps({"object": "list", "data": server.models} if found else {"error": "no"}).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
@@ -114,6 +127,7 @@ class ChatServer:
                         server.failed.add(text)
                     server.requests.append((text, status))
                     server.auth.append(self.headers.get("Authorization"))
+                counted = True
                 try:
                     if server.slow and k % server.slow == 0:
                         time.sleep(server.slow_s)
@@ -123,11 +137,14 @@ class ChatServer:
                         status = 404
                     if status == 200:
                         payload = {"id": f"r{k}", "object": "chat.completion", "model": body["model"],
-                                   "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                   "choices": [{"index": 0, "finish_reason": server.finish(text), "message": {
                                        "role": "assistant", "content": server.translate(text)}}]}
                     else:
                         payload = {"error": {"message": "try later", "code": status}}
                     data = json.dumps(payload).encode()
+                    with server.lock:  # done before the answer leaves: the client may send its next one at once
+                        server.in_flight -= 1
+                        counted = False
                     self.send_response(status)
                     if status == 429:
                         self.send_header("Retry-After", "0")
@@ -138,8 +155,9 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    if counted:
+                        with server.lock:
+                            server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

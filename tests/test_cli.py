@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,20 @@ def test_corpus_run_prints_output_uri_last(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"output: file://{tmp_path}/store/corpus/") and last.endswith("/manifest.json")
     assert Path(last.removeprefix("output: file://")).is_file()
-    assert "corpus: filter" in proc.stderr + proc.stdout  # progress is shown
-    # again: the committed stage is reused, and the flow still returns its URI (not a Prefect state)
-    again = llammas("run", "corpus", "--config", "configs/demo.yaml",
+    # quiet by default (defect 8): a line per stage; datatrove's stats and the task logs go to the full log
+    out = proc.stdout.splitlines()
+    assert re.fullmatch(r"corpus-(et|en): completed \(\d+ s\)", out[0]) and len(out) <= 6, proc.stdout
+    assert "Stats" not in proc.stdout + proc.stderr and "corpus: filter" not in proc.stdout + proc.stderr
+    log = Path(next(line for line in out if line.startswith("full log: ")).removeprefix("full log: "))
+    assert "corpus: filter" in log.read_text() and "Stats" in log.read_text()
+    # again, --verbose: every line as before; the committed stage is reused, and the flow still returns
+    # its URI (not a Prefect state)
+    again = llammas("run", "corpus", "--config", "configs/demo.yaml", "--verbose",
                     "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work",
                     "--set", "corpus.sources=[{name: web, kind: jsonl, paths: [demo/web/docs.jsonl]}]")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.strip().splitlines()[-1] == last
+    assert "Finished in state Cached" in again.stdout + again.stderr
 
 
 def _one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -86,3 +94,32 @@ def test_two_runs_at_once_on_one_prefect_home(tmp_path):
     for i, (p, (out, err)) in enumerate(zip(procs, outs)):
         assert p.returncode == 0, f"run {i}:\n{err[-3000:]}"
         assert out.strip().splitlines()[-1].startswith(f"output: file://{tmp_path}/store{i}/corpus/")
+
+
+def test_stage_lines_show_a_bar_on_a_terminal_and_one_line_per_stage():
+    """The quiet terminal view: progress lines become a bar on a TTY (nothing in a pipe), a finished
+    task run one line with its state, a warning its first line."""
+    import io
+    import logging
+
+    from flows.quiet import StageLines
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def record(msg: str, task: str | None = "cpt-demo", level: int = logging.INFO) -> logging.LogRecord:
+        r = logging.LogRecord("prefect.task_runs", level, __file__, 1, msg, None, None)
+        if task:
+            r.task_run_name = task
+        return r
+
+    for out, bars in ((Tty(), True), (io.StringIO(), False)):
+        h = StageLines(out)
+        h.emit(record("[cpt] step 15/30 loss 4.1"))
+        h.emit(record("Finished in state Completed()"))
+        h.emit(record("disk almost full\nmore", task=None, level=logging.WARNING))
+        text = out.getvalue()
+        assert ("[###############...............] 15/30" in text) == bars, text
+        assert text.rstrip("\n").split("\n")[-2].endswith("cpt-demo: completed (0 s)")
+        assert text.endswith("warning: disk almost full\n")

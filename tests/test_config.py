@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,28 @@ def test_estonian_filter_defaults_are_fineweb2():
     assert f.gopher_repetition.dup_line_frac == 0.363 and f.fineweb_quality.line_punct_thr == 0.143
     assert "ning" in f.gopher_quality.stop_words and not f.c4.enabled
     assert default_filters("fi").gopher_repetition.dup_line_frac == 0.3  # datatrove's defaults elsewhere
+
+
+@pytest.mark.parametrize("override, message", [
+    # defect 8: a typo'd key gets a suggestion; a bad --set value names the --set, not a YAML parser state
+    ("train.cpt.max_step=3", r"--set 'train\.cpt\.max_step=3': train\.cpt\.max_step: unknown key \(did you mean `max_steps`\?\)"),
+    ("corpus.sources.0.pahts=[a]", r"corpus\.sources\.0\.pahts: unknown key \(did you mean `paths`\?\)"),
+    ("corpus.executor.tasks=[1,", r"^--set 'corpus\.executor\.tasks=\[1,': the value is not valid YAML"),
+    ("train.cpt.max_steps=abc", r"^--set 'train\.cpt\.max_steps=abc': train\.cpt\.max_steps: Input should be a valid integer"),
+])
+def test_config_errors_suggest_keys_and_name_the_set(override, message):
+    from llammas_core.config import load_config
+    from llammas_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO / "configs" / "demo.yaml", [override])
+
+
+def test_a_typo_in_the_file_gets_a_suggestion_too(tmp_path):
+    from llammas_core.config import load_config
+    from llammas_core.errors import ConfigError
+
+    f = tmp_path / "c.yaml"
+    f.write_text((REPO / "configs" / "demo.yaml").read_text().replace("max_steps: 30", "max_stepz: 30"))
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(f))}: train\.cpt\.max_stepz: unknown key \(did you mean `max_steps`\?\)"):
+        load_config(f)

@@ -195,7 +195,6 @@ def test_incremental_refresh_admits_only_new_documents(tmp_path):
 
 
 def test_s3_store_and_s3_sources(tmp_path, s3_endpoint, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     prefix = uuid.uuid4().hex
     raw = S3Store(f"s3://llammas-test/{prefix}/raw", endpoint_url=s3_endpoint)
     raw.put_file(DEMO_DOCS, "web/docs.jsonl")

@@ -157,15 +157,31 @@ def test_field_descriptions_render_in_the_form():
     assert not bad, "\n".join(bad)
 
 
+def _model_schema() -> dict:
+    from llammas_core.config import LlammasConfig
+
+    return LlammasConfig.model_json_schema()
+
+
 def test_run_form_schema_is_plain_where_it_can_be():
     """Optional leaves (`max_steps: int | None`) are plain typed inputs carrying their bounds, not
     "int | None" pickers whose errors read "not valid under any of the given schemas"; Optional
     sections keep the None choice; the pipeline's corpus section is required, not "(Optional)"."""
     schemas = _form_schemas()
     pipeline = schemas["pipeline"]["definitions"]
+    # bounds sit in allOf: Prefect's UI drops a property's own minimum/maximum/pattern before it validates
     assert pipeline["CPTConfig"]["properties"]["max_steps"] == {
-        "type": "integer", "minimum": 1, "title": "Max Steps",
+        "type": "integer", "allOf": [{"minimum": 1}], "title": "Max Steps",
         "description": pipeline["CPTConfig"]["properties"]["max_steps"]["description"]}
+    # every bound of the models survives where the UI keeps it: no property carries its own
+    kept = ("type", "title", "description", "default", "enum", "items", "anyOf", "allOf", "$ref", "properties",
+            "required", "format", "const", "examples", "example", "prefixItems", "maxItems", "minItems",
+            "additionalProperties", "position", "block_type_slug")
+    text = json.dumps(pipeline)
+    assert text.count('"minimum"') == json.dumps(_model_schema()).count('"minimum"') > 80
+    for definition in pipeline.values():
+        for name, prop in (definition.get("properties") or {}).items():
+            assert set(prop) <= set(kept), (name, sorted(set(prop) - set(kept)))
     assert "corpus" in pipeline["LlammasConfig"]["required"]
     assert "anyOf" not in pipeline["LlammasConfig"]["properties"]["corpus"]
     assert [o.get("type") for o in pipeline["LlammasConfig"]["properties"]["train"]["anyOf"]] == [None, "null"]
@@ -599,3 +615,67 @@ def test_serve_mode_registers_and_polls(server):
         assert deps["corpus/corpus-refresh"].schedules[0].schedule.cron == "0 3 * * 1"
     finally:
         _stop(proc)
+
+
+def test_docs_list_every_deployment():
+    """Defect 8: deploy/README.md and the deployments.py docstring listed four deployments, not six."""
+    import deploy.deployments as d
+
+    readme = (REPO / "deploy" / "README.md").read_text()
+    flow = {"corpus-refresh": "corpus"}
+    for name in d.DEPLOYMENTS:
+        assert f"| `{flow.get(name, name)}/{name}` |" in readme, name
+        assert f"`{name}`" in d.__doc__, name
+
+
+@pytest.mark.slow
+def test_browser_marks_a_negative_max_steps_before_any_run(server, registered, tmp_path):
+    """Defect 9: the form's validation request carried a schema without 87 of the 92 `minimum` bounds
+    (Prefect's UI copies only some keywords of each property), so a bad number came back only as a
+    pop-up after submit. In headless Chromium: type -1 into the train form's CPT Max Steps, submit:
+    the field is marked with its bound and no run is created."""
+    import shutil
+
+    chromium = next((c for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
+    if chromium is None:
+        pytest.skip("no chromium on PATH")
+    from deploy.browser import Browser
+
+    train = registered.final.get("train/train")
+    if train is None:
+        pytest.skip("no train deployment")
+    with client(server) as c:
+        runs_before = len(c.read_flow_runs())
+    field = ("(() => { const l = Array.from(document.querySelectorAll('label'))"
+             ".filter(l => /^Max Steps/.test(l.textContent.trim()))[0]; if (!l) return null;"
+             " let el = l; for (let i = 0; i < 6 && el && !el.querySelector('input'); i++) el = el.parentElement;"
+             " const input = el && el.querySelector('input'); if (!input) return null;"
+             " input.setAttribute('data-test', 'max-steps'); input.scrollIntoView({block: 'center'});"
+             " return input.getBoundingClientRect().toJSON(); })()")
+    browser = Browser(chromium, tmp_path / "profile")
+    try:
+        browser.send("Page.navigate", url=f"{server.url}/deployments/deployment/{train.id}/run")
+        browser.wait_for(field, timeout=90)
+        time.sleep(0.5)
+        value = "document.querySelector('[data-test=max-steps]').value"
+        for _ in range(5):  # a busy page may re-render under the first keys: until the field reads -1
+            box = browser.js("document.querySelector('[data-test=max-steps]').getBoundingClientRect().toJSON()")
+            browser.click(box["x"] + 10, box["y"] + box["height"] / 2)
+            browser.js("document.querySelector('[data-test=max-steps]').select()")  # the default (30), selected
+            browser.key("Backspace", code=8)
+            browser.type("-1")
+            time.sleep(1.5)  # the form takes the value on its own schedule
+            browser.key("Tab", code=9)
+            time.sleep(1.5)
+            if browser.js(value) == "-1":
+                break
+        assert browser.js(value) == "-1"
+        browser.js("Array.from(document.querySelectorAll('button')).find(b => b.textContent.trim() === 'Submit').click()")
+        message = browser.wait_for(
+            "(() => { const p = document.querySelector('[data-test=max-steps]').closest('.schema-form-property');"
+            " return p && (p.innerText.match(/-1 is less than the minimum of 1/) || [null])[0]; })()", timeout=60)
+        assert message == "-1 is less than the minimum of 1"
+    finally:
+        browser.close()
+    with client(server) as c:
+        assert len(c.read_flow_runs()) == runs_before  # refused in the form: no run

@@ -344,13 +344,12 @@ def test_model_and_data_from_store_uris(tiny_eval_model, tmp_path, s3_endpoint, 
     from llammas_core.evaluate.spec import ModelSpec, TaskSpec
     from llammas_core.store import open_store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("LLAMMAS_EVAL_CACHE", str(tmp_path / "cache"))
     local = _model_stage(open_store(str(tmp_path / "store")), tiny_eval_model, tmp_path / "w1")
     lm = load_model(ModelSpec(name="base", path=local.manifest_uri, chat=False, device="cpu"))
     assert lm.identity == local.manifest["id"] and Path(lm.local_path).parent.name == local.manifest["id"].split("/")[1]
 
-    s3 = open_store("s3://llammas-test/eval-store")
+    s3 = open_store("s3://llammas-test/eval-store", endpoint_url=s3_endpoint)
     remote = _model_stage(s3, tiny_eval_model, tmp_path / "w2")
     assert remote.manifest_uri.startswith("s3://")
     lm_s3 = load_model(ModelSpec(name="base", path=remote.manifest_uri, chat=False, device="cpu"))

@@ -99,7 +99,8 @@ def test_report_files_are_self_contained_with_table_cis_and_deltas(tmp_path):
             for i, (h, r, s) in enumerate(zip(hyps, refs, metrics.sentence_stats("chrf", hyps, refs)))]
     rows += compare("flores", "flores_en-et", {"base": recs, "sft": recs[::-1]}, ["chrf"], "base", samples=200)
     contamination = [{"eval_set": "xcopa_et", "source": "sft/abc", "source_kind": "sft", "via": "sft/abc",
-                      "docs_sampled": 10, "texts": 40, "texts_any_overlap": 3, "texts_contaminated": 2,
+                      "docs_sampled": 10, "docs_scanned": 10, "docs_total": 10, "scan_complete": True, "items": 40,
+                      "items_checked": 40, "items_any_overlap": 3, "items_contaminated": 2,
                       "fraction_contaminated": 0.05, "mean_overlap": 0.04}]
     context = {"baseline": "base", "samples": 200, "seed": 3, "confidence": 0.95,
                "models": [{"name": "base", "path": "/m/base", "identity": "folder:1"},
@@ -117,7 +118,9 @@ def test_report_files_are_self_contained_with_table_cis_and_deltas(tmp_path):
     line = next(l for l in md.splitlines() if l.startswith("| xcopa_et | acc | sft |"))
     assert f"{sft_acc['score']:.3f}" in line
     assert f"[{sft_acc['ci_low']:.3f}, {sft_acc['ci_high']:.3f}]" in line
-    assert f"{sft_acc['delta']:+.3f}" in line and f"{sft_acc['p_value']:.3g}" in line
+    from llammas_core.evaluate.report import fmt_p
+
+    assert f"{sft_acc['delta']:+.3f}" in line and f"| {fmt_p(sft_acc['p_value'], 200)} |" in line
     assert "| Δ vs base |" in md.splitlines()[md.splitlines().index(next(l for l in md.splitlines() if l.startswith("| task")))]
     assert "sft/abc" in md and "![scores" in md
     assert "| flores_en-et | comet | base, sft | no comet_model given |" in md  # skipped, with its reason
@@ -165,21 +168,125 @@ def test_contamination_finds_planted_overlap_through_the_lineage(tmp_path):
                                                                        "init_model": c.manifest["id"]}, tmp_path / "w")
     sources = lineage_sources(s.manifest_uri)
     assert [(x.kind, x.ref) for x in sources] == [("sft", str(sft)), ("cpt", str(cpt))]
-    from llammas_core.evaluate.contamination_check import eval_texts
-
-    rows = overlap_table({"xcopa": eval_texts(str(eval_file))}, sources, n=8, threshold=0.5, sample_docs=1000,
-                         max_scan=10000, seed=0)
+    items = [[r["premise"], r["choice1"], r["choice2"], r["question"]] for r in eval_items]  # the scored items
+    rows = overlap_table({"xcopa": items}, sources, n=8, threshold=0.5, sample_docs=1000, max_scan=10000, seed=0)
     by = {r["source_kind"]: r for r in rows}
-    # 8 premises + 8 three-word choices (matched whole) are checked; 2-word texts and "effect" are too short
-    assert by["sft"]["texts"] == 16 and by["cpt"]["texts"] == 16
-    assert by["sft"]["texts_contaminated"] == 2
-    assert by["sft"]["fraction_contaminated"] == pytest.approx(2 / 16)
-    assert by["cpt"]["texts_contaminated"] == 0 and by["cpt"]["texts_any_overlap"] == 0
+    # rows count scored items (8), not the texts of the file; each item has its premise long enough to check
+    assert by["sft"]["items"] == 8 and by["cpt"]["items"] == 8 and by["sft"]["items_checked"] == 8
+    assert by["sft"]["items_contaminated"] == 2
+    assert by["sft"]["fraction_contaminated"] == pytest.approx(2 / 8)
+    assert by["cpt"]["items_contaminated"] == 0 and by["cpt"]["items_any_overlap"] == 0
+    # coverage: every document was read, so the totals are exact
+    assert (by["sft"]["docs_scanned"], by["sft"]["docs_total"], by["sft"]["scan_complete"]) == (22, 22, True)
     # a source named in the config (shape unknown: every string field of every record) finds them too
-    other = overlap_table({"xcopa": eval_texts(str(eval_file))}, [TrainingSource(str(sft), "other", "cfg", "config")],
+    other = overlap_table({"xcopa": items}, [TrainingSource(str(sft), "other", "cfg", "config")],
                           n=8, threshold=0.5, sample_docs=1000, max_scan=10000, seed=0)
-    assert other[0]["texts_contaminated"] == 2
-    # the sample size bounds what is read: a 1-document sample of the SFT data may miss both plants
-    small = overlap_table({"xcopa": eval_texts(str(eval_file))}, [TrainingSource(str(sft), "sft", "x", "t")],
-                          n=8, threshold=0.5, sample_docs=1, max_scan=1, seed=0)
-    assert small[0]["docs_sampled"] == 1
+    assert other[0]["items_contaminated"] == 2
+    # max_scan bounds what is read, and the row says so: 5 of 22 documents scanned, the total unknown
+    small = overlap_table({"xcopa": items}, [TrainingSource(str(sft), "sft", "x", "t")],
+                          n=8, threshold=0.5, sample_docs=1, max_scan=5, seed=0)
+    assert (small[0]["docs_sampled"], small[0]["docs_scanned"], small[0]["scan_complete"]) == (1, 5, False)
+    from llammas_core.evaluate.report import contamination_table
+
+    table = contamination_table(small + rows)
+    assert table[0]["docs scanned (of total)"] == "first 5 of more (total unknown)"
+    assert table[1]["docs scanned (of total)"] == "22 of 22" and table[1]["items scored"] == "8"
+    assert table[1]["items contaminated"] == "2"
+
+
+def test_delta_interval_and_p_value_agree_on_every_resample_set():
+    """Defect 5: the Δ CI excluded 0 while p = 0.0719. Now both come from one distribution: for
+    random delta distributions (centred anywhere, ties at 0 included), the CI excludes 0 <=> p < alpha."""
+    from llammas_core.evaluate.bootstrap import delta_interval, significant
+
+    rng = np.random.default_rng(0)
+    checked = excluded = 0
+    for trial in range(3000):
+        b = int(rng.integers(20, 400))
+        conf = float(rng.choice([0.9, 0.95, 0.99]))
+        d = np.round(rng.normal(rng.uniform(-3.5, 3.5), 1.0, b), int(rng.integers(0, 3)))  # rounding makes ties at 0
+        lo, hi, p = delta_interval(d, conf)
+        assert lo <= hi and 0.0 <= p <= 1.0
+        assert (lo > 0 or hi < 0) == significant(p, conf), (trial, lo, hi, p, conf)
+        checked += 1
+        excluded += lo > 0 or hi < 0
+    assert 0.2 * checked < excluded < 0.8 * checked  # both outcomes are exercised
+
+
+def test_compare_rows_never_contradict_themselves():
+    """Defect 5 as the report saw it (CI [0.001, 0.373] but p = 0.0719, no mark): over many paired
+    comparisons near the edge of significance, a row's Δ interval excludes 0 exactly when it is marked."""
+    from llammas_core.evaluate.report import table_rows
+
+    marked = 0
+    for seed in range(60):
+        base, sft = _acc_samples(0.5, 80, seed), _acc_samples(0.62, 80, seed + 1000)
+        rows = compare("xcopa", "xcopa_et", {"base": base, "sft": sft}, ["acc"], "base", samples=300, seed=seed)
+        r = next(x for x in rows if x["model"] == "sft")
+        t = next(x for x in table_rows(rows, 0.95, 300) if x["model"] == "sft")
+        excludes = r["delta_low"] > 0 or r["delta_high"] < 0
+        assert excludes == (t["sig."] == "*") == (r["p_value"] < 0.05), (seed, r)
+        marked += excludes
+    assert 0 < marked < 60  # both outcomes occur
+
+
+def test_p_values_print_as_less_than_and_chance_levels_show():
+    from llammas_core.evaluate.report import fmt_p, table_rows
+
+    assert fmt_p(0.000999) == "< 0.001" and fmt_p(0.0) == "< 0.001" and fmt_p(0.0, 1000) == "< 0.001"
+    assert fmt_p(0.0, 200) == "< 0.005"  # 200 resamples cannot resolve below 1/200
+    assert fmt_p(0.0719) == "0.072" and fmt_p(None) == ""
+    rows = compare("xcopa", "xcopa_et", {"base": _acc_samples(0.5, 60, 4), "sft": _acc_samples(0.6, 60, 5)},
+                   ["acc"], "base", samples=100, seed=3)
+    bb = {m: [{**x, "acc_norm": x["acc"]} for x in _acc_samples(0.3, 60, k)] for m, k in (("base", 6), ("sft", 7))}
+    rows += compare("belebele", "belebele_et", bb, ["acc", "acc_norm"], "base", samples=100, seed=3)
+    chance = {(r["task"], r["metric"]): r["chance"] for r in table_rows(rows)}
+    assert chance == {("xcopa_et", "acc"): "0.500", ("belebele_et", "acc"): "0.250",
+                      ("belebele_et", "acc_norm"): "0.250"}
+
+
+def test_markdown_and_html_carry_the_same_sections_and_html_left_aligns_paths(tmp_path):
+    rows = compare("xcopa", "xcopa_et", {"base": _acc_samples(0.5, 40, 4), "sft": _acc_samples(0.7, 40, 5)},
+                   ["acc"], "base", samples=100, seed=3)
+    context = {"baseline": "base", "samples": 100, "seed": 3, "confidence": 0.95,
+               "models": [{"name": "base", "path": "/m/base", "identity": "folder:1"},
+                          {"name": "sft", "path": "/m/sft", "identity": "folder:2"}],
+               "signatures": {"xcopa_et lm_eval": "lm-eval 0.4.13"},
+               "contamination": {"n": 8, "threshold": 0.5, "max_scan": 200000, "sample_docs": 20000},
+               "not_scored": [{"task": "xcopa_et", "model": "sft", "metric": "x", "reason": "why"}],
+               "results": [{"model": "sft", "task": "xcopa_et", "uri": "file:///s/eval/abc/manifest.json"}]}
+    crows = [{"eval_set": "xcopa_et", "source": "sft/abc", "source_kind": "sft", "via": "sft/abc", "docs_sampled": 10,
+              "docs_scanned": 200000, "docs_total": 900000, "scan_complete": False, "items": 40, "items_checked": 40,
+              "items_any_overlap": 3, "items_contaminated": 2, "fraction_contaminated": 0.05, "mean_overlap": 0.04}]
+    write_report(tmp_path, "t", rows, context, crows)
+    md = (tmp_path / "report.md").read_text()
+    page = (tmp_path / "report.html").read_text()
+    md_titles = re.findall(r"^## (.+)$", md, re.M)
+    html_titles = [t.replace("&amp;", "&") for t in re.findall(r"<h2>(.+?)</h2>", page)]
+    assert md_titles == html_titles
+    assert {"Models", "Results", "Not scored", "Signatures", "Result stages"} <= set(md_titles)
+    assert "file:///s/eval/abc/manifest.json" in page
+    assert '<td class="num">/m/base</td>' not in page and "<td>/m/base</td>" in page  # paths left-aligned
+    assert "n-gram size 8" in md and "200000 of 900000" in md and "| items scored |" in md
+    assert "percentile bootstrap" in md and "excludes 0 exactly when p" in md  # the method, stated
+
+
+def test_belebele_few_shot_takes_the_first_n_like_lm_eval(tmp_path):
+    """lm-eval's belebele uses `sampler: first_n`; XCOPA its default seeded sampler over validation."""
+    from lm_eval.api.samplers import ContextSampler, FirstNSampler
+    from lm_eval.tasks import TaskManager
+
+    from llammas_core.evaluate.lmeval import build_config
+    from llammas_core.evaluate.spec import TaskSpec
+
+    head = "link,question_number,flores_passage,question,mc_answer1,mc_answer2,mc_answer3,mc_answer4,correct_answer_num\n"
+    for split, n in (("test", 3), ("dev", 6)):
+        (tmp_path / f"est_Latn-{split}.csv").write_text(head + "".join(
+            f"u,{i},Lõik {split} {i}.,Küsimus {i}?,a,b,c,d,{1 + i % 4}\n" for i in range(n)))
+    task = TaskSpec(name="bb", kind="belebele", data=str(tmp_path), num_fewshot=2)
+    tm = TaskManager(include_defaults=False)
+    bb = tm.load([build_config(task)])["tasks"]["bb"]
+    assert isinstance(bb.sampler, FirstNSampler)
+    shots = bb.sampler.sample(2, eval_doc=None)
+    assert [s["question"] for s in shots] == ["Küsimus 0?", "Küsimus 1?"]  # dev split, first two, in order
+    assert bb.fewshot_cfg.split == "validation"

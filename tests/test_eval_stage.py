@@ -221,6 +221,7 @@ def test_cli_run_evaluate_prints_the_report_manifest_last(kit, tmp_path):
 
     cfg = {
         "store": {"uri": f"file://{tmp_path}/store", "work_dir": str(tmp_path / "work")},
+        "corpus": {"language": "et", "sources": [{"name": "web", "kind": "jsonl", "paths": ["demo/web/docs.jsonl"]}]},
         "evaluate": {"name": "cli", "models": [{"name": "m0", "path": kit["models"]["m0"], "chat": False}],
                      "tasks": [{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}],
                      "bootstrap": {"samples": 100}, "contamination": {"enabled": False}},
@@ -243,6 +244,20 @@ def test_cli_run_evaluate_prints_the_report_manifest_last(kit, tmp_path):
         arts = dict(db.execute("select key, type from artifact where key like 'cli-%'").fetchall())
     assert arts == {"cli-comparison": "table", "cli-report": "markdown", "cli-scores": "markdown",
                     "cli-progress": "progress"}, arts
+    # defect 9: again, the task is Cached and its body does not run; the report is re-published on the
+    # new flow run, so the latest run shows it. Run and task carry lang:et.
+    again = subprocess.run([sys.executable, "-m", "flows.cli", "run", "evaluate", "--config", str(path)], cwd=REPO,
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0 and again.stdout.strip().splitlines()[-1] == last, again.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+        runs = db.execute("select id, name, tags from flow_run order by created").fetchall()
+        assert len(runs) == 2 and all('"lang:et"' in tags for _, _, tags in runs), runs
+        assert all(name.startswith("evaluate-et-") for _, name, _ in runs), runs
+        task = db.execute("select state_name, tags from task_run where flow_run_id = ? and name like 'evaluate-%'",
+                          (runs[1][0],)).fetchone()
+        assert task[0] == "Cached" and '"lang:et"' in task[1], task
+        latest = [k for (k,) in db.execute("select key from artifact where flow_run_id = ?", (runs[1][0],))]
+    assert "cli-report" in latest and "cli-comparison" in latest, latest
 
 
 def _publish_as_stage(store, kit, tmp_path, phase: str, data: list[str], init: str) -> str:
@@ -278,19 +293,19 @@ def test_report_checks_contamination_along_the_model_lineage(kit, tmp_path, coun
     assert plan.identities["sft"] == f"stage:{json.loads(Path(sft_uri.removeprefix('file://')).read_text())['id']}"
     rows = result.manifest["contamination_rows"]
     assert len(rows) == 1 and rows[0]["source_kind"] == "sft" and rows[0]["via"].startswith("sft/")
-    # every text field of every item: 8 premises + 16 choices (3 words each: matched whole); the two
-    # planted premises are found, nothing else
-    assert rows[0]["texts"] == 24 and rows[0]["texts_contaminated"] == 2
+    # the 8 scored items (each: premise, choices, question); the two planted premises are found, nothing else
+    assert rows[0]["items"] == 8 and rows[0]["items_contaminated"] == 2
+    assert rows[0]["docs_scanned"] == rows[0]["docs_total"] == 12
     md = store.local_path(f"{result.manifest['id']}/report.md").read_text()
-    assert "## Contamination" in md and "| xcopa_et | file:" in md and "| 2 | 0.083 |" in md
+    assert "## Contamination" in md and "| xcopa_et | 8 |" in md and "| 2 | 0.250 | file:" in md
+    assert "| 12 of 12 |" in md and "n-gram size 8" in md
 
 
 def test_evaluate_on_an_s3_store(kit, tmp_path, s3_endpoint, monkeypatch):
     """Results, samples and the report live in S3 (moto's server); a rerun reuses them."""
     from llammas_core.store import open_store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    store = open_store("s3://llammas-test/eval-run")
+    store = open_store("s3://llammas-test/eval-run", endpoint_url=s3_endpoint)
     cfg = _cfg(kit, names=("m0", "m1"), tasks=[{"name": "xcopa_et", "kind": "xcopa", "data": kit["xcopa"]}])
     result = run_evaluate(store, cfg, tmp_path / "work", log=lambda _: None)
     assert result.manifest_uri.startswith("s3://llammas-test/eval-run/report/")

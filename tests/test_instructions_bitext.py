@@ -114,3 +114,20 @@ def test_demo_bitext_mostly_kept():
     assert len(kept) >= 100
     for reason in ("length_chars", "word_ratio", "long_word", "script", "numerals", "duplicate", "lid_tgt"):
         assert stats.removed.get(reason, 0) >= 1, reason
+
+
+def test_invalid_utf8_lines_are_quarantined(tmp_path):
+    # before: decoded with "replace" and kept (U+FFFD in the training data)
+    bad = "Kass magab diivanil päev läbi.".encode("utf-8").replace("ä".encode(), b"\xe4")  # Latin-1 byte
+    (tmp_path / "c.en").write_bytes(b"".join(a.encode() + b"\n" for a, _ in GOOD) + b"The cat sleeps all day.\n")
+    (tmp_path / "c.et").write_bytes(b"".join(b.encode() + b"\n" for _, b in GOOD) + bad + b"\n")
+    (tmp_path / "c.tsv").write_bytes(b"One more good line here.\t" + bad + b"\n" +
+                                     f"{GOOD[0][0]}\t{GOOD[0][1]}\n".encode())
+    for src in (BitextSource(name="m", format="moses", paths=[str(tmp_path / "c.en"), str(tmp_path / "c.et")]),
+                BitextSource(name="t", format="tsv", paths=[str(tmp_path / "c.tsv")])):
+        stats = BitextStats()
+        pairs = list(read_bitext(src, stats))
+        assert stats.quarantined == {"invalid_utf8": 1} and stats.read == len(pairs) + 1
+        assert not any("\ufffd" in p.src + p.tgt for p in pairs)
+        assert stats.examples[0]["reason"] == "invalid_utf8" and stats.examples[0]["where"].endswith(
+            ":4" if src.format == "moses" else ":1")

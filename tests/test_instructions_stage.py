@@ -146,7 +146,6 @@ def test_s3_sources_and_store(tmp_path, s3_endpoint, monkeypatch):
     from llammas_core.store import S3Store
     from llammas_core.train.sft_data import load_chat_records
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     prefix = uuid.uuid4().hex
     raw = S3Store(f"s3://llammas-test/{prefix}/raw", endpoint_url=s3_endpoint)
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS) + "{broken\n")

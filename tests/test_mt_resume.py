@@ -116,10 +116,13 @@ def test_second_run_translates_only_new_records(tmp_path):
 
 
 def test_configs_sharing_model_and_decoding_share_the_cache(tmp_path):
-    a = make_translator(openai_config("http://127.0.0.1:1/v1", max_concurrency=1, timeout_s=3))
-    b = make_translator(openai_config("http://127.0.0.1:2/v1", max_concurrency=9, max_retries=0))
-    c = make_translator(openai_config("http://127.0.0.1:1/v1", temperature=0.7))
-    d = make_translator(openai_config("http://127.0.0.1:1/v1", tgt_lang="fi"))
+    served = [{"id": "tiny-llm", "object": "model", "root": "/models/tiny-llm-v1"}]
+    with ChatServer(models=served) as s1, ChatServer(models=served) as s2:
+        a = make_translator(openai_config(s1.url, max_concurrency=1, timeout_s=3))
+        b = make_translator(openai_config(s2.url, max_concurrency=9, max_retries=0))
+        c = make_translator(openai_config(s1.url, temperature=0.7))
+        d = make_translator(openai_config(s1.url, tgt_lang="fi"))
+        a.identity(), b.identity(), c.identity(), d.identity()  # the endpoints answer /models once each
     store = LocalStore(tmp_path)
     ca, cb = SegmentCache(store, a.identity()), SegmentCache(store, b.identity())
     assert ca.prefix == cb.prefix
@@ -137,7 +140,6 @@ def test_cache_and_model_folder_on_s3(s3_endpoint, tmp_path, monkeypatch):
     from llammas_core.instructions.translate.base import resolve_model_dir
     from llammas_core.store import S3Store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     store = S3Store("s3://llammas-test/mtcache", endpoint_url=s3_endpoint)
     ident = {"backend": "openai", "model": {"name": "m"}, "pair": "en-et"}
     c1 = SegmentCache(store, ident)

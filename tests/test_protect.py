@@ -142,3 +142,52 @@ def test_placeholder_dropped_gets_quarantined(tmp_path):
         assert res[0].verdict == "quarantined" and res[0].texts is None and res[0].reasons == [reason]
         assert res[0].qe["span_problems"] == [reason]
         assert res[1].verdict == "ok" and res[1].texts == ["plainile textile onlyile hereile."]
+
+
+SHAPES = """Here is the style sheet for the page.
+.card {
+  color: #333;
+  margin: 0 auto;
+}
+The settings file looks like this.
+{
+  "name": "Widget",
+  "description": "A small blue widget for the kitchen",
+  "price": 14.99
+}
+Add the button below.
+<button
+  class="btn btn-primary" id="submit">
+  Send</button>
+The query joins both tables.
+SELECT name FROM users
+INNER JOIN orders ON users.id = orders.user_id
+LIMIT 10;
+Run these commands first.
+mkdir build && cd build
+ls -la /home/user
+The algorithm in pseudo-code.
+SET total TO 0
+FOR i = 1 TO n
+  total := total + a[i]
+END FOR
+The area of a circle is $\\pi r^2$ and the roots are \\(x_1, x_2\\).
+$$
+x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}
+$$
+That is all."""
+
+
+def test_code_shapes_and_math_outside_fences_stay_verbatim():
+    # before: CSS declarations, JSON keys, HTML continuation lines, SQL clauses, shell, pseudo-code
+    # and math outside fences went to the translator
+    layout = split_text(SHAPES)
+    sent = "\n".join(layout.segments)
+    for code in ("color", "margin", '"name"', '"description"', "btn-primary", "INNER JOIN", "LIMIT", "mkdir",
+                 "ls -la", "SET total", "FOR i", "total :=", "END FOR", "\\pi", "x_1", "\\frac"):
+        assert code not in sent, code
+    prose = [line for line in SHAPES.splitlines() if line[:1].isupper() and line.endswith(".")
+             and not line.startswith(("SELECT", "SET", "FOR", "END"))]
+    assert len(layout.segments) == len(prose) == 8  # every prose line still goes to MT, math masked in it
+    assert "<x0>" in layout.segments[-2] and "<x1>" in layout.segments[-2]
+    assert layout.join(layout.segments) == (SHAPES, [])

@@ -63,3 +63,26 @@ def test_a_deleted_stage_is_not_recalled(cfg, tmp_path):
     store.delete_prefix(uri.split("/store/", 1)[1].rsplit("/", 1)[0])
     with pytest.raises(ConfigError, match="has not been committed"):
         resolve_standalone(store, cfg, {"corpus"})
+
+
+def test_a_disabled_part_needs_none_of_its_references(tmp_path):
+    """Defect 7: with train.sft.enabled=false, a train run alone (and the pipeline's preflight) still
+    demanded @instructions. A disabled part's references are neither checked nor resolved."""
+    from llammas_core.preflight import PIPELINE_SECTIONS, preflight
+    from llammas_core.refs import resolve_section
+
+    cfg = load_config(REPO / "configs" / "demo.yaml",
+                      ["train.sft.enabled=false", "instructions=null", "evaluate=null",
+                       f"store.uri=file://{tmp_path}/store"])
+    assert "instructions" not in refs_in(cfg.train)
+    preflight(cfg, PIPELINE_SECTIONS, whole_run=True)  # no "train refers to @instructions"
+    store = cfg.store.open()
+    for name, section in (("corpus", cfg.corpus), ("english_corpus", cfg.english_corpus)):
+        remember(store, "corpus", section, _commit(store, tmp_path, name))
+    remember(store, "tiny_base", cfg.tiny_base, _commit(store, tmp_path, "tiny_base"))
+    train = resolve_section(cfg, "train")
+    assert not refs_in(train) and train.sft.sources == ["@instructions"]  # left as written, unused
+    # the same section through the pipeline's substitution: one identity either way
+    same = substitute(cfg.train, {"corpus": train.cpt.sources[0], "english_corpus": train.cpt.sources[1],
+                                  "tiny_base": train.model.base, "instructions": "file:///i/manifest.json"})
+    assert same == train

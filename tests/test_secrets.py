@@ -1,4 +1,5 @@
-"""Credentials never reach configs, logs, the store or the Prefect database."""
+"""Credentials never reach configs, logs, the store or the Prefect database (the whole pipeline with
+canary keys on S3: tests/test_s3_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import uuid
 
 import jsonschema
 import pytest
-import yaml
 
 from llammas_core.config import StoreConfig, load_config
 from llammas_core.errors import ConfigError
@@ -74,39 +74,82 @@ def _grep_tree(root, needles: list[str]) -> list[str]:
     return hits
 
 
-def test_canary_credentials_leak_nowhere(tmp_path, s3_endpoint):
-    """Canary AWS keys and an API key in the environment, a canary password in an endpoint URL: after a
-    real corpus run on S3 and a refused run, none of them is in the output, the store, the work dir or
-    the Prefect database."""
-    key_id, secret, api_key = f"AKIA{uuid.uuid4().hex[:16].upper()}", f"canarySecret{uuid.uuid4().hex}", \
-        f"canaryApiKey{uuid.uuid4().hex}"
-    bucket_prefix = f"s3://llammas-test/canary-{uuid.uuid4().hex[:8]}"
-    cfg = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
-    cfg["store"] = {"uri": bucket_prefix, "endpoint_url": s3_endpoint, "work_dir": str(tmp_path / "work")}
-    cfg["corpus"]["sources"] = [{"name": "web", "kind": "jsonl", "paths": [str(REPO / "demo" / "web" / "docs.jsonl")]}]
-    cfg["corpus"]["dedup"] = {"exact": True, "minhash": False}
-    cfg["corpus"]["executor"] = {"kind": "local", "tasks": 1, "workers": 1}
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "OPENAI_API_KEY": api_key,
-           "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "DEBUG"}
-    cli = [sys.executable, "-m", "flows.cli", "run", "corpus", "--config", str(tmp_path / "cfg.yaml")]
-    ok = subprocess.run(cli, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert ok.returncode == 0, ok.stderr[-2000:]
-    refused = subprocess.run(cli + ["--set", f"store.endpoint_url=http://alice:{CANARY_PW}@127.0.0.1:1"], env=env,
-                             cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 1 and "credentials in a URL" in refused.stderr
-    needles = [secret, api_key, CANARY_PW]
-    output = ok.stdout + ok.stderr + refused.stdout + refused.stderr
-    assert not [n for n in needles if n in output]
-    assert (tmp_path / "prefect").exists()
-    assert not _grep_tree(tmp_path / "prefect", needles + [key_id])  # the Prefect database and logs
-    assert not _grep_tree(tmp_path / "work", needles + [key_id])
-    import boto3
+class _EchoingEndpoint:
+    """A loopback OpenAI-style endpoint that answers every request 400, echoing the bearer key it got."""
 
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    prefix = bucket_prefix.split("/", 3)[3]
-    objects = s3.list_objects_v2(Bucket="llammas-test", Prefix=prefix).get("Contents", [])
-    assert objects, "the run wrote nothing to the store"
-    for obj in objects:
-        body = s3.get_object(Bucket="llammas-test", Key=obj["Key"])["Body"].read()
-        assert not [n for n in needles + [key_id] if n.encode() in body], obj["Key"]
+    def __enter__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                body = f'{{"error": "context length exceeded for key {key}"}}'.encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_a_key_echoed_by_the_translation_endpoint_leaks_nowhere(tmp_path):
+    """The translator's endpoint echoes the API key in its 400 body: the run fails with that reason,
+    but the key is not in the CLI output, the logs, the store, the work dir or the Prefect database."""
+    key = f"sk-canary-{uuid.uuid4().hex}"
+    with _EchoingEndpoint() as base_url:
+        env = {**os.environ, "LLAMMAS_CANARY_KEY": key, "PREFECT_HOME": str(tmp_path / "prefect"),
+               "PREFECT_LOGGING_LEVEL": "DEBUG"}
+        sets = [f"store.uri=file://{tmp_path}/store", f"store.work_dir={tmp_path}/work",
+                "instructions.translator.backend=openai", "instructions.translator.model=canary-mt",
+                f"instructions.translator.base_url={base_url}", "instructions.translator.api_key_env=LLAMMAS_CANARY_KEY",
+                "instructions.translator.max_retries=0", "instructions.decontamination.eval_root=null"]
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "instructions", "--config",
+                               str(REPO / "configs" / "demo.yaml"), *[a for s in sets for a in ("--set", s)]],
+                              env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "HTTP 400" in output and "context length exceeded for key ***" in output, output[-3000:]
+    assert key not in output
+    assert not _grep_tree(tmp_path / "prefect", [key])  # states, task runs, logs, events, results
+    assert not _grep_tree(tmp_path / "work", [key])
+    assert not (tmp_path / "store").exists() or not _grep_tree(tmp_path / "store", [key])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("instructions.translator.base_url", "http://apiuser:{pw}@127.0.0.1:5063/v1"),
+    ("instructions.sources.0.paths.0", "s3://AKIAX:wJalr/{pw}@minio:9000/bucket/alpaca.json"),
+    ("corpus.sources.0.paths.0", "https://alice:{pw}@example.org/docs.jsonl"),
+    ("evaluate.tasks.0.data", "http://bob:{pw}@127.0.0.1/xcopa"),
+])
+def test_credentials_are_refused_in_every_url_field(field, value):
+    with pytest.raises(ConfigError) as e:
+        load_config(REPO / "configs" / "demo.yaml", [f"{field}={value.format(pw=CANARY_PW)}"])
+    assert field.removeprefix("instructions.") in str(e.value) and CANARY_PW not in str(e.value)
+
+
+def test_scrub_redacts_the_values_of_known_secrets(monkeypatch):
+    from llammas_core.secrets import register_secret_env, scrub_exception
+
+    monkeypatch.setenv("MY_MT_KEY", "sk-canary-XYZ123")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIcanary")
+    register_secret_env("MY_MT_KEY")
+    assert scrub("context length exceeded for key sk-canary-XYZ123") == "context length exceeded for key ***"
+    assert "wJalrXUtnFEMIcanary" not in scrub("signature for wJalrXUtnFEMIcanary does not match")
+    try:
+        try:
+            raise ValueError("HTTP 400: key sk-canary-XYZ123")
+        except ValueError as inner:
+            raise RuntimeError("translation failed") from inner
+    except RuntimeError as e:
+        scrub_exception(e)
+        assert "sk-canary" not in str(e.__cause__)

@@ -102,3 +102,32 @@ def test_open_store_and_uri(tmp_path):
 def test_s3_credentials_never_in_uris(s3_endpoint):
     store = S3Store("s3://llammas-test/p", endpoint_url=s3_endpoint)
     assert "testing" not in store.uri and "testing" not in store.url("k")
+
+
+def test_committed_files_and_folders_are_readable_by_the_team(tmp_path):
+    """Even under a private process umask (077), a local store's committed files are 0644 and its
+    folders 0755 by default; `store.umask: "077"` keeps them private."""
+    import os
+    import stat
+
+    from llammas_core.config import StoreConfig
+
+    def body(ctx):
+        (ctx.out_dir / "data").mkdir()
+        (ctx.out_dir / "data" / "part.txt").write_text("hello")
+        return {}
+
+    old = os.umask(0o077)
+    try:
+        for umask, file_mode, dir_mode in (("022", 0o644, 0o755), ("077", 0o600, 0o700)):
+            root = tmp_path / f"store-{umask}"
+            store = StoreConfig(uri=root.as_uri(), umask=umask).open()
+            result = run_stage(store, "demo", {"a": 1}, [], body, tmp_path / f"work-{umask}")
+            folder = root / result.manifest["id"]
+            store.put_if_absent("locks/x.json", b"{}")
+            for path in (folder / "manifest.json", folder / "data" / "part.txt", root / "locks" / "x.json"):
+                assert stat.S_IMODE(path.stat().st_mode) == file_mode, path
+            for path in (root, root / "demo", folder, folder / "data"):
+                assert stat.S_IMODE(path.stat().st_mode) == dir_mode, path
+    finally:
+        os.umask(old)

@@ -232,7 +232,6 @@ def test_blocks_from_an_s3_store_are_downloaded_once_and_verified(kit, local, tm
 
     from llammas_core.store import S3Store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     store = S3Store(f"s3://llammas-test/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
     res = run_tokenize(store, cfg_for(kit), tmp_path / "work", print, ExecutorConfig(kind="local", workers=2))
     assert res.manifest_uri.startswith("s3://") and res.manifest["key"] == local["result"].manifest["key"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from llammas_core.errors import ConfigError, InputError, TransientError
+from llammas_core.errors import ConfigError, InputError, LlammasError, TransientError
 from llammas_core.train.config import ALPACA_CHAT_TEMPLATE, TrainConfig, preset, preset_yaml
 from llammas_core.train.launch import (
     NonFiniteLossError,
@@ -552,6 +552,35 @@ def test_launch_wall_clock_kill_and_typed_errors(tmp_path):
     assert build_command("torchrun", 2, ["--x"])[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     with pytest.raises(ConfigError):
         build_command("python", 2, [])
+
+
+def test_integrity_error_in_the_trainer_fails_at_once(kit, tokenized, tmp_path):
+    """A token shard changed after commit: the trainer subprocess reports an IntegrityError, which is
+    raised as such (not TrainerCrashed): the task fails at once instead of relaunching three times."""
+    import shutil
+
+    from llammas_core.errors import IntegrityError, is_transient
+    from llammas_core.stage import read_manifest
+    from llammas_core.train.launch import launch_trainer
+
+    manifest = read_manifest(tokenized)
+    root = Path(tokenized.removeprefix("file://")).parents[2]
+    copy = tmp_path / "store"
+    shutil.copytree(root, copy)
+    shard = copy / manifest["id"] / next(f["path"] for f in manifest["files"] if f["path"].startswith("blocks/"))
+    shard.write_bytes(b"\0" * shard.stat().st_size)
+    cfg = cpt_config(kit)
+    (tmp_path / "cfg.json").write_text(cfg.model_dump_json())
+    t = time.monotonic()
+    with pytest.raises(IntegrityError, match="sha256") as e:
+        launch_trainer(tmp_path / "cfg.json", "cpt", tmp_path / "out", cfg.launch,
+                       ["--data", (copy / manifest["id"] / "manifest.json").as_uri()], on_line=lambda _: None)
+    assert not is_transient(e.value) and time.monotonic() - t < 120
+    writer = [sys.executable, "-c", "import json; json.dump({'type': 'KeyError', 'message': 'x', 'transient': False}, "
+              f"open({str(tmp_path / 'out' / 'error.json')!r}, 'w')); raise SystemExit(2)"]
+    with pytest.raises(LlammasError) as e:  # an untyped deterministic error: not retried either
+        run_command(writer, output_dir=tmp_path / "out")
+    assert not is_transient(e.value)
 
 
 def test_ddp_two_processes_gloo(kit, tokenized, tmp_path):

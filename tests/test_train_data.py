@@ -159,7 +159,6 @@ def test_iter_texts_corpus_manifest(tmp_path):
 def test_iter_texts_s3_manifest(tmp_path, s3_endpoint, monkeypatch):
     from llammas_core.store import S3Store
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     store = S3Store(f"s3://llammas-test/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
     shards = [corpus(4, ET, "s"), corpus(3, EN, "t")]
     uri = write_corpus_stage(store, tmp_path, shards)

@@ -78,7 +78,7 @@ def test_ctranslate2_matches_hf_greedy(tiny_marian):
     ct = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), compute_type="float32",
                                           **common))
     assert ct.family == "marian"
-    assert ct.translate(SEGMENTS) == hf.translate(SEGMENTS)
+    assert ct.translate_checked(SEGMENTS) == hf.translate_checked(SEGMENTS)  # texts and truncation reports
     # default compute type on CPU is int8, and it translates too
     ct8 = make_translator(TranslatorConfig(backend="ctranslate2", model=str(ct2_dir), beams=1, threads=1))
     assert ct8.compute_type == "int8"
@@ -239,8 +239,9 @@ def test_m2m100_forced_bos_language_token(tmp_path):
 
 def test_translate_items_through_real_marian(tiny_marian, tmp_path):
     """End to end on the real hf_seq2seq backend: a random model cannot copy <x0>, so the record with a URL
-    is quarantined; the prose record is translated and QE'd (random output is not Estonian: removed);
-    a second run is served from the segment cache without calling generate."""
+    is quarantined; it never emits EOS either, so every output stops at its cap and is quarantined as
+    truncated, never passed on; a second run is served from the segment cache (problems included)
+    without calling generate."""
     from llammas_core.instructions.cache import SegmentCache
     from llammas_core.instructions.mt import translate_items
     from llammas_core.instructions.translate.config import QEConfig
@@ -250,8 +251,9 @@ def test_translate_items_through_real_marian(tiny_marian, tmp_path):
     tr = make_translator(TranslatorConfig(model=str(hf_dir), beams=1, threads=1, max_ratio=1.2))
     items = [["Visit https://example.com/docs today.", ""], ["Give three tips for staying healthy.", "No"]]
     res = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), QEConfig())
-    assert res[0].verdict == "quarantined" and res[0].reasons == ["protected_span_lost"] and res[0].texts is None
-    assert res[1].verdict == "removed" and res[1].qe["lid_lang"] != "et"
+    assert res[0].verdict == "quarantined" and res[0].reasons == ["output_truncated", "protected_span_lost"]
+    assert res[0].texts is None
+    assert res[1].verdict == "quarantined" and res[1].reasons == ["output_truncated"] and res[1].qe["lid_lang"] != "et"
     batches = tr.batches
     again = translate_items(items, tr, SegmentCache(LocalStore(tmp_path), tr.identity()), QEConfig())
     assert tr.batches == batches  # nothing generated: every segment came from the cache

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.corpus.crawl import CrawlConfig
+from llammas_core.languages import LanguageCode, find
 
 
 class Model(BaseModel):
@@ -109,29 +110,11 @@ class FiltersConfig(Model):
 
 
 def default_filters(language: str) -> FiltersConfig:
-    """Per-language defaults: FineWeb-2's Estonian (ekk_Latn) thresholds for et, datatrove's otherwise.
-    For et, lines ending in a stop followed by closing quotes or brackets, or in `:`, count as
-    stopped (filters.terminal_punctuation), and the alpha-word rule counts words, not punctuation
-    marks: 96% of UD Estonian documents in web layouts kept instead of 71%, no other language or
-    junk kept (tests/test_filters_et.py)."""
-    if language == "et":
-        return FiltersConfig(
-            gopher_repetition=GopherRepetitionConfig(
-                dup_line_frac=0.363,
-                top_n_grams=[(2, 0.345), (3, 0.268), (4, 0.215)],
-                dup_n_grams=[(5, 0.172), (6, 0.160), (7, 0.149), (8, 0.136), (9, 0.124), (10, 0.113)],
-            ),
-            gopher_quality=GopherQualityConfig(
-                min_avg_word_length=3,
-                max_avg_word_length=13,
-                max_non_alpha_words_ratio=0.722,
-                stop_words=["ja", "on", "oli", "ta", "aastal", "eesti", "ka", "ning", "et", "mis", "kui",
-                            "aasta", "ei", "või", "see", "oma", "tema"],
-                alpha_words_exclude_punctuation=True,  # 9% -> 0% of UD Estonian docs lost to it (filters.py)
-            ),
-            fineweb_quality=FineWebQualityConfig(line_punct_thr=0.143, new_line_ratio=0.213, char_duplicates_ratio=0.1),
-        )
-    return FiltersConfig()
+    """Per-language defaults from the language registry (corpus.filters: for et FineWeb-2's Estonian
+    thresholds, and the alpha-word rule over words, not punctuation marks; see languages.yaml and
+    tests/test_filters_et.py), datatrove's otherwise."""
+    lang = find(language)
+    return FiltersConfig.model_validate((lang.corpus.filters if lang else None) or {})
 
 
 class PIIConfig(Model):
@@ -187,7 +170,7 @@ class ExecutorConfig(Model):
 
 
 class CorpusConfig(Model):
-    language: str = Field("et", description="Target language (ISO 639-1 as lid.176 labels it).")
+    language: LanguageCode = Field("et", description="Target language (a code of the language registry).")
     sources: list[SourceConfig] = Field(description="Where the raw web data comes from.")
     lid: LidConfig = LidConfig()
     filters: FiltersConfig | None = Field(None, description="Quality filters; empty: the language's defaults.")

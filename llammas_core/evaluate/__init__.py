@@ -9,7 +9,7 @@ One concept a file:
 - flores.py: FLORES translation tasks scored with sacrebleu (BLEU, chrF++, optional spBLEU/COMET).
 - qa.py: SQuAD-format extractive QA (EM, F1, answer-in-output accuracy).
 - metrics.py: corpus-level aggregation over any subset of samples (for bootstrap).
-- tasks/: lm-eval task YAMLs shipped in the package (XCOPA-et, Belebele est_Latn) reading local files.
+- tasks/: lm-eval task YAMLs shipped in the package (XCOPA and Belebele in any registry language) reading local files.
 - config.py: EvaluateConfig, the `evaluate:` config section (models, tasks, bootstrap, contamination).
 - identity.py: what enters evaluation keys (engine code version, model identity, data fingerprints).
 - refs.py: `@base` / `@cpt` / `@sft` from the training lineage.

@@ -9,9 +9,14 @@ A statistic is any function of a subset of the per-sample records, `metrics.aggr
 metric, samples)` in the report, so corpus-level metrics (BLEU, chrF++) are resampled correctly
 (recomputed from the resampled sentences' statistics, not averaged per sentence).
 
-p-value: two-sided, from the bootstrap distribution of the delta shifted to the null
-(Berg-Kirkpatrick et al. 2012; Koehn 2004): p = (1 + #{|d_b - d| >= |d|}) / (B + 1), where d is
-the observed delta on the full set and d_b the delta on resample b.
+p-value and delta CI come from the SAME bootstrap distribution of the paired delta d_b (model minus
+baseline on resample b), so they cannot disagree:
+- CI: the percentile interval [lo, hi] of d_b, with lo the (alpha/2)-quantile of d_b and hi minus the
+  (alpha/2)-quantile of -d_b (both "inverted CDF" order statistics, alpha = 1 - confidence);
+- p: the two-sided percentile-bootstrap p-value p = min(1, 2 * min(#{d_b <= 0}, #{d_b >= 0}) / B),
+  the smallest alpha at which that interval excludes 0.
+Hence the interval excludes 0 exactly when p < alpha (`DELTA_METHOD` is the sentence the report
+prints). p = 0 means no resample crossed 0: reported as "< 1/B".
 """
 
 from __future__ import annotations
@@ -24,7 +29,11 @@ import numpy as np
 
 Stat = Callable[[np.ndarray], float]  # indices into the item list -> statistic of that subset
 
-__all__ = ["resample_indices", "bootstrap_ci", "paired_delta", "CI", "Delta", "subset_stat", "align", "compare", "metric_stat"]
+DELTA_METHOD = ("paired percentile bootstrap: the Δ interval is the percentile interval of the per-resample "
+                "differences and p = 2·min(share of differences ≤ 0, share ≥ 0) of the same resamples, so the "
+                "interval excludes 0 exactly when p < 1 − confidence")
+
+__all__ = ["DELTA_METHOD", "alpha_of", "significant", "delta_interval", "resample_indices", "bootstrap_ci", "paired_delta", "CI", "Delta", "subset_stat", "align", "compare", "metric_stat"]
 
 
 @dataclass
@@ -99,20 +108,41 @@ def bootstrap_ci(stat: Stat | np.ndarray, indices: np.ndarray, confidence: float
     return CI(full, lo, hi, confidence, len(indices), n), values
 
 
+def alpha_of(confidence: float) -> float:
+    """1 - confidence, rounded so that 0.95 gives exactly 0.05 (the same alpha for the interval and the mark)."""
+    return round(1.0 - confidence, 12)
+
+
+def significant(p: float | None, confidence: float) -> bool:
+    """The report's significance mark: p < alpha, i.e. the delta interval excludes 0."""
+    return p is not None and p == p and p < alpha_of(confidence)
+
+
+def delta_interval(deltas: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(low, high, p) of paired bootstrap differences: the percentile interval and the two-sided p-value of
+    the same distribution, constructed so that the interval excludes 0 if and only if p < 1 - confidence."""
+    finite = np.sort(deltas[np.isfinite(deltas)])
+    b = finite.size
+    if b == 0:
+        return float("nan"), float("nan"), float("nan")
+    alpha = alpha_of(confidence)
+    # inverted-CDF order statistics from each end: lo > 0 <=> #{d <= 0} < b*alpha/2, mirrored for hi < 0
+    k = max(0, int(np.ceil(b * alpha / 2.0)) - 1)
+    lo, hi = float(finite[k]), float(finite[b - 1 - k])
+    below, above = int(np.sum(finite <= 0)), int(np.sum(finite >= 0))
+    p = min(1.0, 2.0 * min(below, above) / b)
+    return lo, hi, p
+
+
 def paired_delta(model: CI, base: CI, values_model: np.ndarray, values_base: np.ndarray) -> Delta:
     """Delta model - baseline with its percentile CI and two-sided p-value, from per-resample values
-    computed on the SAME resampled indices for both (a paired bootstrap)."""
+    computed on the SAME resampled indices for both (a paired bootstrap); see `delta_interval`."""
     if values_model.shape != values_base.shape or model.n != base.n:
         raise ValueError("paired bootstrap needs the same items and resamples for both models")
-    confidence = model.confidence
-    d = model.value - base.value
     deltas = values_model - values_base
-    lo, hi = _interval(deltas, confidence)
-    finite = deltas[np.isfinite(deltas)]
-    b = finite.size
-    extreme = int(np.sum(np.abs(finite - d) >= abs(d) - 1e-12))
-    p = (1 + extreme) / (b + 1)
-    return Delta(float(d), lo, hi, float(min(1.0, p)), confidence, int(b), model.n)
+    lo, hi, p = delta_interval(deltas, model.confidence)
+    b = int(np.isfinite(deltas).sum())
+    return Delta(float(model.value - base.value), lo, hi, p, model.confidence, b, model.n)
 
 
 def subset_stat(aggregate: Callable[[list], float], samples: Sequence) -> Stat:

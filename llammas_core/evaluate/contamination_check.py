@@ -23,7 +23,7 @@ from llammas_core.contamination import read_eval_texts, split_pieces, word_ngram
 from llammas_core.errors import InputError
 from llammas_core.stage import MANIFEST, open_manifest, read_manifest
 
-__all__ = ["TrainingSource", "lineage_sources", "sample_texts", "overlap_table"]
+__all__ = ["TrainingSource", "SourceSample", "lineage_sources", "sample_texts", "overlap_table", "eval_texts"]
 
 
 @dataclass(frozen=True)
@@ -126,20 +126,48 @@ def _iter_source_texts(source: TrainingSource) -> Iterator[str]:
                 yield text
 
 
-def sample_texts(texts: Iterator[str], k: int, max_scan: int, seed: int) -> list[str]:
+@dataclass
+class SourceSample:
+    """The documents sampled from one source and how much of the source was read to draw them."""
+
+    docs: list[str]
+    scanned: int  # documents read (at most max_scan)
+    complete: bool  # the whole source was read (scanned is its total)
+
+
+def sample_texts(texts: Iterator[str], k: int, max_scan: int, seed: int) -> SourceSample:
     """A seeded reservoir sample (Algorithm R) of at most k texts from the first max_scan."""
     rng = random.Random(seed)
     sample: list[str] = []
+    scanned = 0
+    complete = True
     for i, text in enumerate(texts):
         if i >= max_scan:
+            complete = False  # there is at least one more document than was read
             break
+        scanned += 1
         if i < k:
             sample.append(text)
         else:
             j = rng.randint(0, i)
             if j < k:
                 sample[j] = text
-    return sample
+    return SourceSample(sample, scanned, complete)
+
+
+def _source_total(source: TrainingSource, sampled: SourceSample) -> int | None:
+    """The source's document count: exact after a complete scan, else the stage manifest's `records`
+    when it names one (corpus and instruction stages do), else unknown."""
+    if sampled.complete:
+        return sampled.scanned
+    if source.ref.rstrip("/").endswith(MANIFEST):
+        try:
+            records = read_manifest(source.ref).get("records")
+        except InputError:
+            return None
+        if isinstance(records, int) and records > sampled.scanned:
+            return records
+    return None
 
 
 def _text_grams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -157,33 +185,37 @@ def eval_texts(path: str) -> list[str]:
         raise InputError(f"contamination check: cannot read evaluation data {path}: {e}") from None
 
 
-def overlap_table(eval_sets: dict[str, list[str]], sources: list[TrainingSource], n: int, threshold: float,
+def overlap_table(eval_sets: dict[str, list], sources: list[TrainingSource], n: int, threshold: float,
                   sample_docs: int, max_scan: int, seed: int, log: Callable[[str], None] = print) -> list[dict]:
-    """One row per (evaluation set, training source): texts checked, texts with any overlap, texts
-    at/over `threshold`, mean overlap, and the training documents sampled."""
+    """One row per (evaluation set, training source). An evaluation set is a list of items, each a text
+    or a list of texts (the fields of one scored item). An item is contaminated when one of its texts has
+    at least `threshold` of its word n-grams in the training sample; rows count items, and say how many
+    training documents were scanned of the source's total and sampled."""
     rows: list[dict] = []
-    grams_of = {name: [set(word_ngrams(t, n)) for t in texts] for name, texts in eval_sets.items()}
-    wanted = set().union(*(g for gl in grams_of.values() for g in gl)) if grams_of else set()
+    grams_of = {name: [[set(word_ngrams(t, n)) for t in ([item] if isinstance(item, str) else item)]
+                       for item in items] for name, items in eval_sets.items()}
+    wanted = set().union(*(g for items in grams_of.values() for item in items for g in item)) if grams_of else set()
     for source in sources:
-        docs = sample_texts(_iter_source_texts(source), sample_docs, max_scan, seed)
+        sampled = sample_texts(_iter_source_texts(source), sample_docs, max_scan, seed)
         hits: set[tuple[str, ...]] = set()
-        for doc in docs:
+        for doc in sampled.docs:
             hits.update(_text_grams(doc, n) & wanted)
-        log(f"[contamination] {source.id}: {len(docs)} documents sampled, {len(hits)} evaluation n-grams found")
-        for name, grams_list in grams_of.items():
-            overlaps = [len(g & hits) / len(g) if g else 0.0 for g in grams_list]
-            checked = sum(1 for g in grams_list if g)
+        total = _source_total(source, sampled)
+        log(f"[contamination] {source.id}: {len(sampled.docs)} documents sampled of {sampled.scanned} scanned "
+            f"({'all' if sampled.complete else 'not all'}), {len(hits)} evaluation n-grams found")
+        for name, items in grams_of.items():
+            # per item: the largest overlap among its texts that have n-grams (None: no text long enough)
+            best = [max((len(g & hits) / len(g) for g in item if g), default=None) for item in items]
+            checked = [b for b in best if b is not None]
+            contaminated = sum(1 for b in checked if b >= threshold)
             rows.append({
-                "eval_set": name,
-                "source": source.id,
-                "source_kind": source.kind,
-                "via": source.via,
-                "docs_sampled": len(docs),
-                "texts": checked,
-                "texts_any_overlap": sum(1 for g, o in zip(grams_list, overlaps) if g and o > 0),
-                "texts_contaminated": sum(1 for g, o in zip(grams_list, overlaps) if g and o >= threshold),
-                "fraction_contaminated": (sum(1 for g, o in zip(grams_list, overlaps) if g and o >= threshold)
-                                          / checked) if checked else 0.0,
-                "mean_overlap": (sum(o for g, o in zip(grams_list, overlaps) if g) / checked) if checked else 0.0,
+                "eval_set": name, "source": source.id, "source_kind": source.kind, "via": source.via,
+                "docs_sampled": len(sampled.docs), "docs_scanned": sampled.scanned, "docs_total": total,
+                "scan_complete": sampled.complete,
+                "items": len(items), "items_checked": len(checked),
+                "items_any_overlap": sum(1 for b in checked if b > 0),
+                "items_contaminated": contaminated,
+                "fraction_contaminated": contaminated / len(items) if items else 0.0,
+                "mean_overlap": sum(checked) / len(checked) if checked else 0.0,
             })
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from llammas_core.errors import InputError
@@ -61,6 +62,24 @@ def pick(folder: Path, patterns: list[str], what: str, required: bool = True) ->
     return None
 
 
+def pick_exact(folder: Path, names: list[str], what: str, required: bool = True) -> Path | None:
+    """The file in `folder` whose whole name matches the first of `names` (regular expressions, e.g.
+    `test\\.et\\.jsonl`) that matches a file. No loose glob: `test.et.gmt-en.jsonl` (the machine-translated
+    English sibling) is never taken for `test.et.jsonl`."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    for pattern in names:
+        hits = [p for p in files if re.fullmatch(pattern, p.name)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InputError(f"{folder}: several files are the {what}: {[h.name for h in hits]}; name the file itself")
+    if required:
+        present = [p.name for p in files if p.suffix in (".jsonl", ".json", ".csv")]
+        raise InputError(f"{folder}: no file for {what} (its name must match {' or '.join(names)}; "
+                         f"present: {present or 'none'})")
+    return None
+
+
 def read_records(path: Path) -> list[dict]:
     """Rows of a JSONL / JSON (list, or SQuAD {"data": [...]}) / CSV file; bad lines are input errors."""
     suffix = path.suffix.lower()
@@ -108,10 +127,20 @@ def require_fields(rows: list[dict], fields: list[str], where: str) -> None:
     """InputError naming the first row that lacks a field (before any model loads)."""
     if not rows:
         raise InputError(f"{where}: no items (empty task)")
-    for i, row in enumerate(rows):
-        missing = [f for f in fields if f not in row or row[f] is None]
-        if missing:
-            raise InputError(f"{where}: item {i} lacks field(s) {missing} (needs {fields})")
+    bad = [(i, [f for f in fields if not isinstance(row, dict) or row.get(f) is None or row.get(f) == ""])
+           for i, row in enumerate(rows)]
+    bad = [(i, m) for i, m in bad if m]
+    if bad:
+        more = f"; {len(bad) - 1} more item(s) lack fields, e.g. {[i for i, _ in bad[1:6]]}" if len(bad) > 1 else ""
+        raise InputError(f"{where}: item {bad[0][0]} lacks field(s) {bad[0][1]} (needs {fields}){more}")
 
 
-__all__ = ["localize", "pick", "read_records", "require_fields"]
+def require_labels(rows: list[dict], field: str, allowed: set[str], where: str) -> None:
+    """InputError naming the items whose label is out of range (a label 5 is not a wrong answer: it is bad data)."""
+    bad = [i for i, r in enumerate(rows) if str(r.get(field)).strip() not in allowed]
+    if bad:
+        raise InputError(f"{where}: {field} must be one of {sorted(allowed)}; {len(bad)} item(s) are not, "
+                         f"e.g. items {bad[:5]} ({field}={[rows[i].get(field) for i in bad[:5]]})")
+
+
+__all__ = ["localize", "pick", "pick_exact", "read_records", "require_fields", "require_labels"]

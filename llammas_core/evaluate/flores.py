@@ -23,15 +23,12 @@ from pathlib import Path
 from llammas_core.errors import InputError
 from llammas_core.evaluate.datafiles import localize, read_records
 from llammas_core.evaluate.spec import TaskSpec
-
-CODES = {"en": "eng_Latn", "et": "est_Latn", "fi": "fin_Latn", "lv": "lvs_Latn", "ru": "rus_Cyrl",
-         "de": "deu_Latn", "vro": "vro_Latn"}
-NAMES = {"eng_Latn": "English", "est_Latn": "Estonian", "fin_Latn": "Finnish", "lvs_Latn": "Latvian",
-         "rus_Cyrl": "Russian", "deu_Latn": "German", "vro_Latn": "Võro"}
+from llammas_core.languages import english_name, flores_code
 
 
 def code(short: str) -> str:
-    return CODES.get(short, short)
+    """FLORES-200 code of a registry language ('et' -> 'est_Latn'); other codes are FLORES codes already."""
+    return flores_code(short)
 
 
 def unescape_csv_quotes(text: str) -> str:
@@ -89,12 +86,13 @@ def _load(path: Path, src: str, tgt: str, where: str) -> tuple[list[dict], list[
 def load_pairs(task: TaskSpec) -> tuple[list[dict], list[dict]]:
     """(scored pairs, few-shot pool), texts un-escaped; errors for missing fields, empty tasks, short pools."""
     s, t = (code(x) for x in task.direction.split("-"))
-    scored, pool = _load(localize(task.data), s, t, f"task {task.name}")
+    data = localize(task.data)
+    scored, pool = _load(data, s, t, f"task {task.name}")
     if task.fewshot_data:
         fs, fp = _load(localize(task.fewshot_data), s, t, f"task {task.name} few-shot")
         pool = fp or fs
     if not scored:
-        raise InputError(f"task {task.name}: no sentence pairs to score (empty task)")
+        raise InputError(f"task {task.name}: no sentence pairs to score in {data} (empty file or no devtest rows)")
     empty = [p["id"] for p in scored if not p["src"] or not p["ref"]]
     if empty:
         raise InputError(f"task {task.name}: empty source/reference at items {empty[:5]}")
@@ -109,7 +107,7 @@ def load_pairs(task: TaskSpec) -> tuple[list[dict], list[dict]]:
 def build_prompt(pair: dict, shots: list[dict], src: str, tgt: str, chat: bool):
     """Base models: 'English: ...\\nEstonian: ...' few-shot blocks; chat models: the instruction as a user
     turn (few-shot examples as earlier user/assistant turns) for the tokenizer's chat template."""
-    sn, tn = NAMES.get(src, src), NAMES.get(tgt, tgt)
+    sn, tn = english_name(src), english_name(tgt)  # registry or FLORES codes
     if not chat:
         blocks = [f"{sn}: {s['src']}\n{tn}: {s['ref']}" for s in shots]
         return "\n\n".join(blocks + [f"{sn}: {pair['src']}\n{tn}:"])
@@ -191,10 +189,10 @@ def run_flores(loaded, task: TaskSpec, out_dir: Path) -> dict:
     from llammas_core.evaluate.generation import generate
     from llammas_core.evaluate.metrics import sacrebleu_metric, sentence_stats
 
-    s, t = (code(x) for x in task.direction.split("-"))
     scored, pool = load_pairs(task)
+    src, tgt = task.direction.split("-")  # named by the direction's own codes: two may share a FLORES code
     prompts = [build_prompt(p, sample_shots(pool, task.num_fewshot, task.fewshot_seed, str(p["id"]), p["src"]),
-                            s, t, loaded.is_chat) for p in scored]
+                            src, tgt, loaded.is_chat) for p in scored]
     gens = generate(loaded, prompts, max_new_tokens=task.max_new_tokens, num_beams=task.num_beams,
                     do_sample=task.do_sample, stop_at_newline=not loaded.is_chat)
     hyps = []
@@ -231,4 +229,4 @@ def run_flores(loaded, task: TaskSpec, out_dir: Path) -> dict:
     return {"results": metrics, "samples": samples, "signatures": signatures, "skipped": skipped}
 
 
-__all__ = ["run_flores", "load_pairs", "unescape_csv_quotes", "build_prompt", "spm_ready", "CODES", "NAMES"]
+__all__ = ["run_flores", "load_pairs", "unescape_csv_quotes", "build_prompt", "spm_ready", "code"]

@@ -1,7 +1,7 @@
 """Log-likelihood multiple-choice tasks through lm-evaluation-harness, in-process.
 
 lm-eval is the engine here: the task YAMLs in `tasks/` (shipped with the package; prompts identical to
-lm-eval's xcopa_et and belebele) are loaded with lm-eval's own YAML loader, their `data_files` pointed at
+lm-eval's xcopa_<lang> and belebele; the language registry gives the XCOPA connectives and the Belebele code) are loaded with lm-eval's own YAML loader, their `data_files` pointed at
 local copies of the data, and run by `evaluator.simple_evaluate` over an in-memory model wrapped in
 `HFLM(pretrained=model, tokenizer=tok)` (length-sorted batched log-likelihoods), or lm-eval's vLLM backend
 when ModelSpec.backend == "vllm" and vllm is installed. Any other lm-eval task runs by name (kind lm_eval).
@@ -10,37 +10,52 @@ when ModelSpec.backend == "vllm" and vllm is installed. Any other lm-eval task r
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+import re
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from llammas_core.errors import ConfigError, InputError
-from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
+from llammas_core.evaluate.datafiles import localize, pick_exact, read_records, require_fields, require_labels
 from llammas_core.evaluate.spec import TaskSpec
+from llammas_core.languages import default_target, require, xcopa_connectives
 
 TASK_DIR = Path(__file__).parent / "tasks"
 
 # kind -> (shipped YAML, fields every item needs, folder patterns for the scored / few-shot split)
 SHIPPED: dict[str, dict[str, Any]] = {
-    "xcopa": {"yaml": "xcopa_et.yaml", "fields": ["premise", "choice1", "choice2", "question", "label"],
-              "test": ["test.{lang}.jsonl", "*test*.jsonl"], "dev": ["val.{lang}.jsonl", "*val*.jsonl", "*dev*.jsonl"]},
-    "belebele": {"yaml": "belebele_est_Latn.yaml",
+    "xcopa": {"yaml": "xcopa.yaml", "fields": ["premise", "choice1", "choice2", "question", "label"],
+              "test": [r"test\.{lang}\.jsonl"], "dev": [r"val\.{lang}\.jsonl", r"dev\.{lang}\.jsonl"],
+              "labels": ("label", {"0", "1"})},
+    "belebele": {"yaml": "belebele.yaml",
                  "fields": ["flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4",
                             "correct_answer_num"],
-                 "test": ["*{lang}*test*.csv", "*{lang}*test*.jsonl", "*test*.csv", "*test*.jsonl"],
-                 "dev": ["*{lang}*dev*.csv", "*{lang}*dev*.jsonl", "*dev*.csv", "*dev*.jsonl"]},
+                 # belebele-est_Latn-test.csv; never a sibling such as ...-test.gmt-en.csv
+                 "test": [r"(?:.*[-_.])?{lang}[-_.]test\.(?:csv|jsonl)"],
+                 "dev": [r"(?:.*[-_.])?{lang}[-_.]dev\.(?:csv|jsonl)"],
+                 "labels": ("correct_answer_num", {"1", "2", "3", "4"})},
 }
-_DEFAULT_LANG = {"xcopa": "et", "belebele": "est_Latn"}
+
+
+def data_code(task: TaskSpec) -> str:
+    """The code the task's files are named by (XCOPA test.<code>.jsonl, Belebele *<code>*test*); the task's
+    language (any registry code) or the registry's default target; a ConfigError when the language lacks it."""
+    value = require(task.language or default_target(), task.kind)
+    return value.code if task.kind == "xcopa" else value
+
+
+def _names(patterns: list[str], lang: str) -> list[str]:
+    return [p.format(lang=re.escape(lang)) for p in patterns]
 
 
 def task_files(task: TaskSpec) -> tuple[Path, Path | None]:
     """(scored file, few-shot file or None) for a shipped multiple-choice task."""
     info = SHIPPED[task.kind]
-    lang = task.language or _DEFAULT_LANG[task.kind]
+    lang = data_code(task)
     data = localize(task.data)
     if data.is_dir():
-        test = pick(data, [p.format(lang=lang) for p in info["test"]], f"{task.name} test split")
-        dev = pick(data, [p.format(lang=lang) for p in info["dev"]], f"{task.name} few-shot split", required=False)
+        test = pick_exact(data, _names(info["test"], lang), f"{task.name} test split ({lang})")
+        dev = pick_exact(data, _names(info["dev"], lang), f"{task.name} few-shot split ({lang})", required=False)
     else:
         test, dev = data, None
         if task.fewshot_data is None:  # a sibling dev/val file next to a test file
@@ -49,7 +64,7 @@ def task_files(task: TaskSpec) -> tuple[Path, Path | None]:
     if task.fewshot_data is not None:
         dev = localize(task.fewshot_data)
         if dev.is_dir():
-            dev = pick(dev, [p.format(lang=lang) for p in info["dev"]], f"{task.name} few-shot split")
+            dev = pick_exact(dev, _names(info["dev"], lang), f"{task.name} few-shot split ({lang})")
     if dev is not None and dev.resolve() == test.resolve():
         dev = None
     return test, dev
@@ -59,18 +74,14 @@ def validate_mc(task: TaskSpec) -> None:
     """Files exist, rows carry the fields the prompt needs, the task is not empty."""
     info = SHIPPED[task.kind]
     test, dev = task_files(task)
-    rows = read_records(test)
-    require_fields(rows, info["fields"], f"task {task.name} ({test})")
-    if task.kind == "belebele":
-        bad = [i for i, r in enumerate(rows) if str(r["correct_answer_num"]).strip() not in ("1", "2", "3", "4")]
-        if bad:
-            raise InputError(f"task {task.name} ({test}): correct_answer_num not in 1..4 at items {bad[:5]}")
-    if task.kind == "xcopa":
-        bad = [i for i, r in enumerate(rows) if r["question"] not in ("cause", "effect")]
-        if bad:
-            raise InputError(f"task {task.name} ({test}): question must be cause/effect at items {bad[:5]}")
-    if dev is not None and task.num_fewshot:
-        require_fields(read_records(dev), info["fields"], f"task {task.name} few-shot ({dev})")
+    for path, what in ((test, ""), (dev if task.num_fewshot else None, " few-shot")):
+        if path is None:
+            continue
+        rows, where = read_records(path), f"task {task.name}{what} ({path})"
+        require_fields(rows, info["fields"], where)
+        require_labels(rows, *info["labels"], where)
+        if task.kind == "xcopa":
+            require_labels(rows, "question", {"cause", "effect"}, where)
 
 
 def build_config(task: TaskSpec) -> dict:
@@ -79,6 +90,8 @@ def build_config(task: TaskSpec) -> dict:
 
     test, dev = task_files(task)
     cfg = load_yaml(TASK_DIR / SHIPPED[task.kind]["yaml"], resolve_func=True)
+    if task.kind == "xcopa":  # lm-eval's doc_to_text_<lang>: the generic prompt bound to the language's connectives
+        cfg["doc_to_text"] = partial(cfg["doc_to_text"], connector=xcopa_connectives(task.language or default_target()))
     fmt = "csv" if test.suffix.lower() == ".csv" else "json"
     files = {"test": str(test)}
     cfg["dataset_path"] = fmt
@@ -208,4 +221,5 @@ def run_lmeval(loaded, task: TaskSpec) -> dict:
 
 logging.getLogger("lm_eval").setLevel(logging.WARNING)
 
-__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "default_task_manager", "SHIPPED", "TASK_DIR"]
+__all__ = ["run_lmeval", "build_config", "validate_mc", "task_files", "make_lm", "default_task_manager", "data_code",
+           "SHIPPED", "TASK_DIR"]

@@ -1,38 +1,61 @@
-"""Extractive QA in SQuAD format: EM and F1 with SQuAD v1.1's normalisation, and x-LLaMA's answer-in-output.
+"""Extractive QA in SQuAD format: EM and F1 with each language's normalisation, and x-LLM's answer-in-output.
 
-EM/F1 follow the official SQuAD v1.1 evaluate script (lower-case, drop ASCII punctuation, drop the
-English articles a/an/the, collapse whitespace; F1 over the bag of normalised tokens; max over the gold
-answers). answer_in_output (x-LLaMA's XQuAD/MLQA accuracy) is 1 when any normalised gold answer occurs
-in the normalised model output: chatty outputs that contain the span still count.
+EM/F1 (max over the gold answers; F1 over the bag of normalised tokens) normalise per language, chosen by
+`qa_rule(language)`:
+- "squad" (English): the official SQuAD v1.1 evaluate script: lower-case, drop ASCII punctuation
+  (string.punctuation), drop the articles a/an/the, collapse whitespace;
+- "mlqa" (every other language, and a task without a language): MLQA's evaluation script
+  (mlqa_evaluation_v1.py), as lm-eval's MLQA/TyDiQA utilities: lower-case, drop every Unicode punctuation
+  character (category P*) and string.punctuation, drop the language's articles where MLQA lists them,
+  collapse whitespace. So „Kalevipoeg“ equals Kalevipoeg.
+The rule and the articles of each language come from the language registry (llammas_core.languages).
+answer_in_output is x-LLM's `eval/xquad.match.py` accuracy, unchanged in every language: 1 when a gold
+answer, lower-cased, is a substring of the lower-cased output (no other normalisation).
 """
 
 from __future__ import annotations
 
 import random
-import re
-import string
 from collections import Counter
 from pathlib import Path
+from typing import Callable, Literal
 
 from llammas_core.errors import InputError
 from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
 from llammas_core.evaluate.spec import TaskSpec
 
-_PUNCT = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+QARule = Literal["squad", "mlqa"]
 
 
-def normalize_answer(s: str) -> str:
-    """SQuAD v1.1: lower, remove punctuation, remove articles, fix whitespace (same order as the script)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
+def _normalizer(language: str | None) -> Callable[[str], str]:
+    """The language registry's answer normaliser (languages.qa); no language, or one the registry does not
+    know: MLQA's punctuation rule without articles (language-neutral)."""
+    from llammas_core.languages import find, qa_normalizer
+    from llammas_core.languages.qa import mlqa_normalizer
+
+    if language and find(language) is not None:
+        return qa_normalizer(language)
+    return mlqa_normalizer(None, "whitespace")
 
 
-def f1_score(prediction: str, ground_truth: str) -> float:
-    pred = normalize_answer(prediction).split()
-    gold = normalize_answer(ground_truth).split()
+def qa_rule(language: str | None) -> QARule:
+    """The EM/F1 rule of a task language, from the language registry: SQuAD v1.1 for English, MLQA's
+    for the rest (and for a task without a language)."""
+    from llammas_core.languages import find
+
+    lang = find(language) if language else None
+    return "squad" if lang is not None and lang.qa.rule == "squad" else "mlqa"
+
+
+def normalize_answer(s: str, language: str | None = "en") -> str:
+    """SQuAD v1.1 for English (lower, ASCII punctuation, articles, whitespace; the script's order), MLQA's
+    rule otherwise (lower, Unicode punctuation, the language's articles, whitespace)."""
+    return _normalizer(language)(s)
+
+
+def f1_score(prediction: str, ground_truth: str, language: str | None = "en") -> float:
+    pred = normalize_answer(prediction, language).split()
+    gold = normalize_answer(ground_truth, language).split()
     common = Counter(pred) & Counter(gold)
     same = sum(common.values())
     if same == 0:
@@ -41,19 +64,32 @@ def f1_score(prediction: str, ground_truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def exact_match(prediction: str, ground_truth: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(ground_truth))
+def exact_match(prediction: str, ground_truth: str, language: str | None = "en") -> float:
+    return float(normalize_answer(prediction, language) == normalize_answer(ground_truth, language))
 
 
-def answer_in_output(prediction: str, ground_truth: str) -> float:
-    gold = normalize_answer(ground_truth)
-    return float(bool(gold) and gold in normalize_answer(prediction))
+def answer_in_output(prediction: str, ground_truth: str, language: str | None = None) -> float:
+    """x-LLM's xquad.match.py: the lower-cased gold answer is a substring of the lower-cased output."""
+    gold = ground_truth.strip().lower()
+    return float(bool(gold) and gold in prediction.lower())
 
 
-def score(prediction: str, answers: list[str]) -> dict[str, float]:
-    """Max over gold answers, per metric (as SQuAD's metric_max_over_ground_truths)."""
-    return {name: max(fn(prediction, a) for a in answers)
-            for name, fn in (("em", exact_match), ("f1", f1_score), ("answer_in_output", answer_in_output))}
+def score(prediction: str, answers: list[str], language: str | None = None) -> dict[str, float]:
+    """Max over gold answers, per metric (as SQuAD's metric_max_over_ground_truths); `language` picks
+    the EM/F1 normalisation (`qa_rule`; none given: MLQA's, language-neutral Unicode punctuation)."""
+    fns: tuple[tuple[str, Callable[..., float]], ...] = (
+        ("em", exact_match), ("f1", f1_score), ("answer_in_output", answer_in_output))
+    return {name: max(fn(prediction, a, language) for a in answers) for name, fn in fns}
+
+
+def rule_signature(language: str | None) -> str:
+    """How a task was scored, in words, for the report's signatures."""
+    if qa_rule(language) == "squad":
+        norm = "SQuAD v1.1 normalisation (lower, ASCII punctuation, articles a/an/the, whitespace)"
+    else:
+        norm = "MLQA normalisation (lower, all Unicode punctuation, the language's articles, whitespace)"
+    return (f"EM/F1: {norm}, language {language or 'unspecified'}; answer_in_output: x-LLM's lower-cased "
+            "containment of a gold answer in the output")
 
 
 QA_FIELDS = ["context", "question", "answers"]
@@ -139,10 +175,8 @@ def run_qa(loaded, task: TaskSpec) -> dict:
         text = g["text"] if not loaded.is_chat else g["text"].strip()
         golds = _answers(r)
         samples.append({"doc_id": i, "id": r.get("id"), "prompt": g["prompt_text"], "generation": text,
-                        "reference": golds, "n_tokens": g["n_tokens"], **score(text, golds)})
-    return {"samples": samples, "signatures": {"qa": "SQuAD v1.1 normalisation (lower, punctuation, articles "
-                                                     "a/an/the, whitespace); answer_in_output = normalised gold "
-                                                     "span contained in normalised output"}}
+                        "reference": golds, "n_tokens": g["n_tokens"], **score(text, golds, task.language)})
+    return {"samples": samples, "signatures": {"qa": rule_signature(task.language)}}
 
 
-__all__ = ["normalize_answer", "f1_score", "exact_match", "answer_in_output", "score", "load_items", "run_qa"]
+__all__ = ["qa_rule", "rule_signature", "normalize_answer", "f1_score", "exact_match", "answer_in_output", "score", "load_items", "run_qa"]

@@ -1,9 +1,10 @@
 """The comparison report: report.md, a self-contained report.html and scores.png.
 
 Input is the rows of `bootstrap.compare` (task, metric, model, score, CI, delta vs the baseline with
-its CI and p-value), the contamination rows and a little context (models, signatures). The HTML
-inlines its CSS and embeds the plot as base64 PNG: it opens from a store, a mail attachment or a
-Prefect artifact with nothing else fetched.
+its CI and p-value), the contamination rows and a little context (models, signatures). Both formats are
+rendered from ONE list of sections (`sections`), so Markdown and HTML always carry the same content.
+The HTML inlines its CSS and embeds the plot as base64 PNG: it opens from a store, a mail attachment
+or a Prefect artifact with nothing else fetched.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ import base64
 import html
 import io
 import math
+import re
 from collections import OrderedDict
 from pathlib import Path
 
-__all__ = ["fmt", "markdown_report", "html_report", "plot_scores", "write_report", "table_rows"]
+from llammas_core.evaluate.bootstrap import DELTA_METHOD, significant
+
+__all__ = ["fmt", "fmt_p", "chance_level", "sections", "markdown_report", "html_report", "plot_scores",
+           "write_report", "table_rows", "contamination_table"]
+
+# Chance accuracy of the shipped multiple-choice tasks: 2 choices (XCOPA), 4 choices (Belebele).
+CHANCE = {("xcopa", "acc"): 0.5, ("belebele", "acc"): 0.25, ("belebele", "acc_norm"): 0.25}
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -26,26 +34,45 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def fmt_p(p: float | None, samples: int | None = None) -> str:
+    """'< 0.001' below 0.001; p = 0 (no resample crossed 0) as '< 1/B'; else three decimals."""
+    if p is None:
+        return ""
+    if isinstance(p, float) and math.isnan(p):
+        return "nan"
+    if p == 0 and samples:
+        bound = 1.0 / samples
+        return "< 0.001" if bound <= 0.001 else f"< {bound:.3g}"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def chance_level(kind: str, metric: str) -> float | None:
+    return CHANCE.get((kind, metric))
+
+
 def _digits(metric_rows: list[dict]) -> int:
     """3 decimals for 0..1 metrics (accuracy), 2 for 0..100 ones (BLEU, chrF++)."""
     vals = [abs(r["score"]) for r in metric_rows if r["score"] is not None and not math.isnan(r["score"])]
     return 3 if not vals or max(vals) <= 1.0 else 2
 
 
-def table_rows(rows: list[dict]) -> list[dict]:
-    """Rows as strings for tables (Markdown, HTML, the Prefect table artifact)."""
+def table_rows(rows: list[dict], confidence: float = 0.95, samples: int | None = None) -> list[dict]:
+    """Rows as strings for tables (Markdown, HTML, the Prefect table artifact). `sig.` marks p < 1 -
+    confidence, which is exactly a Δ interval excluding 0 (bootstrap.delta_interval)."""
     out = []
+    pct = f"{confidence * 100:g}%"
     for (task, metric), group in _groups(rows).items():
         d = _digits(group)
         for r in group:
+            chance = chance_level(r.get("kind", ""), metric)
             out.append({
                 "task": task, "metric": metric, "model": r["model"], "n": str(r["n"]),
-                "score": fmt(r["score"], d),
-                "95% CI": f"[{fmt(r['ci_low'], d)}, {fmt(r['ci_high'], d)}]",
+                "score": fmt(r["score"], d), "chance": "" if chance is None else fmt(chance, d),
+                f"{pct} CI": f"[{fmt(r['ci_low'], d)}, {fmt(r['ci_high'], d)}]",
                 f"Δ vs {r['baseline']}": ("" if r["delta"] is None else f"{r['delta']:+.{d}f}"),
-                "Δ 95% CI": ("" if r["delta"] is None else f"[{fmt(r['delta_low'], d)}, {fmt(r['delta_high'], d)}]"),
-                "p": ("" if r["p_value"] is None else f"{r['p_value']:.3g}"),
-                "sig.": ("" if r["p_value"] is None else ("*" if r["p_value"] < 0.05 else "")),
+                f"Δ {pct} CI": ("" if r["delta"] is None else f"[{fmt(r['delta_low'], d)}, {fmt(r['delta_high'], d)}]"),
+                "p": fmt_p(r["p_value"], samples),
+                "sig.": "*" if significant(r["p_value"], confidence) else "",
             })
     return out
 
@@ -57,23 +84,31 @@ def _groups(rows: list[dict]) -> "OrderedDict[tuple[str, str], list[dict]]":
     return groups
 
 
-def _md_table(rows: list[dict]) -> list[str]:
-    if not rows:
-        return ["(none)"]
-    cols = list(rows[0].keys())
-    esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(esc(r[c]) for c in cols) + " |" for r in rows]
-    return lines
+def _coverage(r: dict) -> str:
+    """Documents scanned of the source's total: the check reads at most `max_scan` documents per source."""
+    scanned, total = r.get("docs_scanned"), r.get("docs_total")
+    if scanned is None:
+        return ""
+    if total is not None:
+        return f"{scanned} of {total}"
+    return f"{scanned} of {scanned} (all)" if r.get("scan_complete") else f"first {scanned} of more (total unknown)"
 
 
-def _contamination_rows(rows: list[dict]) -> list[dict]:
-    return [{
-        "eval set": r["eval_set"], "training source": r["source"], "kind": r["source_kind"],
-        "docs sampled": str(r["docs_sampled"]), "texts": str(r["texts"]),
-        "any overlap": str(r["texts_any_overlap"]), "contaminated": str(r["texts_contaminated"]),
-        "fraction": f"{r['fraction_contaminated']:.3f}", **({"error": r["error"]} if r.get("error") else {}),
-    } for r in rows]
+def contamination_table(rows: list[dict]) -> list[dict]:
+    """The contamination rows as strings: items are the evaluation items scored (after `limit`)."""
+    out = []
+    for r in rows:
+        items = r.get("items", r.get("texts"))
+        out.append({
+            "eval set": r["eval_set"], "items scored": str(items),
+            "items with any overlap": str(r.get("items_any_overlap", r.get("texts_any_overlap"))),
+            "items contaminated": str(r.get("items_contaminated", r.get("texts_contaminated"))),
+            "fraction contaminated": f"{r['fraction_contaminated']:.3f}",
+            "training source": r["source"], "source kind": r["source_kind"],
+            "docs scanned (of total)": _coverage(r), "docs sampled": str(r["docs_sampled"]),
+            **({"error": r["error"]} if r.get("error") else {}),
+        })
+    return out
 
 
 def _not_scored_rows(items: list[dict]) -> list[dict]:
@@ -84,37 +119,69 @@ def _not_scored_rows(items: list[dict]) -> list[dict]:
     return [{"task": t, "metric": m, "models": ", ".join(ms), "reason": r} for (t, m, r), ms in grouped.items()]
 
 
+def sections(rows: list[dict], context: dict, contamination: list[dict] | None, plot: bool) -> list[dict]:
+    """The report's sections, in order, for both renderers: {"title", "text"?, "table"?, "code_items"?,
+    "plot"?}. Markdown and HTML differ in markup only, never in content."""
+    conf = context.get("confidence", 0.95)
+    pct = f"{conf * 100:g}%"
+    intro = (f"Baseline: {context.get('baseline')}. Scores with {pct} percentile bootstrap intervals "
+             f"({context.get('samples')} resamples, seed {context.get('seed')}); Δ is the difference to the baseline "
+             f"on the same resampled items. Method: {DELTA_METHOD} (sig. * marks p < {1 - conf:.2g}). "
+             "'chance' is the score of a uniform random guess (XCOPA 2 choices, Belebele 4).")
+    out: list[dict] = [{"title": "", "text": intro},
+                       {"title": "Models", "table": [{"model": m["name"], "path": m.get("path", ""),
+                                                      "identity": m.get("identity", "")}
+                                                     for m in context.get("models", [])]},
+                       {"title": "Results", "table": table_rows(rows, conf, context.get("samples")), "plot": plot}]
+    if contamination is not None:
+        c = context.get("contamination") or {}
+        text = (f"Word n-grams of n-gram size {c.get('n')}. An evaluation item counts as contaminated when at "
+                f"least {c.get('threshold')} of the n-grams of one of its texts occur in the training documents "
+                "sampled from each model's lineage")
+        if c.get("max_scan"):
+            text += (f"; each source is read up to its first {c['max_scan']} documents, of which up to "
+                     f"{c.get('sample_docs')} are sampled (seeded reservoir)")
+        out.append({"title": "Contamination (word n-gram overlap with training data)", "text": text + ".",
+                    "table": contamination_table(contamination)})
+    if context.get("not_scored"):
+        out.append({"title": "Not scored", "table": _not_scored_rows(context["not_scored"])})
+    sigs = context.get("signatures") or {}
+    if sigs:
+        out.append({"title": "Signatures", "code_items": [(k, str(v)) for k, v in sorted(sigs.items())]})
+    if context.get("results"):
+        out.append({"title": "Result stages",
+                    "code_items": [(f"{r['model']} / {r['task']}", r["uri"]) for r in context["results"]]})
+    return out
+
+
+def _md_table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    cols = list(rows[0].keys())
+    esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(esc(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return lines
+
+
 def markdown_report(title: str, rows: list[dict], context: dict, contamination: list[dict] | None,
                     plot_name: str | None = "scores.png") -> str:
     conf = context.get("confidence", 0.95)
-    lines = [f"# {title}", ""]
-    lines += [f"Baseline: **{context.get('baseline')}**. Scores with {int(conf * 100)}% percentile bootstrap "
-              f"intervals ({context.get('samples')} resamples, seed {context.get('seed')}); Δ is the paired "
-              "bootstrap difference to the baseline on the same resampled items, p its two-sided p-value "
-              "(* p < 0.05).", ""]
-    lines += ["## Models", ""]
-    lines += _md_table([{"model": m["name"], "path": m.get("path", ""), "identity": m.get("identity", "")}
-                        for m in context.get("models", [])])
-    lines += ["", "## Results", ""]
-    lines += _md_table(table_rows(rows))
-    if plot_name:
-        lines += ["", f"![scores with {int(conf * 100)}% CI]({plot_name})"]
-    if contamination is not None:
-        lines += ["", "## Contamination (word n-gram overlap with training data)", ""]
-        c = context.get("contamination") or {}
-        lines += [f"n = {c.get('n')}, a text counts as contaminated at overlap >= {c.get('threshold')}; "
-                  "training sources sampled from each model's lineage.", ""]
-        lines += _md_table(_contamination_rows(contamination))
-    if context.get("not_scored"):
-        lines += ["", "## Not scored", ""]
-        lines += _md_table(_not_scored_rows(context["not_scored"]))
-    sigs = context.get("signatures") or {}
-    if sigs:
-        lines += ["", "## Signatures", ""]
-        lines += [f"- {k}: `{v}`" for k, v in sorted(sigs.items())]
-    if context.get("results"):
-        lines += ["", "## Result stages", ""]
-        lines += [f"- {r['model']} / {r['task']}: `{r['uri']}`" for r in context["results"]]
+    lines = [f"# {title}"]
+    for sec in sections(rows, context, contamination, plot_name is not None):
+        lines.append("")
+        if sec["title"]:
+            lines += [f"## {sec['title']}", ""]
+        if "text" in sec:
+            lines.append(sec["text"])
+            if "table" in sec:
+                lines.append("")
+        if "table" in sec:
+            lines += _md_table(sec["table"])
+        if sec.get("plot"):
+            lines += ["", f"![scores with {conf * 100:g}% CI]({plot_name})"]
+        for k, v in sec.get("code_items", []):
+            lines.append(f"- {k}: `{v}`")
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +194,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}tr.sig td{background:#
 code{font-size:.85em;background:#f6f6f6;padding:0 .2em}img{max-width:100%}
 """
 
+# a number, an interval "[a, b]", a signed delta or "< 0.001": right-aligned; paths, names, text: left
+_NUMERIC = re.compile(r"(< )?\[?[+-]?(\d+(\.\d+)?|nan)(, [+-]?(\d+(\.\d+)?|nan)\])?")
+
 
 def _html_table(rows: list[dict]) -> str:
     if not rows:
@@ -137,10 +207,8 @@ def _html_table(rows: list[dict]) -> str:
     for r in rows:
         cls = ' class="sig"' if r.get("sig.") == "*" else ""
         cells = "".join(
-            f'<td class="num">{html.escape(str(r[c]))}</td>' if c not in ("task", "metric", "model", "eval set",
-                                                                           "training source", "kind", "error", "models",
-                                                                           "reason")
-            else f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
+            f'<td class="num">{html.escape(str(r.get(c, "")))}</td>' if _NUMERIC.fullmatch(str(r.get(c, "")))
+            else f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -149,32 +217,22 @@ def html_report(title: str, rows: list[dict], context: dict, contamination: list
                 png: bytes | None) -> str:
     conf = context.get("confidence", 0.95)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
-             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
-             f"<p>Baseline: <b>{html.escape(str(context.get('baseline')))}</b>. Scores with {int(conf * 100)}% "
-             f"percentile bootstrap intervals ({context.get('samples')} resamples, seed {context.get('seed')}); "
-             "Δ is the paired bootstrap difference to the baseline on the same resampled items, p its two-sided "
-             "p-value (highlighted: p &lt; 0.05).</p>",
-             "<h2>Models</h2>",
-             _html_table([{"model": m["name"], "path": m.get("path", ""), "identity": m.get("identity", "")}
-                          for m in context.get("models", [])]),
-             "<h2>Results</h2>", _html_table(table_rows(rows))]
-    if png:
-        data = base64.b64encode(png).decode()
-        parts.append(f'<img alt="scores with {int(conf * 100)}% CI" src="data:image/png;base64,{data}">')
-    if contamination is not None:
-        c = context.get("contamination") or {}
-        parts += ["<h2>Contamination (word n-gram overlap with training data)</h2>",
-                  f"<p>n = {c.get('n')}, contaminated at overlap &ge; {c.get('threshold')}.</p>",
-                  _html_table(_contamination_rows(contamination))]
-    if context.get("not_scored"):
-        parts += ["<h2>Not scored</h2>", _html_table(_not_scored_rows(context["not_scored"]))]
-    sigs = context.get("signatures") or {}
-    if sigs:
-        parts.append("<h2>Signatures</h2><ul>" + "".join(
-            f"<li>{html.escape(k)}: <code>{html.escape(str(v))}</code></li>" for k, v in sorted(sigs.items())) + "</ul>")
+             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
+    for sec in sections(rows, context, contamination, png is not None):
+        if sec["title"]:
+            parts.append(f"<h2>{html.escape(sec['title'])}</h2>")
+        if "text" in sec:
+            parts.append(f"<p>{html.escape(sec['text'])}</p>")
+        if "table" in sec:
+            parts.append(_html_table(sec["table"]))
+        if sec.get("plot") and png:
+            data = base64.b64encode(png).decode()
+            parts.append(f'<img alt="scores with {conf * 100:g}% CI" src="data:image/png;base64,{data}">')
+        if sec.get("code_items"):
+            parts.append("<ul>" + "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>"
+                                          for k, v in sec["code_items"]) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
 
 def plot_scores(rows: list[dict], confidence: float = 0.95) -> bytes:
     """PNG bytes: one panel per (task, metric), a bar per model with its CI as error bars."""

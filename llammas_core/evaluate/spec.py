@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from llammas_core.languages import LanguageCode
 
 TaskKind = Literal["xcopa", "belebele", "flores", "qa", "lm_eval"]
 Backend = Literal["hf", "vllm"]
@@ -58,10 +59,11 @@ class TaskSpec(BaseModel):
                     "dev/validation split next to `data` (val.et.jsonl, *-dev.csv, flores_split=dev rows or "
                     "`parallel/dev.<lang>`, *-dev.json). Scored items are never used as their own examples.")
     lm_eval_task: str | None = Field(default=None, description="For kind lm_eval: the lm-eval task or group name.")
-    direction: str | None = Field(default=None, description="flores: 'src-tgt' with short codes, e.g. 'en-et' or "
-                                                            "'et-en' (en=eng_Latn, et=est_Latn, fi=fin_Latn, ...).")
-    language: str | None = Field(default=None, description="Language of the task data (e.g. 'et', 'est_Latn'); "
-                                                           "informational, used for QA prompts and reports.")
+    direction: str | None = Field(default=None, description="flores: 'src-tgt' with language-registry codes, e.g. "
+                                                            "'en-et' or 'et-en' (their FLORES codes pick the columns).")
+    language: LanguageCode | None = Field(
+        default=None, description="Language of the task data (a language-registry code, e.g. 'et'; default: the "
+                                  "registry's default target): picks the XCOPA connectives and the Belebele files.")
     num_fewshot: int = Field(default=0, ge=0, description="Few-shot examples per prompt (0 = zero-shot).")
     fewshot_seed: int = Field(default=1234, description="Seed of the few-shot sampler.")
     limit: int | None = Field(default=None, ge=1, description="Score only the first `limit` items (subsets, demos).")

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from llammas_core.errors import ConfigError, InputError
+from llammas_core.errors import ConfigError, InputError, LlammasError
 from llammas_core.evaluate.config import EvaluateConfig
+from llammas_core.refs import REF
 from llammas_core.evaluate.identity import (
     code_version,
     data_fingerprint,
@@ -91,11 +92,27 @@ class EvalPlan:
         return [i for i in self.items if not store.exists(f"{i.prefix}/{MANIFEST}")]
 
 
-def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
-    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
+def input_errors(cfg: EvaluateConfig, skip_refs: bool = False) -> list[tuple[str, LlammasError]]:
+    """Every problem of every task and model (missing or wrong file, bad items, unloadable model), so
+    one run reports them all: (message naming the task or model, the error); `skip_refs`: models given
+    as `@references` are checked once resolved."""
     from llammas_core.evaluate.engine import validate_task
     from llammas_core.evaluate.models import validate_model
 
+    errors = []
+    models = [m for m in cfg.models if not (skip_refs and REF.match(m.path))]
+    for what, check, items in (("task", validate_task, cfg.tasks), ("model", validate_model, models)):
+        for item in items:
+            try:
+                check(item)
+            except LlammasError as e:
+                where = f"{what} {item.name}"
+                errors.append((str(e) if str(e).startswith(where) else f"{where}: {e}", e))
+    return errors
+
+
+def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> EvalPlan:
+    """Validate everything and compute every eval key; loads no model. ConfigError/InputError on bad input."""
     refs = cfg.unresolved_refs()
     if refs:
         raise ConfigError(f"evaluate: unresolved model references {refs}: run it in the pipeline, or give "
@@ -103,10 +120,12 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
     for t in cfg.tasks:
         if t.data:
             log(f"[evaluate] {t.name}: data {t.data}")
-    for task in cfg.tasks:
-        validate_task(task)
-    for model in cfg.models:
-        validate_model(model)
+    errors = input_errors(cfg)
+    if len(errors) == 1:
+        raise errors[0][1]
+    if errors:
+        kind = ConfigError if any(isinstance(e, ConfigError) for _, e in errors) else InputError
+        raise kind(f"evaluate: {len(errors)} problems: " + "; ".join(m for m, _ in errors))
     version = engine_version()
     plan = EvalPlan(cfg, version, {}, {})
     task_views = {t.name: task_key_view(t) for t in cfg.tasks}
@@ -216,10 +235,33 @@ def _scored_file(task: TaskSpec) -> str:
     return str(localize(task.data))
 
 
+def scored_items(task: TaskSpec) -> list[list[str]]:
+    """The items a task scores (after `limit`, through the engines' own loaders), each as its texts:
+    what the contamination check looks for in the training data."""
+    from llammas_core.contamination import iter_strings
+    from llammas_core.evaluate.contamination_check import eval_texts
+
+    if task.kind in ("xcopa", "belebele"):
+        from llammas_core.evaluate.datafiles import read_records
+
+        rows = read_records(Path(_scored_file(task)))
+        rows = rows[: task.limit] if task.limit else rows
+        return [[t for t in iter_strings(r) if t.strip()] for r in rows]
+    if task.kind == "flores":
+        from llammas_core.evaluate.flores import load_pairs
+
+        return [[p["src"], p["ref"]] for p in load_pairs(task)[0]]
+    if task.kind == "qa":
+        from llammas_core.evaluate.qa import load_items
+
+        return [[t for t in iter_strings(r) if t.strip()] for r in load_items(task)[0]]
+    texts = eval_texts(_scored_file(task))  # any other kind with data: each text its own item
+    return [[t] for t in (texts[: task.limit] if task.limit else texts)]
+
+
 def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None]) -> StageResult | None:
     from llammas_core.evaluate.contamination_check import (
         TrainingSource,
-        eval_texts,
         lineage_sources,
         overlap_table,
     )
@@ -239,16 +281,19 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
         sid = manifests[0]["id"] if manifests else extra[0]
         sources.setdefault(sid, TrainingSource(ref, "other", sid, "config"))
     eval_paths = {t.name: _scored_file(t) for t in plan.cfg.tasks if t.data}
+    limits = {t.name: t.limit for t in plan.cfg.tasks if t.data}
+    tasks = {t.name: t for t in plan.cfg.tasks if t.data}
     if not sources or not eval_paths:
         log("[contamination] nothing to check (no training sources in the lineage, or no task data)")
     config = {"n": c.n, "threshold": c.threshold, "sample_docs": c.sample_docs, "max_scan": c.max_scan,
               "seed": c.seed, "eval": {name: data_fingerprint(p) for name, p in sorted(eval_paths.items())},
+              "limits": limits,
               "sources": sorted(sources)}
 
     def body(ctx: StageContext) -> dict:
         sets = {}
-        for name, path in eval_paths.items():
-            sets[name] = eval_texts(path)
+        for name, task in tasks.items():
+            sets[name] = scored_items(task)
         rows = []
         for s in sources.values():
             try:
@@ -256,7 +301,8 @@ def run_contamination(store: Store, plan: EvalPlan, work_root: Path, log: Callab
             except (InputError, OSError) as e:  # recorded with its reason, never silently dropped
                 log(f"[contamination] {s.id}: not checked: {e}")
                 rows += [{"eval_set": name, "source": s.id, "source_kind": s.kind, "via": s.via, "docs_sampled": 0,
-                          "texts": len(t), "texts_any_overlap": 0, "texts_contaminated": 0,
+                          "docs_scanned": 0, "docs_total": None, "scan_complete": False, "items": len(t),
+                          "items_checked": 0, "items_any_overlap": 0, "items_contaminated": 0,
                           "fraction_contaminated": 0.0, "mean_overlap": 0.0, "error": str(e)} for name, t in sets.items()]
         (ctx.out_dir / "contamination.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
         return {"rows": rows, "sources": [vars(s) for s in sources.values()], "eval_sets": eval_paths}
@@ -344,7 +390,8 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "baseline": cfg.baseline_name, "samples": b.samples, "seed": b.seed, "confidence": b.confidence,
             "models": [{"name": m.name, "path": m.path, "identity": plan.identities[m.name]} for m in cfg.models],
             "signatures": signatures,
-            "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold},
+            "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold,
+                              "max_scan": cfg.contamination.max_scan, "sample_docs": cfg.contamination.sample_docs},
             "results": [{"model": i.model.name, "task": i.task.name, "uri": r.manifest_uri} for i, r in evals],
             # what was not scored, with the reason (spBLEU without a checked SPM model, COMET absent, ...)
             "not_scored": [{"task": i.task.name, "model": i.model.name, "metric": k, "reason": str(v)}

@@ -3,7 +3,8 @@
 Readers: Moses line-aligned file pairs (`corpus.en` + `corpus.et`; files of unequal length are an
 InputError naming both), TSV (`src<TAB>tgt`) and JSONL (`{"en": ..., "et": ...}` or HF-style
 `{"translation": {"en": ..., "et": ...}}`). Lines with an empty side, too few TSV columns or bad
-JSON are quarantined with their reason.
+JSON are quarantined with their reason, and so are lines that are not valid UTF-8 (`invalid_utf8`:
+never decoded with replacement characters into the training data).
 
 Cleaning follows the OpusFilter filters the Llammas data used (their definitions re-implemented
 here because OpusFilter pins old dependencies and is not installable beside transformers 5):
@@ -26,9 +27,9 @@ from typing import Iterator
 from llammas_core.errors import InputError
 from llammas_core.instructions.config import BitextSource, CleaningConfig
 from llammas_core.instructions.sources import local_copy, resolve_files_any
+from llammas_core.languages import lid_label_map, script_prefixes
 
 TERMINAL = (".", "?", "!", "…")
-SCRIPTS = {"ru": "CYRILLIC", "uk": "CYRILLIC", "bg": "CYRILLIC", "el": "GREEK", "ar": "ARABIC", "he": "HEBREW"}
 
 
 @dataclass
@@ -62,10 +63,14 @@ class BitextStats:
 # --------------------------------------------------------------------------- readers
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path) -> Iterator[str | None]:
+    """The lines of a file without their ends; None for a line that is not valid UTF-8."""
     with open(path, "rb") as f:
         for raw in f:
-            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                yield None
 
 
 def _count_lines(path: Path) -> int:
@@ -89,7 +94,12 @@ def read_bitext(src: BitextSource, stats: BitextStats) -> Iterator[Pair]:
             for i, (a, b) in enumerate(zip(_lines(sp), _lines(tp)), 1):
                 if limit_reached():
                     return
-                yield from _emit(Pair(a, b, src.name, f"{src.paths[0]}:{i}"), stats)
+                where = f"{src.paths[0]}:{i}"
+                if a is None or b is None:
+                    stats.read += 1
+                    stats.note("quarantined", "invalid_utf8", f"{src.paths[0 if a is None else 1]}:{i}", where)
+                    continue
+                yield from _emit(Pair(a, b, src.name, where), stats)
         return
     for path in src.paths:
         for store, key in resolve_files_any(path):
@@ -98,6 +108,10 @@ def read_bitext(src: BitextSource, stats: BitextStats) -> Iterator[Pair]:
                     if limit_reached():
                         return
                     where = f"{store.url(key)}:{i}"
+                    if line is None:
+                        stats.read += 1
+                        stats.note("quarantined", "invalid_utf8", where, where)
+                        continue
                     if src.format == "tsv":
                         cols = line.split("\t")
                         if len(cols) < 2:
@@ -141,8 +155,8 @@ def _emit(pair: Pair, stats: BitextStats) -> Iterator[Pair]:
 
 
 def script_ratio(text: str, language: str) -> float:
-    """Share of letters written in the language's script (Latin unless listed in SCRIPTS)."""
-    script = SCRIPTS.get(language, "LATIN")
+    """Share of letters written in the language's script (the registry's `script`)."""
+    script = script_prefixes(language)
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
@@ -202,7 +216,8 @@ class Cleaner:
             from llammas_core.corpus.langid import predict_scores
 
             for text, lang, side in ((p.src, self.src_lang, "src"), (p.tgt, self.tgt_lang, "tgt")):
-                if predict_scores(text, c.lid_model).get(lang, 0.0) < max(c.lid_min_score, 1e-9):
+                labels = None if c.lid_model else lid_label_map(lang) or None
+                if predict_scores(text, c.lid_model, labels).get(lang, 0.0) < max(c.lid_min_score, 1e-9):
                     return f"lid_{side}"
         if c.dedup:
             h = hash((p.src, p.tgt))

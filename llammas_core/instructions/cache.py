@@ -3,7 +3,9 @@
 Layout: `cache/mt/<id>/identity.json` and `cache/mt/<id>/shards/<time>-<random>.jsonl`, where
 <id> is the sha256 of the translator identity (backend, model + revision/fingerprint, decoding
 settings, language pair): two configs that share those share the cache, whatever else differs.
-Each line of a shard is {"k": sha256(source segment), "t": translation}. Shards are only ever
+Each line of a shard is {"k": sha256(source segment), "t": translation}, plus "p": the problem
+the backend reported (output_truncated, source_truncated) when there was one, so a resumed run
+quarantines the same records without translating them again. Shards are only ever
 added, one per flush, each written atomically by the store (it appears whole or not at all), so
 a run killed at any moment leaves a readable cache and the rerun translates only what is missing.
 Concurrent writers never clash (random shard names); a key present twice has the same value.
@@ -40,6 +42,7 @@ class SegmentCache:
         self.prefix = f"{PREFIX}/{self.id}"
         self._data: dict[str, str] | None = None
         self._pending: dict[str, str] = {}
+        self._problems: dict[str, str] = {}  # segment key -> reported problem (flushed and pending)
         self.hits = 0
         self.misses = 0
 
@@ -55,6 +58,8 @@ class SegmentCache:
                         if line.strip():
                             rec = json.loads(line)
                             data[rec["k"]] = rec["t"]
+                            if rec.get("p"):
+                                self._problems[rec["k"]] = rec["p"]
             self._data = data
             if not self.store.exists(f"{self.prefix}/identity.json"):
                 self.store.write_json(f"{self.prefix}/identity.json", self.identity)
@@ -76,11 +81,19 @@ class SegmentCache:
         self.misses += len(set(segments)) - len(out)
         return out
 
-    def put_many(self, pairs) -> None:
-        """Add (segment, translation) pairs; they reach the store at the next flush()."""
+    def problems(self, segments: list[str]) -> dict[str, str]:
+        """{segment: problem} for the translated segments the backend reported a problem for."""
+        self._load()
+        return {s: p for s in segments if (p := self._problems.get(segment_key(s)))}
+
+    def put_many(self, pairs, problems: dict[str, str] | None = None) -> None:
+        """Add (segment, translation) pairs, with {segment: problem} for those the backend flagged;
+        they reach the store at the next flush()."""
         items = pairs.items() if isinstance(pairs, dict) else pairs
         for s, t in items:
             self._pending[segment_key(s)] = t
+        for s, p in (problems or {}).items():
+            self._problems[segment_key(s)] = p
 
     def flush(self) -> int:
         """Write the pending pairs as one new shard (atomically); returns how many were written."""
@@ -90,7 +103,8 @@ class SegmentCache:
         name = f"{self.prefix}/shards/{time.time_ns():020d}-{os.urandom(4).hex()}.jsonl"
         with self.store.open_write(name) as f:
             for k, t in self._pending.items():
-                f.write((json.dumps({"k": k, "t": t}, ensure_ascii=False) + "\n").encode("utf-8"))
+                rec = {"k": k, "t": t, "p": self._problems[k]} if k in self._problems else {"k": k, "t": t}
+                f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
         n = len(self._pending)
         data.update(self._pending)
         self._pending = {}

@@ -25,7 +25,8 @@ def numeric_qe(qe: dict) -> dict[str, float]:
 
 
 def qe_histogram(kept: list[dict], removed: list[dict], path: Path) -> bool:
-    """One histogram per numeric QE score, kept vs removed records; False when there is nothing to plot."""
+    """One histogram per numeric QE score, kept vs not kept (removed or quarantined) translations;
+    False when there is nothing to plot."""
     keys = sorted({k for q in kept + removed for k in numeric_qe(q)})
     if not keys:
         return False
@@ -41,7 +42,7 @@ def qe_histogram(kept: list[dict], removed: list[dict], path: Path) -> bool:
 
     for ax, key in zip(axes.flat, keys):
         groups = [([numeric_qe(q)[key] for q in group if key in numeric_qe(q)], label, color)
-                  for group, label, color in ((kept, "kept", "tab:green"), (removed, "removed", "tab:red"))]
+                  for group, label, color in ((kept, "kept", "tab:green"), (removed, "not kept", "tab:red"))]
         bins = np.histogram_bin_edges([v for vals, _, _ in groups for v in vals], bins=20)  # shared by both groups
         for vals, label, color in groups:
             if vals:
@@ -85,7 +86,8 @@ def dataset_card(cfg: InstructionsConfig, stats: dict, demo_translator: bool) ->
     ]
     if demo_translator:
         parts += ["", "> **Demo data.** The translator is a random-init tiny Marian model built offline: its "
-                  "\"translations\" are meaningless, and quality estimation rejects most of them. Do not train on this."]
+                  "\"translations\" are meaningless; it rarely emits an end token, so most outputs stop at the length cap "
+                  "and are quarantined as `mt:output_truncated`, and QE rejects most others. Do not train on this."]
     parts += ["", "## Components", "",
               _table(["component", "pool", "records", "available", "removed", "not sampled"],
                      [[n, c["pool"], c["kept"], c["available"],

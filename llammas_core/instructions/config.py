@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.config import QEConfig, TranslatorConfig
+from llammas_core.languages import LanguageCode
 
 # Not "@..." strings: those are stage references (llammas_core.refs) in a config section.
 BITEXT_POOL = "bitext"
@@ -165,8 +166,8 @@ class InstructionsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("instructions", description="Name of the mixture (dataset card title).")
-    language: str = Field("et", description="Target language (translations, templates, LID).")
-    source_language: str = Field("en", description="Pivot language of the instruction sets and of the bitext source side.")
+    language: LanguageCode = Field("et", description="Target language (translations, templates, LID).")
+    source_language: LanguageCode = Field("en", description="Pivot language of the instruction sets and of the bitext source side.")
     sources: list[InstructionSource] = Field(default_factory=list, description="Instruction sets.")
     translator: TranslatorConfig | None = Field(None, description=(
         f"MT for sources with translate: true. model: '{TINY_MT}' builds a random-init tiny Marian (demo/CI)."))
@@ -178,6 +179,9 @@ class InstructionsConfig(BaseModel):
     decontamination: DecontaminationConfig = DecontaminationConfig()
     mixture: MixtureConfig = MixtureConfig()
     quarantine_examples: int = Field(1000, ge=0, description="Bad records kept (with reasons) per source; all are counted.")
+    max_field_chars: int | None = Field(100_000, ge=1, description=(
+        "A record with a longer text field (instruction, input, output or a message) is quarantined as "
+        "`source:field_too_long` when read: before MT and before the mixture. None: no cap."))
 
     @model_validator(mode="after")
     def _check(self):
@@ -192,6 +196,12 @@ class InstructionsConfig(BaseModel):
         if t is not None and (t.src_lang, t.tgt_lang) != (self.source_language, self.language):
             raise ValueError(f"translator languages {t.src_lang}->{t.tgt_lang} differ from "
                              f"instructions {self.source_language}->{self.language}")
+        if self.qe.roundtrip and t is not None and self.qe.roundtrip_translator is None:
+            raise ValueError("qe.roundtrip needs qe.roundtrip_translator (the target -> source translator)")
+        r = self.qe.roundtrip_translator if self.qe.roundtrip else None
+        if r is not None and (r.src_lang, r.tgt_lang) != (self.language, self.source_language):
+            raise ValueError(f"qe.roundtrip_translator languages {r.src_lang}->{r.tgt_lang} must be the reverse "
+                             f"{self.language}->{self.source_language}")
         pools = set(self.pools())
         for c in self.mixture.components:
             if c.pool not in pools:

@@ -7,8 +7,11 @@ Two levels:
   `def`/`return`/`import`/`SELECT`, assignments, calls, tags, comment lines inside code).
   Fences alone are not enough: in Alpaca most code has none. A code line pulls into its block
   the blank, comment and more-indented lines around it, so a mostly-code record keeps all of
-  its code while the prose lines around it are still translated.
-- Inline spans inside prose: inline code, URLs, e-mails, numbers with units, placeholders
+  its code while the prose lines around it are still translated. Shapes without keywords count
+  too: CSS declarations and selectors, JSON key/value lines, HTML attribute/continuation lines,
+  SQL clauses, shell commands, upper-case pseudo-code (IF ... THEN, FOR ... TO, END WHILE) and
+  display math ($$ ... $$, \[ ... \], \begin{...} ... \end{...}).
+- Inline spans inside prose: inline code, inline math ($x^2$, \(...\)), URLs, e-mails, numbers with units, placeholders
   (`{name}`, `{{x}}`, `<...>`, `%s`, `%(name)s`, `$VAR`). `mask` replaces each by a token
   `<xN>` (N counts from 0 in each segment); `unmask` puts the original bytes back and reports
   any token the translation lost, duplicated or garbled. A record with such a problem is
@@ -40,6 +43,8 @@ _UNITS = (
 )
 _INLINE_PATTERNS = [
     ("code", r"``[^`\n]+``|`[^`\n]+`"),
+    # math: $$..$$, \(..\), \[..\], and $..$ that does not start with a digit or space ("$5 and $10" is money)
+    ("math", r"\$\$[^$\n]+\$\$|\\\(.+?\\\)|\\\[.+?\\\]|(?<![\w$\\])\$(?=[^\s$\d])[^$\n]{1,200}?(?<=\S)\$(?![\w$])"),
     ("url", r"\b(?:https?|ftp)://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]|\bwww\.[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]"),
     ("email", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
     ("placeholder", r"\{\{[^{}\n]{0,60}\}\}|\{[A-Za-z_][\w.\[\]]{0,40}\}|\{\d{0,2}\}|"
@@ -48,6 +53,7 @@ _INLINE_PATTERNS = [
     ("number", rf"[$€£]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:{_UNITS})(?![\w])"),
 ]
 _INLINE_RE = re.compile("|".join(f"(?P<{name}>{pat})" for name, pat in _INLINE_PATTERNS))
+_MATH_RE = re.compile(dict(_INLINE_PATTERNS)["math"])
 
 
 @dataclass
@@ -129,6 +135,26 @@ _KEYWORD_RE = re.compile(
     r"DROP\s+TABLE|ALTER\s+TABLE|FROM\s+\w+|WHERE\b|GROUP\s+BY|ORDER\s+BY|VALUES\s*\(|"
     r"<!DOCTYPE|<\?xml|<\?php|\$\s)"
 )
+# shapes of code without keywords
+_SHAPE_RES = [
+    re.compile(r"^\s*[-a-z]+\s*:\s*[^;{}]+;\s*(?:/\*.*\*/)?\s*$"),                          # CSS: color: #333;
+    re.compile(r"^\s*(?:[.#]?[A-Za-z][\w-]*(?:[\s>+~,:.#]+[\w-]+)*|\*|@media[^{]*)\s*\{\s*$"),   # CSS/JS: body {
+    re.compile(r'^\s*"[^"\n]{1,80}"\s*:\s*(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false|null|[\[{])\s*,?\s*$'),  # JSON
+    re.compile(r'^\s*(?:[A-Za-z_:][-\w:.]*="[^"]*"\s*)+/?>?\s*$'),                           # HTML attributes
+    re.compile(r"^\s*</?[A-Za-z][\w-]*[^<>]*>.*</[A-Za-z][\w-]*>\s*$"),                        # <li>...</li>
+    re.compile(r"^\s*<[A-Za-z][\w-]*(?:\s[^<>]*)?$|^[^<>]*</[A-Za-z][\w-]*>\s*$"),               # <tag ... / ...</tag>
+    re.compile(r"^\s*(?:(?:LEFT|RIGHT|INNER|OUTER|FULL|CROSS)\s+)*JOIN\s|^\s*(?:ON|AND|OR|HAVING|LIMIT|"
+               r"OFFSET|UNION(?:\s+ALL)?|SET|INTO|RETURNING)\s+[\w(*'\"]"),                      # SQL clauses
+    re.compile(r"^\s*(?:cd|ls|mkdir|rm|cp|mv|cat|chmod|chown|curl|wget|grep|find|tar|export|source|python3?|"
+               r"node|docker|kubectl|apt(?:-get)?|brew|conda|make|ssh|scp|touch|head|tail|awk|sed|java|javac|gcc)"
+               r"\s+(?=.*(?:\s-{1,2}\w|/|\||&&|>|=|\.\w{1,4}\b))[^.?!]*$"),                     # shell
+    re.compile(r"^\s*(?:IF\b.*\bTHEN\b|ELSE(?:\s*IF\b.*)?|END\s*(?:IF|FOR|WHILE|FUNCTION|PROCEDURE)\b|ENDIF|"
+               r"ENDFOR|ENDWHILE|FOR\b.*\b(?:TO|IN|DO)\b|WHILE\b.*\bDO\b|REPEAT|UNTIL\b|RETURN\b|PRINT\b|"
+               r"INPUT\b|OUTPUT\b|DISPLAY\b|SET\b.*\bTO\b|(?:PROCEDURE|FUNCTION|ALGORITHM)\s+\w|BEGIN|END)\b.*$|"
+               r"^\s*\w+(?:\[[^\]]*\])?\s*(?:←|<-|:=)\s*\S"),                                 # pseudo-code
+]
+_MATH_OPEN_RE = re.compile(r"^\s*(\$\$|\\\[|\\begin\{(\w+\*?)\})")
+
 _CODE_END_RE = re.compile(r"(?:[;{}]|\)\s*:|=>|\)\s*\{)\s*$")
 # ends with a call "f(x)" / "obj.m(a, b);" (no space before "(": prose writes "word (aside)")
 _CALL_END_RE = re.compile(r"[\w\]]\([^()]*\)\s*[;,]?\s*$")
@@ -152,10 +178,12 @@ def is_code_line(line: str) -> bool:
         return True
     if _TAG_LINE_RE.match(s) or _LIST_LITERAL_RE.match(s) or t.startswith(('"""', "'''")):
         return True
+    if any(rx.match(s) for rx in _SHAPE_RES):
+        return True
     words = t.split()
     letters = sum(c.isalpha() for c in t)
     # fill-in blanks "____" and list markers "1)" are prose; quotes and apostrophes are weak signs
-    bare = _NOT_SYNTAX_RE.sub(" ", t)
+    bare = _NOT_SYNTAX_RE.sub(" ", _MATH_RE.sub(" ", t))  # inline math in prose is masked, not code
     syntax = sum(c in _SYNTAX for c in bare)
     strict = sum(c in _STRICT_SYNTAX for c in bare)
     if _CODE_END_RE.search(t) and (strict >= 2 or len(words) <= 2):
@@ -163,6 +191,15 @@ def is_code_line(line: str) -> bool:
     if _CALL_END_RE.search(t) and (len(words) <= 3 or syntax >= 4):
         return True
     return syntax >= 4 and syntax >= 0.25 * max(letters, 1)
+
+
+def _math_close(line: str, opener: str, env: str | None) -> bool:
+    """Does `line` close the display-math block opened by `opener`?"""
+    if opener == "$$":
+        return line.count("$$") % 2 == 1
+    if opener == "\\[":
+        return "\\]" in line
+    return f"\\end{{{env}}}" in line
 
 
 def _indent(line: str) -> int:
@@ -179,7 +216,20 @@ def code_lines(lines: list[str]) -> list[bool]:
     n = len(lines)
     code = [False] * n
     in_fence: str | None = None
+    in_math: tuple[str, str | None] | None = None
     for i, line in enumerate(lines):
+        if in_math is not None:  # display math is kept whole, like a fence
+            code[i] = True
+            if _math_close(line, *in_math):
+                in_math = None
+            continue
+        mm = _MATH_OPEN_RE.match(line)
+        if mm and in_fence is None:
+            code[i] = True
+            rest = line[mm.end():]
+            if not _math_close(rest, mm.group(1) if mm.group(1) in ("$$", "\\[") else "env", mm.group(2)):
+                in_math = (mm.group(1) if mm.group(1) in ("$$", "\\[") else "env", mm.group(2))
+            continue
         m = _FENCE_RE.match(line)
         if in_fence is not None:
             code[i] = True

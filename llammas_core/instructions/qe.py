@@ -61,6 +61,7 @@ def record_qe(src_segments: list[str], out_segments: list[str], lang: str, qe: Q
               span_problems: list[str] | None = None) -> tuple[dict, list[str]]:
     """(QE columns, QE rejection reasons) of one record from its masked source and output segments."""
     from llammas_core.corpus.langid import predict_language
+    from llammas_core.languages import lid_label_map
 
     th = qe.for_lang(lang)
     src = " ".join(_strip_tokens(s) for s in src_segments)
@@ -72,7 +73,8 @@ def record_qe(src_segments: list[str], out_segments: list[str], lang: str, qe: Q
     if not src_segments:
         return cols, reasons
     letters = sum(c.isalpha() for c in out)
-    lid_lang, lid_prob = predict_language(out, model=qe.lid_model, label_map=qe.lid_label_map)
+    label_map = qe.lid_label_map if qe.lid_label_map is not None or qe.lid_model else lid_label_map(lang)
+    lid_lang, lid_prob = predict_language(out, model=qe.lid_model, label_map=label_map or None)
     cols.update(lid_lang=lid_lang, lid_prob=round(lid_prob, 4))
     if th.lid_min_prob is not None and letters >= th.lid_min_chars:
         if lid_lang != lang:

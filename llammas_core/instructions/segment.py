@@ -12,6 +12,12 @@ Granularity: a line is a paragraph (Alpaca and chat data do not hard-wrap prose)
 line is split into sentences by spaCy's rule-based `sentencizer` on a blank pipeline of the
 source language (no model download; spaCy's tokenizer exceptions keep "e.g.", "Mr." and
 decimals intact).
+
+Length: a line longer than spaCy's limit never reaches it whole: `split_long` first cuts it at
+sentence ends (then clauses, then spaces) into pieces of at most 100k characters. A sentence
+longer than `max_chars` (split_text's argument; the caller derives it from the model's input
+limit) is cut the same way at clause boundaries (`, ; :` and dashes), then at spaces, so no
+segment is truncated by the translator.
 """
 
 from __future__ import annotations
@@ -21,8 +27,15 @@ import re
 from dataclasses import dataclass, field
 
 from llammas_core.instructions.protect import code_lines, has_translatable_text, mask, unmask
+from llammas_core.languages import sentence_splitter
 
-__all__ = ["Piece", "Layout", "split_text", "split_sentences"]
+__all__ = ["Piece", "Layout", "split_text", "split_sentences", "split_long"]
+
+# spaCy refuses texts over nlp.max_length (1M characters, E088); lines are cut well below it
+SPACY_CHUNK = 100_000
+# cut points, coarse to fine: after a sentence end, after a clause mark or before a dash/bracket, any space
+_BREAKS = [re.compile(r"(?<=[.!?…])\s+"), re.compile(r"(?<=[,;:])\s+|\s+(?=[–—(])"), re.compile(r"\s+")]
+_ATOM_RE = re.compile(r"<x\d+>|.", re.DOTALL)  # a mask token is never cut
 
 # markdown/list prefixes kept verbatim: indentation, "- ", "* ", "+ ", "• ", "1. ", "1) ", "a) ",
 # headings "## ", quotes "> ", task boxes "- [ ] ", emphasis wrappers around a whole line are left to MT
@@ -86,21 +99,51 @@ def _nlp(lang: str):
     return nlp
 
 
+def split_long(text: str, max_chars: int, level: int = 0) -> list[str]:
+    """Pieces of at most max_chars characters that concatenate to `text`: cut at sentence ends
+    first, then at clause boundaries, then at spaces; only a longer word is cut inside (never a
+    <xN> token). Each piece keeps its trailing whitespace."""
+    if len(text) <= max_chars:
+        return [text]
+    if level == len(_BREAKS):
+        out, cur = [], ""
+        for atom in _ATOM_RE.findall(text):
+            if cur and len(cur) + len(atom) > max_chars:
+                out.append(cur)
+                cur = ""
+            cur += atom
+        return out + [cur] if cur else out
+    cuts = [m.end() for m in _BREAKS[level].finditer(text) if 0 < m.end() < len(text)]
+    packed, cur = [], ""
+    for a, b in zip([0] + cuts, cuts + [len(text)]):
+        if cur and len(cur) + (b - a) > max_chars:
+            packed.append(cur)
+            cur = ""
+        cur += text[a:b]
+    packed.append(cur)
+    return [p for piece in packed for p in split_long(piece, max_chars, level + 1)]
+
+
 def split_sentences(text: str, lang: str = "en") -> list[str]:
     """Sentences of one line, each with its trailing whitespace ("".join gives the text back)."""
     if not text.strip():
         return [text] if text else []
-    doc = _nlp(lang)(text)
+    if len(text) > SPACY_CHUNK:  # never hand spaCy more than it accepts (E088)
+        return [s for chunk in split_long(text, SPACY_CHUNK) for s in split_sentences(chunk, lang)]
+    doc = _nlp(sentence_splitter(lang))(text)
     out = [s.text_with_ws for s in doc.sents]
     if "".join(out) != text:  # never lose a byte: fall back to the whole line
         return [text]
     return out
 
 
-def _add_prose(pieces: list[Piece], content: str, lang: str) -> None:
+def _add_prose(pieces: list[Piece], content: str, lang: str, max_chars: int | None) -> None:
     m = mask(content)
     # split the masked line: tokens are not sentence ends; spans travel with their sentence
-    for sent in split_sentences(m.text, lang):
+    sents = split_sentences(m.text, lang)
+    if max_chars:
+        sents = [p for sent in sents for p in split_long(sent, max_chars)]
+    for sent in sents:
         core = sent.strip()
         if not core:
             pieces.append(Piece(sent))
@@ -121,8 +164,9 @@ def _add_prose(pieces: list[Piece], content: str, lang: str) -> None:
             pieces.append(Piece(trail))
 
 
-def split_text(text: str, lang: str = "en") -> Layout:
-    """The Layout of one text field (instruction, input, output or a message)."""
+def split_text(text: str, lang: str = "en", max_chars: int | None = None) -> Layout:
+    """The Layout of one text field (instruction, input, output or a message); no segment is
+    longer than max_chars (when given; see split_long)."""
     pieces: list[Piece] = []
     lines = text.splitlines(keepends=True)
     is_code = code_lines(lines)
@@ -142,14 +186,14 @@ def split_text(text: str, lang: str = "en") -> Layout:
                     trail = cell[len(cell.rstrip()):]
                     if lead:
                         pieces.append(Piece(lead))
-                    _add_prose(pieces, cell.strip(), lang)
+                    _add_prose(pieces, cell.strip(), lang, max_chars)
                     if trail:
                         pieces.append(Piece(trail))
         else:
             prefix = _PREFIX_RE.match(body).group("p")
             if prefix:
                 pieces.append(Piece(prefix))
-            _add_prose(pieces, body[len(prefix):], lang)
+            _add_prose(pieces, body[len(prefix):], lang, max_chars)
         if end:
             pieces.append(Piece(end))
     # merge adjacent verbatim pieces (fewer objects, same text)

@@ -6,7 +6,7 @@ Every record comes out in one internal shape, `Record` (a dict):
     {"id", "source", "language", "kind": "chat", "messages": [{"role", "content"}, ...]}
 Bad records are never dropped silently: each is counted by reason in `ReadStats.quarantined`
 (malformed_json, invalid_utf8, not_an_object, unknown_format, missing_field:<f>,
-non_string_field:<f>, empty_instruction, empty_output, bad_role, bad_messages) and the first
+non_string_field:<f>, empty_instruction, empty_output, bad_role, bad_messages, field_too_long) and the first
 `keep_examples` of them are kept with their reason and location for `quarantine/`.
 """
 
@@ -235,8 +235,9 @@ def parse_record(raw, fmt: str = "auto") -> tuple[dict | None, str | None]:
 
 
 def read_source(name: str, paths: list[str], fmt: str = "auto", language: str = "en", max_records: int | None = None,
-                keep_examples: int = 1000) -> tuple[list[Record], ReadStats]:
-    """Every valid record of a source (in file order, ids `<name>:<n>`), plus counts and bad examples."""
+                keep_examples: int = 1000, max_field_chars: int | None = None) -> tuple[list[Record], ReadStats]:
+    """Every valid record of a source (in file order, ids `<name>:<n>`), plus counts and bad examples.
+    A record with a text field over max_field_chars is quarantined (`field_too_long`)."""
     stats = ReadStats(keep_examples=keep_examples)
     records: list[Record] = []
     for store, key in resolve(paths):
@@ -245,6 +246,9 @@ def read_source(name: str, paths: list[str], fmt: str = "auto", language: str = 
                 return records, stats
             stats.read += 1
             rec, reason = parse_record(raw, fmt)
+            if rec is not None and max_field_chars is not None and any(
+                    len(t) > max_field_chars for t in record_texts(rec)):
+                rec, reason = None, "field_too_long"
             if rec is None:
                 stats.bad(reason, where, raw)
                 continue

@@ -10,8 +10,10 @@ Output folder `instructions/<key>/`:
                               (component, pool, source, language, origin, direction,
                               instruction_language, template, id, qe (JSON), qe_<score> floats)
     removed/<pool>.jsonl      records removed by QE, bitext filters, decontamination or dedup, with reasons
-    quarantine/<pool>.jsonl   bad input (malformed, missing/non-string fields, empty outputs, empty
-                              bitext lines, MT that broke protected spans), examples bounded per source
+    quarantine/<pool>.jsonl   bad input (malformed, missing/non-string fields, empty outputs, a field over
+                              max_field_chars, empty or non-UTF-8 bitext lines, MT that broke protected
+                              spans or was cut: output_truncated, source_truncated, source_too_long),
+                              examples bounded per source
     README.md                 dataset card (sources, licences, counts, QE distribution)
     stats.json                all statistics below
     qe_hist.png               QE score histograms (when anything was translated)
@@ -20,7 +22,8 @@ Output folder `instructions/<key>/`:
                               quarantined {reason: n}, components {name: records}, pools, bitext,
                               translation, decontamination, steps (table rows for the UI)
 
-Per pool, in = kept + removed + quarantined (checked before commit); records of a pool that the
+Per pool, in = kept + removed + quarantined (checked before commit; every reason counts records,
+so a pool with any number of duplicates balances); records of a pool that the
 mixture did not sample are counted as removed `mixture:not_sampled` but not written out.
 
 The train stage reads `data/*.parquet` of this manifest (`sft.sources: ["@instructions"]` or the
@@ -117,7 +120,7 @@ def _tiny_mt(store: Store, cfg: InstructionsConfig, work_root: Path, prints: lis
         if not src_texts:  # no bitext: the instruction texts themselves
             for s in cfg.sources:
                 records, _ = src.read_source(s.name, s.paths, s.format, s.language, max_records=t.max_texts,
-                                             keep_examples=0)
+                                             keep_examples=0, max_field_chars=cfg.max_field_chars)
                 src_texts += [x for r in records for x in src.record_texts(r) if x.strip()][: t.max_texts]
             tgt_texts = src_texts
         build_tiny_marian(src_texts, tgt_texts, ctx.out_dir / "model", vocab_size=t.vocab_size, shape=t.shape,
@@ -203,14 +206,23 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
         else:
             todo.append(r)
     translator = make_translator(translator_cfg)
+    reverse = None
     try:
         identity = translator.identity()
         cache = SegmentCache(store, identity)
+        if cfg.qe.roundtrip:  # the reverse MT of the round-trip check (the demo's tiny model serves both ways)
+            rcfg = cfg.qe.roundtrip_translator
+            if rcfg.model == TINY_MT:
+                rcfg = rcfg.model_copy(update={"model": translator_cfg.model})
+            reverse = make_translator(rcfg)
         started = time.time()
-        results = translate_items([src.record_texts(r) for r in todo], translator, cache, cfg.qe, progress=progress)
+        results = translate_items([src.record_texts(r) for r in todo], translator, cache, cfg.qe, progress=progress,
+                                  reverse=reverse)
         seconds = time.time() - started
     finally:
         translator.close()
+        if reverse is not None:
+            reverse.close()
     out, qes = [], {"kept": [], "removed": []}
     direction = f"{todo[0]['language'] if todo else cfg.source_language}-{cfg.language}"
     for rec, res in zip(todo, results):
@@ -227,9 +239,9 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
         if res.texts is not None:
             item["translation"] = list(res.texts)
         sink.write(pool, item)
-        if kind == "removed":
-            qes["removed"].append(res.qe)
-    info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2)}
+        qes["removed"].append(res.qe)  # quarantined translations too (e.g. truncated): their QE still tells
+    info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2),
+            "roundtrip_translator": reverse.identity() if reverse is not None else None}
     info["cache"] = {"segment_hits": cache.hits, "segment_misses": cache.misses, "id": cache.id}
     log(f"[instructions] translated {pool}: {len(out)}/{len(todo)} ok in {seconds:.1f}s")
     return out, {**info, "_qe": qes}
@@ -286,7 +298,8 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
         try:
             for s in cfg.sources:
                 started = time.time()
-                records, rs = src.read_source(s.name, s.paths, s.format, s.language, s.max_records, cfg.quarantine_examples)
+                records, rs = src.read_source(s.name, s.paths, s.format, s.language, s.max_records, cfg.quarantine_examples,
+                                              cfg.max_field_chars)
                 for ex in rs.examples:
                     quarantine.write(s.name, ex)
                 acct[s.name] = {"in": rs.read, "removed": {},
@@ -338,8 +351,8 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
                 used.add(c.pool)
                 a = acct[c.pool]
                 a["kept"] = c.kept
-                for reason, n in c.removed.items():
-                    _count(a["removed"], f"mixture:{reason}")
+                for reason, n in c.removed.items():  # n records each, not one per reason
+                    _count(a["removed"], f"mixture:{reason}", n)
                 if c.not_sampled:
                     _count(a["removed"], "mixture:not_sampled", c.not_sampled)
             for pool_name, pool in pools.items():

@@ -19,73 +19,11 @@ from __future__ import annotations
 import random
 
 from llammas_core.instructions.config import TemplatesConfig
+from llammas_core.languages import english_name, prompt_templates, translation_templates
 
-# English names, and Estonian genitive stems ("inglise keel", "inglise keelest", "eesti keelde").
-EN_NAMES = {
-    "en": "English", "et": "Estonian", "fi": "Finnish", "lv": "Latvian", "lt": "Lithuanian", "ru": "Russian",
-    "de": "German", "sv": "Swedish", "fr": "French", "es": "Spanish", "ar": "Arabic", "el": "Greek", "hi": "Hindi",
-    "tr": "Turkish", "vi": "Vietnamese", "zh": "Chinese", "vro": "Võro",
-}
-ET_STEMS = {
-    "en": "inglise", "et": "eesti", "fi": "soome", "lv": "läti", "lt": "leedu", "ru": "vene", "de": "saksa",
-    "sv": "rootsi", "fr": "prantsuse", "es": "hispaania", "vro": "võru",
-}
-
-# {src}/{tgt}: language names in the instruction's language; {text}: the source text (inline only).
-LLAMMAS_EN_INPUT = [
-    "Translate the following text from {src} into {tgt}.",
-    "Translate this {src} sentence into {tgt}.",
-    "Please translate the text below from {src} to {tgt}.",
-    "Provide a {tgt} translation of the following {src} text.",
-    "Render the following {src} sentence in {tgt}.",
-    "What is the {tgt} translation of this {src} text?",
-    "Convert the following text from {src} to {tgt}.",
-    "Translate into {tgt}.",
-    "Translate the given {src} text into {tgt}, keeping its meaning.",
-    "You are a professional translator. Translate the following from {src} into {tgt}.",
-    "Give the {tgt} equivalent of the following {src} sentence.",
-    "Translate the input from {src} to {tgt}.",
-    "How would you say this in {tgt}?",
-    "Write the following sentence in {tgt}.",
-    "Translate the sentence below into fluent {tgt}.",
-    "{src} to {tgt}:",
-    "Translate from {src} to {tgt}.",
-    "Produce an accurate {tgt} translation of the input.",
-    "Please provide the {tgt} version of this text.",
-    "Translate this into {tgt}, please.",
-]
-LLAMMAS_EN_INLINE = [
-    "Translate the following text from {src} into {tgt}:\n{text}",
-    "Translate into {tgt}: {text}",
-    "What does \"{text}\" mean in {tgt}?",
-    "Translate this {src} sentence into {tgt}.\n\n{text}",
-    "How do you say \"{text}\" in {tgt}?",
-    "{src}: {text}\n{tgt}:",
-    "Please translate to {tgt}:\n\n{text}",
-    "Give me the {tgt} translation of: {text}",
-    "Translate \"{text}\" from {src} to {tgt}.",
-    "Render this in {tgt}: {text}",
-]
-# Estonian instructions; {src}/{tgt} are genitive stems ("inglise", "eesti").
-LLAMMAS_ET_INPUT = [
-    "Tõlgi järgnev tekst {src} keelest {tgt} keelde.",
-    "Tõlgi see lause {tgt} keelde.",
-    "Palun tõlgi allolev tekst {src} keelest {tgt} keelde.",
-    "Kuidas see {tgt} keeles kõlab?",
-    "Tõlgi sisend {tgt} keelde.",
-    "Tõlgi järgnev tekst {tgt} keelde ja säilita selle tähendus.",
-    "Tõlgi {tgt} keelde, säilitades teksti tähenduse.",
-    "Oled professionaalne tõlkija. Tõlgi järgnev tekst {tgt} keelde.",
-    "Kirjuta see lause {tgt} keeles.",
-    "Tõlgi {src} keelest {tgt} keelde.",
-]
-LLAMMAS_ET_INLINE = [
-    "Tõlgi {tgt} keelde: {text}",
-    "Mida tähendab \"{text}\" {tgt} keeles?",
-    "Tõlgi järgnev tekst {src} keelest {tgt} keelde:\n{text}",
-    "Kuidas öelda {tgt} keeles \"{text}\"?",
-    "Palun tõlgi {tgt} keelde:\n\n{text}",
-]
+# Translation-task templates in each language (llammas style), with the language names they use, live in the
+# language registry (llammas_core/languages/languages.yaml: instructions.translate_input/_inline/names).
+# x-LLaMA's 33 English instructions are the recipe's, not language data: they stay here.
 XLLAMA_EN = [
     "Translate the following sentences from {src} to {tgt}.",
     "Translate the following text from {src} into {tgt}.",
@@ -123,8 +61,6 @@ XLLAMA_EN = [
 ]
 assert len(XLLAMA_EN) == 33
 
-TARGET_TEMPLATES = {"et": (LLAMMAS_ET_INPUT, LLAMMAS_ET_INLINE, ET_STEMS)}
-
 
 def _names(lang: str, table: dict[str, str]) -> str:
     return table.get(lang, lang)
@@ -139,15 +75,15 @@ def translation_record(src: str, tgt: str, index: int, src_lang: str, tgt_lang: 
         a_lang, b_lang, a, b = tgt_lang, src_lang, tgt, src
     if cfg.style == "xllama":
         k = rng.randrange(len(XLLAMA_EN))
-        instruction = XLLAMA_EN[k].format(src=_names(a_lang, EN_NAMES), tgt=_names(b_lang, EN_NAMES))
+        instruction = XLLAMA_EN[k].format(src=english_name(a_lang), tgt=english_name(b_lang))
         ilang, inp, template = "en", a, f"xllama-{k}"
     else:
         ilang = "en"
-        inputs, inlines, names = LLAMMAS_EN_INPUT, LLAMMAS_EN_INLINE, EN_NAMES
-        # instructions in the dataset's target language (Estonian), when it has templates
-        if rng.random() < cfg.p_target_instruction and tgt_lang in TARGET_TEMPLATES:
+        inputs, inlines, names = translation_templates(ilang)
+        # instructions in the dataset's target language, when the registry has templates in it
+        if rng.random() < cfg.p_target_instruction and translation_templates(tgt_lang):
             ilang = tgt_lang
-            inputs, inlines, names = TARGET_TEMPLATES[tgt_lang]
+            inputs, inlines, names = translation_templates(tgt_lang)
         if rng.random() < cfg.p_has_input:
             k = rng.randrange(len(inputs))
             instruction, inp, template = inputs[k].format(src=_names(a_lang, names), tgt=_names(b_lang, names)), a, f"{ilang}-input-{k}"
@@ -164,23 +100,9 @@ def translation_record(src: str, tgt: str, index: int, src_lang: str, tgt_lang: 
 
 # --------------------------------------------------------------------------- prompts
 
-PROMPTS: dict[str, dict[str, list[tuple[str, float]]]] = {
-    "en": {
-        "input": [("{instruction}\n\n{input}", 0.6), ("{instruction}\n{input}", 0.15),
-                  ("{instruction}\n\nInput: {input}", 0.15), ("Task: {instruction}\n\nInput: {input}", 0.1)],
-        "plain": [("{instruction}", 0.85), ("Task: {instruction}", 0.15)],
-    },
-    "et": {
-        "input": [("{instruction}\n\n{input}", 0.6), ("{instruction}\n{input}", 0.15),
-                  ("{instruction}\n\nSisend: {input}", 0.15), ("Ülesanne: {instruction}\n\nSisend: {input}", 0.1)],
-        "plain": [("{instruction}", 0.85), ("Ülesanne: {instruction}", 0.15)],
-    },
-}
-
-
 def prompt_user_turn(instruction: str, inp: str, language: str, rng: random.Random) -> str:
     """The user turn of an Alpaca-shaped record, in a weighted template of `language` (English fallback)."""
-    table = PROMPTS.get(language, PROMPTS["en"])["input" if inp.strip() else "plain"]
+    table = prompt_templates(language, fallback="en")["input" if inp.strip() else "plain"]
     templates, weights = zip(*table)
     template = rng.choices(templates, weights=weights, k=1)[0]
     return template.format(instruction=instruction.strip(), input=inp.strip())

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llammas_core.languages import LanguageCode
+
 # bf16 dense peak TFLOP/s per device, matched as a case-insensitive substring of
 # torch.cuda.get_device_name(); the longest matching key wins ("H100 PCIe" before "H100").
 DEFAULT_PEAK_TFLOPS: dict[str, float] = {
@@ -218,7 +220,7 @@ class TrainConfig(_Base):
     """A CPT and/or SFT run of one base model."""
 
     name: str = Field("llammas", description="Run name (model card title).")
-    language: str = Field("et", description="Target language code (model card metadata).")
+    language: LanguageCode = Field("et", description="Target language code (model card metadata).")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Base model and precision.")
     method: MethodConfig = Field(default_factory=MethodConfig, description="Full fine-tuning or LoRA / QLoRA.")
     cpt: CPTConfig = Field(default_factory=CPTConfig, description="Continued pretraining phase.")

@@ -6,8 +6,10 @@ leave GPU processes behind, and CUDA state never leaks into the caller.
 
 Protocol with the trainer (llammas_core.train.trainer):
 - exit 0: done; `<output>/metrics.json` holds the final metrics.
-- a typed failure writes `<output>/error.json` ({"type", "message"}) and exits 2: it is re-raised
-  here as the same class (ConfigError, InputError, NonFiniteLossError: never retried).
+- a typed failure writes `<output>/error.json` ({"type", "message", "transient"}) and exits 2: it is
+  re-raised here as the same class (ConfigError, InputError, IntegrityError, NonFiniteLossError: never
+  retried); a deterministic Python error (ValueError, KeyError, ...) or another untyped one is
+  TrainerFailed, never retried either.
 - exit 75 (EX_TEMPFAIL): the trainer saw the soft deadline (LLAMMAS_DEADLINE, set from
   wall_clock_limit_seconds - checkpoint_margin_seconds), saved a checkpoint and stopped:
   WallClockLimit (a TransientError: a retry resumes from that checkpoint).
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from llammas_core.errors import ConfigError, InputError, LlammasError, TransientError
+from llammas_core.errors import ConfigError, InputError, IntegrityError, LlammasError, TransientError
 
 EXIT_TYPED_ERROR = 2
 EXIT_DEADLINE = 75
@@ -39,6 +41,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class NonFiniteLossError(LlammasError):
     """The loss or gradient norm became NaN/inf: lower the LR, check the data, use bf16 (not fp16)."""
+
+
+class TrainerFailed(LlammasError):
+    """The trainer stopped on a deterministic error (a bug or bad input it did not type): never retried."""
 
 
 class TrainerCrashed(TransientError):
@@ -52,6 +58,7 @@ class WallClockLimit(TransientError):
 ERROR_TYPES: dict[str, type[LlammasError]] = {
     "ConfigError": ConfigError,
     "InputError": InputError,
+    "IntegrityError": IntegrityError,
     "TransientError": TransientError,
     "NonFiniteLossError": NonFiniteLossError,
     "WallClockLimit": WallClockLimit,
@@ -93,6 +100,16 @@ def trainer_env(extra: dict[str, str] | None = None, deadline: float | None = No
         env["LLAMMAS_DEADLINE"] = f"{deadline:.3f}"
     env.update(extra or {})
     return env
+
+
+INTERRUPT_GRACE = 3.0  # a stopped run: the trainer gets this long after SIGTERM (it resumes from its last checkpoint)
+_RUNNING: set[subprocess.Popen] = set()  # trainer process groups this process started and still waits for
+
+
+def terminate_trainers(grace: float = INTERRUPT_GRACE) -> None:
+    """SIGTERM (then SIGKILL) every trainer process group this process runs: called when a run is stopped."""
+    for proc in list(_RUNNING):
+        _kill_group(proc, grace)
 
 
 def _kill_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
@@ -154,6 +171,7 @@ def run_command(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    _RUNNING.add(proc)
     timed_out = False
     try:
         while True:
@@ -167,8 +185,12 @@ def run_command(
                 break
             except subprocess.TimeoutExpired:
                 continue
+    except BaseException:  # KeyboardInterrupt, Prefect's TerminationSignal, cancellation: stop it now
+        _kill_group(proc, INTERRUPT_GRACE)
+        raise
     finally:
-        _kill_group(proc)  # also on KeyboardInterrupt / cancellation of the caller
+        _kill_group(proc)
+        _RUNNING.discard(proc)
         reader.join(timeout=10)
     rc = proc.returncode
     text_tail = "\n".join(tail)
@@ -179,8 +201,8 @@ def run_command(
     if rc == 0:
         return 0
     err = read_error_file(output_dir) if output_dir is not None else None
-    if err is not None:
-        cls = ERROR_TYPES.get(err.get("type", ""), TrainerCrashed)
+    if err is not None:  # typed: retried only when transient (an unknown type is a deterministic failure)
+        cls = ERROR_TYPES.get(err.get("type", ""), TrainerCrashed if err.get("transient") else TrainerFailed)
         raise cls(f"{err.get('message', 'trainer failed')}\n--- trainer output (tail) ---\n{text_tail}")
     if rc == EXIT_DEADLINE:
         raise WallClockLimit(

@@ -53,20 +53,20 @@ def _fingerprint_path(source: str) -> str:
     return f"file:{path.resolve()}:{h.hexdigest()[:16]}"
 
 
-def data_inputs(sources: list[str]) -> tuple[list[dict], list[str]]:
+def data_inputs(sources: list[str], endpoint_url: str | None = None) -> tuple[list[dict], list[str]]:
     """(manifests, extra key ids) for data sources."""
     manifests, extra = [], []
     for s in sources:
         if is_manifest_ref(s):
-            manifests.append(read_manifest(s))
+            manifests.append(read_manifest(s, endpoint_url))
         else:
             extra.append(_fingerprint_path(s))
     return manifests, extra
 
 
-def model_inputs(base: str, revision: str | None) -> tuple[list[dict], list[str]]:
+def model_inputs(base: str, revision: str | None, endpoint_url: str | None = None) -> tuple[list[dict], list[str]]:
     if is_manifest_ref(base):
-        return [read_manifest(base)], []
+        return [read_manifest(base, endpoint_url)], []
     return [], [f"model:{base}@{revision or ''}"]
 
 
@@ -140,13 +140,13 @@ def run_cpt(store: Store, config: TrainConfig, tokenized_manifest_uri: str, work
         raise ConfigError("cpt is disabled in the config")
     work_root = Path(work_root)
     config = with_extended_vocab(store, config, work_root, log)
-    tokenized = read_manifest(tokenized_manifest_uri)
+    tokenized = read_manifest(tokenized_manifest_uri, store.endpoint_url)
     if tokenized.get("stage") != "tokenize":
         raise ConfigError(f"{tokenized_manifest_uri} is not a tokenize stage (got {tokenized.get('stage')!r})")
-    base_manifests, base_extra = model_inputs(config.model.base, config.model.revision)
+    base_manifests, base_extra = model_inputs(config.model.base, config.model.revision, store.endpoint_url)
 
     def base_init(ctx: StageContext) -> tuple[str | None, str]:
-        return resolve_base(config.model.base, config.model.revision, ctx.work_dir)
+        return resolve_base(config.model.base, config.model.revision, ctx.work_dir, store.endpoint_url)
 
     result = run_stage(store, "cpt", config.phase_view("cpt"), [tokenized] + base_manifests,
                        _body(store, config, "cpt", base_init, [tokenized["id"]], log, data_uri=tokenized_manifest_uri),
@@ -161,23 +161,23 @@ def run_sft(store: Store, config: TrainConfig, init_manifest_uri: str | None, wo
     if not config.sft.enabled:
         raise ConfigError("sft is disabled in the config")
     work_root = Path(work_root)
-    manifests, extra = data_inputs(config.sft.sources)
+    manifests, extra = data_inputs(config.sft.sources, store.endpoint_url)
     data_ids = [m["id"] for m in manifests] + extra
     if init_manifest_uri is None:
         config = with_extended_vocab(store, config, work_root, log)
-        init_manifests, init_extra = model_inputs(config.model.base, config.model.revision)
+        init_manifests, init_extra = model_inputs(config.model.base, config.model.revision, store.endpoint_url)
 
         def init(ctx: StageContext) -> tuple[str | None, str]:
-            return resolve_base(config.model.base, config.model.revision, ctx.work_dir)
+            return resolve_base(config.model.base, config.model.revision, ctx.work_dir, store.endpoint_url)
     else:
-        m = read_manifest(init_manifest_uri)
+        m = read_manifest(init_manifest_uri, store.endpoint_url)
         init_manifests, init_extra = [m], []
 
         def init(ctx: StageContext) -> tuple[str | None, str]:
             if not m.get("model"):
                 raise ConfigError(f"stage {m['id']} exported no model/ folder (LoRA without merge_for_serving); "
                                   "enable method.merge_for_serving to continue with SFT")
-            return resolve_base(init_manifest_uri, None, ctx.work_dir)[0], m["id"]
+            return resolve_base(init_manifest_uri, None, ctx.work_dir, store.endpoint_url)[0], m["id"]
 
     result = run_stage(store, "sft", config.phase_view("sft"), manifests + init_manifests,
                        _body(store, config, "sft", init, data_ids, log), work_root, extra_key=extra + init_extra)
@@ -203,12 +203,12 @@ def run_train(store: Store, config: TrainConfig, work_root: str | Path, log: Cal
     return result
 
 
-def resolve_base(base: str, revision: str | None, work_dir: Path) -> tuple[str | None, str]:
+def resolve_base(base: str, revision: str | None, work_dir: Path, endpoint_url: str | None = None) -> tuple[str | None, str]:
     """(local model folder or None, identity) for model.base; a committed stage manifest (e.g. an
     earlier cpt stage, file:// or s3://) resolves to its model/ folder (downloaded when remote)."""
     if not is_manifest_ref(base):
         return None, f"{base}@{revision or ''}"
-    store, m = open_manifest(base)
+    store, m = open_manifest(base, endpoint_url)
     if not m.get("model"):
         raise ConfigError(f"stage {m['id']} has no exported model/ folder")
     return _model_dir_of(store, m, Path(work_dir)), m["id"]

@@ -133,7 +133,7 @@ def run_tiny_base(store, corpus_uris: list[str], work_root, vocab_size: int = 20
     from llammas_core.stage import read_manifest, run_stage
     from llammas_core.train.cpt_data import iter_texts
 
-    manifests = [read_manifest(u) for u in corpus_uris]
+    manifests = [read_manifest(u, store.endpoint_url) for u in corpus_uris]
     config = {"vocab_size": vocab_size, "max_docs": max_docs, **model_kw}
 
     def body(ctx) -> dict:

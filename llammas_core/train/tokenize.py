@@ -262,13 +262,13 @@ class _ShardWriter:
         return tail
 
 
-def _base_tokenizer(cfg, work_dir: Path):
+def _base_tokenizer(cfg, work_dir: Path, endpoint_url: str | None = None):
     from transformers import AutoTokenizer
 
     from llammas_core.train.stage import resolve_base
     from llammas_core.train.modeling import resolve_model_path
 
-    local, _ = resolve_base(cfg.model.base, cfg.model.revision, work_dir)
+    local, _ = resolve_base(cfg.model.base, cfg.model.revision, work_dir, endpoint_url)
     path = local or resolve_model_path(cfg.model.base, work_dir / "model-cache")
     try:
         return AutoTokenizer.from_pretrained(path, revision=cfg.model.revision, trust_remote_code=cfg.model.trust_remote_code)
@@ -307,10 +307,10 @@ def run_tokenize(store, train_cfg, work_root, log: Callable[[str], None] = print
     cfg = with_extended_vocab(store, train_cfg, work_root, log)  # the extended tokenizer, when configured
     probe_dir = work_root.expanduser().resolve() / "tokenize" / "_tokenizer"
     probe_dir.mkdir(parents=True, exist_ok=True)
-    hf_tok = _base_tokenizer(cfg, probe_dir)
+    hf_tok = _base_tokenizer(cfg, probe_dir, store.endpoint_url)
     tok_json = block_tokenizer(hf_tok).to_str()
     fingerprint = tokenizer_fingerprint(tok_json)
-    per_source = [data_inputs([s]) for s in cfg.cpt.sources]
+    per_source = [data_inputs([s], store.endpoint_url) for s in cfg.cpt.sources]
     manifests = [m for ms, _ in per_source for m in ms]
     source_ids = [(ms[0]["id"] if ms else extra[0]) for ms, extra in per_source]
     extra_key = [e for _, extra in per_source for e in extra] + [fingerprint]

@@ -41,12 +41,13 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
 from transformers import Trainer
 
-from llammas_core.errors import ConfigError, InputError, LlammasError
+from llammas_core.errors import ConfigError, InputError, LlammasError, is_transient
 from llammas_core.train.arguments import batching, scheduler_args, training_args  # noqa: F401 (scheduler_args re-exported)
 from llammas_core.train.attention import FLASH_IMPLS, PACKED_ATTN, add_varlen_kwargs_hook, attn_for, register_packed_attention  # noqa: F401
 from llammas_core.train.callbacks import DeadlineCallback, DebugSleepCallback, NonFiniteLossCallback
@@ -278,9 +279,14 @@ def _export(trainer, model, tokenizer, output: Path, cfg, phase, model_path, met
     say(f"[{phase}] done: {json.dumps({k: metrics.get(k) for k in keys})}")
 
 
+# the same input fails the same way: a retry would only relaunch the trainer to fail again
+DETERMINISTIC = (ValueError, TypeError, KeyError, IndexError, AttributeError, NotImplementedError, ImportError)
+
+
 def _write_error(output: Path, exc: BaseException) -> None:
     with contextlib.suppress(Exception):
-        write_json_atomic(output / ERROR_FILE, {"type": type(exc).__name__, "message": str(exc), "rank": dist_env()[0]})
+        write_json_atomic(output / ERROR_FILE, {"type": type(exc).__name__, "message": str(exc), "rank": dist_env()[0],
+                                                "transient": is_transient(exc)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         _write_error(output, e)
         say(f"STOPPED: {e}", all_ranks=True)
         return EXIT_DEADLINE
-    except LlammasError as e:
+    except (LlammasError, *DETERMINISTIC) as e:
         _write_error(output, e)
+        if not isinstance(e, LlammasError):
+            traceback.print_exc()
         say(f"ERROR {type(e).__name__}: {e}", all_ranks=True)
         return EXIT_TYPED_ERROR
     finally:

@@ -34,11 +34,11 @@ def run_vocab(store: Store, config: TrainConfig, work_root: str | Path, log: Cal
     if not config.cpt.sources:
         raise ConfigError("model.extend_vocab needs cpt.sources: the new tokens come from the target-language corpus")
     source = config.cpt.sources[0]
-    manifests, extra = data_inputs([source])
-    base_manifests, base_extra = model_inputs(config.model.base, config.model.revision)
+    manifests, extra = data_inputs([source], store.endpoint_url)
+    base_manifests, base_extra = model_inputs(config.model.base, config.model.revision, store.endpoint_url)
 
     def body(ctx: StageContext) -> dict:
-        local, _ = resolve_base(config.model.base, config.model.revision, ctx.work_dir)
+        local, _ = resolve_base(config.model.base, config.model.revision, ctx.work_dir, store.endpoint_url)
         base_dir = local or resolve_model_path(config.model.base, ctx.work_dir / "model-cache")
         docs = list(itertools.islice(iter_texts(source, config.cpt.text_field), vcfg.max_docs + vcfg.max_docs // HELD_OUT_EVERY))
         heldout = docs[::HELD_OUT_EVERY]

@@ -1,6 +1,5 @@
-"""Prompt functions of the shipped lm-eval task YAMLs (same code as lm_eval/tasks/xcopa/utils.py)."""
-
-from functools import partial
+"""Prompt functions of the shipped lm-eval task YAMLs (same code as lm_eval/tasks/xcopa/utils.py; the engine
+binds doc_to_text to a language's connectives from the language registry, as utils.doc_to_text_<lang> does)."""
 
 
 def convert_choice(choice):
@@ -15,12 +14,3 @@ def doc_to_text(doc, connector):
 
 def doc_to_choice(doc):
     return [convert_choice(doc["choice1"]), convert_choice(doc["choice2"])]
-
-
-doc_to_text_et = partial(
-    doc_to_text,
-    connector={
-        "cause": "sest",
-        "effect": "seetõttu",
-    },
-)

@@ -11,7 +11,12 @@ from typing import Iterator
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.config import TranslatorConfig
 
-__all__ = ["Translator", "fingerprint_dir", "resolve_model_dir", "token_budget_batches", "output_cap"]
+__all__ = ["Translator", "TokenizedTranslator", "fingerprint_dir", "resolve_model_dir", "token_budget_batches", "output_cap",
+           "OUTPUT_TRUNCATED", "SOURCE_TRUNCATED"]
+
+# per-segment problems a backend reports (the record is then quarantined with it as the reason)
+OUTPUT_TRUNCATED = "output_truncated"   # stopped by the length cap, not by the model (no EOS / finish_reason "length")
+SOURCE_TRUNCATED = "source_truncated"   # the source was longer than the model's input limit and was cut
 
 
 class Translator(ABC):
@@ -39,6 +44,20 @@ class Translator(ABC):
     def translate(self, segments: list[str]) -> list[str]:
         """One translation per segment, in order. Batching is the backend's business."""
 
+    def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
+        """(translation, problem) per segment; problem is None, OUTPUT_TRUNCATED or SOURCE_TRUNCATED.
+        Backends that can tell (all real ones) override this; translate() is then its text part."""
+        return [(t, None) for t in self.translate(segments)]
+
+    def max_source_tokens(self) -> int:
+        """Longest source (in the model's tokens) translated without cutting."""
+        return self.cfg.max_input_tokens
+
+    def source_tokens(self, segments: list[str]) -> list[int]:
+        """Source length of each segment in the units of max_source_tokens (an estimate of ~3
+        characters a token here; the NMT backends count with their tokenizer)."""
+        return [-(-len(s) // 3) for s in segments]
+
     def close(self) -> None:
         """Free the model / connections."""
 
@@ -47,6 +66,26 @@ class Translator(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class TokenizedTranslator(Translator):
+    """A backend with a transformers tokenizer (`tokenizer`, `lang.prefix`) and an `input_limit`:
+    counts source tokens as the model sees them; translate() is translate_checked()'s text."""
+
+    tokenizer: object
+    lang: object
+    input_limit: int
+
+    def max_source_tokens(self) -> int:
+        return self.input_limit
+
+    def source_tokens(self, segments: list[str]) -> list[int]:
+        if not segments:
+            return []
+        return [len(x) for x in self.tokenizer([self.lang.prefix + s for s in segments], verbose=False)["input_ids"]]
+
+    def translate(self, segments: list[str]) -> list[str]:
+        return [t for t, _ in self.translate_checked(segments)]
 
 
 def fingerprint_dir(path: str | Path) -> str:
@@ -95,9 +134,20 @@ def resolve_model_dir(model: str, cache_root: str | Path | None = None) -> tuple
     return model, False
 
 
-def output_cap(n_src_tokens: int, cfg: TranslatorConfig) -> int:
-    """New-token cap for a source of n tokens: proportional, so degenerate models stop."""
-    return int(n_src_tokens * cfg.max_ratio) + cfg.max_extra_tokens
+def output_cap(n_src_tokens: int, cfg: TranslatorConfig, model_limit: int | None = None) -> int:
+    """New-token cap for a source of n tokens: proportional, so degenerate models stop, and never
+    past the model's own limit (the decoder's positions, start token included)."""
+    cap = int(n_src_tokens * cfg.max_ratio) + cfg.max_extra_tokens
+    return min(cap, model_limit) if model_limit else cap
+
+
+def model_positions(config, tokenizer=None) -> int | None:
+    """The most positions a model's encoder/decoder takes (None: no fixed limit, e.g. T5's relative
+    positions), from its config or else the tokenizer's model_max_length."""
+    n = getattr(config, "max_position_embeddings", None) if config is not None else None
+    if not n and tokenizer is not None and 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
+        n = tokenizer.model_max_length
+    return int(n) if n else None
 
 
 def token_budget_batches(lengths: list[int], batch_tokens: int, max_batch_size: int) -> Iterator[list[int]]:

@@ -10,30 +10,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llammas_core.errors import ConfigError
+from llammas_core.languages import LanguageCode, require
+from llammas_core.secrets import NO_USERINFO, refuse_userinfo
 
-__all__ = ["TranslatorConfig", "QEConfig", "QEThresholds", "LANGUAGE_NAMES", "model_lang_code"]
-
-# ISO 639-1 -> (English name, NLLB/FLORES-200 code). M2M100 uses the ISO code, MADLAD "<2xx>".
-LANGUAGE_NAMES: dict[str, tuple[str, str]] = {
-    "en": ("English", "eng_Latn"), "et": ("Estonian", "est_Latn"), "fi": ("Finnish", "fin_Latn"),
-    "lv": ("Latvian", "lvs_Latn"), "lt": ("Lithuanian", "lit_Latn"), "ru": ("Russian", "rus_Cyrl"),
-    "de": ("German", "deu_Latn"), "fr": ("French", "fra_Latn"), "sv": ("Swedish", "swe_Latn"),
-    "es": ("Spanish", "spa_Latn"), "pl": ("Polish", "pol_Latn"), "uk": ("Ukrainian", "ukr_Cyrl"),
-    "hu": ("Hungarian", "hun_Latn"), "it": ("Italian", "ita_Latn"), "pt": ("Portuguese", "por_Latn"),
-    "nl": ("Dutch", "nld_Latn"), "zh": ("Chinese", "zho_Hans"), "ja": ("Japanese", "jpn_Jpan"),
-}
+__all__ = ["TranslatorConfig", "QEConfig", "QEThresholds", "model_lang_code"]
 
 
 def model_lang_code(family: str, lang: str) -> str | None:
-    """The model-specific code of an ISO language for a model family (None: the family needs none)."""
-    if family == "nllb":
-        if lang not in LANGUAGE_NAMES:
-            raise ConfigError(f"no NLLB code known for {lang!r}: set src_code/tgt_code (e.g. 'est_Latn')")
-        return LANGUAGE_NAMES[lang][1]
-    if family == "m2m100":
-        return lang
-    if family == "madlad":
-        return f"<2{lang}>"
+    """The model-specific code of a registry language for a model family (None: the family needs none)."""
+    if family in ("nllb", "m2m100", "madlad"):
+        try:
+            return require(lang, family)
+        except ConfigError as e:
+            raise ConfigError(f"{e}: set src_code/tgt_code (the model's own code) or add it to the language "
+                              "registry") from e
     return None
 
 
@@ -54,8 +44,8 @@ class TranslatorConfig(BaseModel):
         "auto", description="Model family for language-code handling: Marian/OPUS-MT (none), NLLB-200 "
         "(forced BOS such as est_Latn), M2M100 (forced BOS 'et'), MADLAD-400 ('<2et>' source prefix). "
         "'auto' reads it from the model config/tokenizer.")
-    src_lang: str = Field("en", description="Source language, ISO 639-1 (e.g. 'en').")
-    tgt_lang: str = Field("et", description="Target language, ISO 639-1 (e.g. 'et').")
+    src_lang: LanguageCode = Field("en", description="Source language, ISO 639-1 (e.g. 'en').")
+    tgt_lang: LanguageCode = Field("et", description="Target language, ISO 639-1 (e.g. 'et').")
     src_code: str | None = Field(
         None, description="Model-specific source code (NLLB 'eng_Latn', M2M 'en'); derived from src_lang if unset.")
     tgt_code: str | None = Field(
@@ -67,8 +57,9 @@ class TranslatorConfig(BaseModel):
         "degenerate (or random) models stop.")
     max_extra_tokens: int = Field(10, ge=0, description="Constant added to the proportional output cap.")
     max_input_tokens: int = Field(
-        512, ge=8, description="Longer segments are truncated to this many tokens (QE's length ratio then flags "
-        "the record).")
+        512, ge=8, description="Longest source segment in tokens (also capped by the model's positions): longer "
+        "sentences are split at clause boundaries before MT; a segment that still does not fit is never cut: "
+        "its record is quarantined (`mt:source_too_long`). openai: estimated as characters / 3.")
     batch_tokens: int = Field(
         4096, ge=16, description="Token budget of one batch: (longest source in the batch) x (segments), "
         "segments sorted by length first.")
@@ -83,7 +74,10 @@ class TranslatorConfig(BaseModel):
     # openai
     base_url: str = Field(
         "http://127.0.0.1:8000/v1", description="openai: endpoint base URL up to /v1 (chat/completions is "
-        "appended).")
+        "appended). No credentials in it: the key comes from api_key_env.", json_schema_extra={"pattern": NO_USERINFO})
+    model_revision: str | None = Field(
+        None, description="openai: a version label of the served weights that you set (a commit hash, a deploy "
+        "tag); part of the segment cache key, so change it when the endpoint's model changes.")
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="openai: NAME of the environment variable holding the API key (the key is "
         "never stored or logged). None or unset variable: no Authorization header.")
@@ -105,6 +99,7 @@ class TranslatorConfig(BaseModel):
     def _check(self) -> "TranslatorConfig":
         if self.src_lang == self.tgt_lang:
             raise ConfigError(f"src_lang and tgt_lang are both {self.src_lang!r}")
+        refuse_userinfo(self.base_url, "translator.base_url")  # it would be sent as Basic auth and stored
         if self.backend == "openai" and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"openai base_url must be http(s)://..., got {self.base_url!r}")
         if "{text}" not in self.prompt_template:
@@ -174,7 +169,10 @@ class QEConfig(BaseModel):
     comet_batch_size: int = Field(16, ge=1, description="COMET batch size.")
     comet_timeout_s: float = Field(3600, gt=0, description="COMET subprocess time limit.")
     roundtrip: bool = Field(
-        False, description="Back-translate every translated record (costs a second MT pass) and report chrF.")
+        False, description="Back-translate every translated record (costs a second MT pass) and report chrF; "
+        "the instructions stage takes the reverse MT from roundtrip_translator.")
+    roundtrip_translator: TranslatorConfig | None = Field(
+        None, description="The reverse MT (target -> source language) of the round-trip check, any backend.")
 
     def for_lang(self, lang: str) -> QEThresholds:
         return self.thresholds.get(lang) or self.thresholds.get("default") or QEThresholds()

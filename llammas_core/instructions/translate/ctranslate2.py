@@ -3,7 +3,9 @@
 The folder comes from `ct2-transformers-converter` / `tiny_mt.convert_to_ctranslate2`, with the
 tokenizer files copied along (`--copy_files`): tokenization and language codes are the HF
 tokenizer's, exactly as in hf_seq2seq, so both backends see the same source tokens. Batching
-is the same token-budget grouping of length-sorted segments with the same proportional cap.
+is the same token-budget grouping of length-sorted segments with the same proportional cap,
+clamped to the model's positions (the tokenizer's model_max_length), and the same
+OUTPUT_TRUNCATED / SOURCE_TRUNCATED reports (the end token is asked back to tell a stop from a cut).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from pathlib import Path
 
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.base import (
-    Translator,
+    OUTPUT_TRUNCATED,
+    SOURCE_TRUNCATED,
+    TokenizedTranslator,
     fingerprint_dir,
+    model_positions,
     output_cap,
     resolve_model_dir,
     token_budget_batches,
@@ -29,7 +34,7 @@ _FAMILIES = {"MarianMTModel": "marian", "M2M100ForConditionalGeneration": "m2m10
              "T5ForConditionalGeneration": "madlad"}
 
 
-class CTranslate2Translator(Translator):
+class CTranslate2Translator(TokenizedTranslator):
     def __init__(self, cfg: TranslatorConfig):
         try:
             import ctranslate2
@@ -74,18 +79,22 @@ class CTranslate2Translator(Translator):
                 family = "generic"
         self.family = family
         self.lang = lang_setup(self.tokenizer, family, cfg)
+        positions = model_positions(None, self.tokenizer)
+        self.input_limit = min(cfg.max_input_tokens, positions) if positions else cfg.max_input_tokens
+        self.output_limit = positions - 1 if positions else None
 
     def model_id(self) -> dict:
         return {"name": "local", "revision": self.cfg.revision, "fingerprint": self._fingerprint,
-                "family": self.family, "compute_type": self.compute_type}
+                "family": self.family, "compute_type": self.compute_type, "device": self.device}
 
-    def translate(self, segments: list[str]) -> list[str]:
+    def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
         if not segments:
             return []
         texts = [self.lang.prefix + s for s in segments]
-        ids = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_input_tokens)["input_ids"]
-        tokens = [self.tokenizer.convert_ids_to_tokens(x) for x in ids]
-        out: list[str | None] = [None] * len(segments)
+        full = self.tokenizer(texts, verbose=False)["input_ids"]  # long ones are reported, not warned about
+        tokens = [self.tokenizer.convert_ids_to_tokens(x[: self.input_limit]) for x in full]
+        end = self.tokenizer.eos_token
+        out: list = [None] * len(segments)
         prefix = [self.lang.forced_bos_token] if self.lang.forced_bos_token else None
         for batch in token_budget_batches([len(t) for t in tokens], self.cfg.batch_tokens, self.cfg.max_batch_size):
             longest = max(len(tokens[i]) for i in batch)
@@ -93,16 +102,19 @@ class CTranslate2Translator(Translator):
                 [tokens[i] for i in batch],
                 target_prefix=[prefix for _ in batch] if prefix else None,
                 beam_size=self.cfg.beams,
-                max_decoding_length=output_cap(longest, self.cfg),
+                max_decoding_length=output_cap(longest, self.cfg, self.output_limit),
+                max_input_length=0,  # already cut to input_limit (and reported) above
+                return_end_token=True,
                 max_batch_size=0,
             )
             for i, res in zip(batch, results):
                 # cut to the segment's own cap, as hf_seq2seq does
-                hyp = [t for t in res.hypotheses[0][:output_cap(len(tokens[i]), self.cfg)]
-                       if t not in self.lang.drop_tokens]
-                hyp = self.tokenizer.convert_tokens_to_ids(hyp)
-                out[i] = self.tokenizer.decode(hyp, skip_special_tokens=True).strip()
-        return out  # type: ignore[return-value]
+                kept = res.hypotheses[0][:output_cap(len(tokens[i]), self.cfg, self.output_limit)]
+                hyp = self.tokenizer.convert_tokens_to_ids([t for t in kept if t not in self.lang.drop_tokens])
+                problem = SOURCE_TRUNCATED if len(full[i]) > self.input_limit else (
+                    None if end in kept else OUTPUT_TRUNCATED)
+                out[i] = (self.tokenizer.decode(hyp, skip_special_tokens=True).strip(), problem)
+        return out
 
     def close(self) -> None:
         self.translator = None

@@ -5,7 +5,10 @@ transformers 5 has no pipeline("translation"), so this calls generate directly:
   (longest x count <= batch_tokens): little padding, few batches;
 - each batch gets max_new_tokens proportional to its longest source (max_ratio), so a
   degenerate or random-init model stops, and each output is cut to its own source's cap, so a
-  segment translates the same whatever batch it lands in (the cache relies on that);
+  segment translates the same whatever batch it lands in (the cache relies on that); both are
+  clamped to the model's positions (a 512-position Marian cannot decode 600 tokens);
+- nothing is cut silently: an output without EOS within its cap is reported OUTPUT_TRUNCATED,
+  a source over the input limit SOURCE_TRUNCATED (translate_checked; mt.py quarantines them);
 - language codes per family: NLLB sets tokenizer.src_lang and forces the target code as BOS
   (est_Latn); M2M100 likewise with "__et__"; MADLAD-400 (T5) prefixes the source with "<2et>";
   Marian multi-target models take a ">>est<<" prefix given as tgt_code;
@@ -16,18 +19,22 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 from llammas_core.errors import ConfigError
 from llammas_core.instructions.translate.base import (
-    Translator,
+    OUTPUT_TRUNCATED,
+    SOURCE_TRUNCATED,
+    TokenizedTranslator,
     fingerprint_dir,
+    model_positions,
     output_cap,
     resolve_model_dir,
     token_budget_batches,
 )
 from llammas_core.instructions.translate.config import TranslatorConfig, model_lang_code
 
-__all__ = ["HFSeq2SeqTranslator", "detect_family", "LangSetup", "lang_setup", "load_tokenizer"]
+__all__ = ["HFSeq2SeqTranslator", "detect_family", "LangSetup", "lang_setup", "load_tokenizer", "resolve_revision"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,18 @@ def load_tokenizer(path: str, revision: str | None = None, local: bool = True):
         except OSError as exc:
             where = "folder" if local else "hub id (looked in the local HF cache only; nothing is downloaded)"
             raise ConfigError(f"cannot load a tokenizer from model {where} {path!r}: {exc}") from exc
+
+
+def resolve_revision(model: str, revision: str | None) -> str | None:
+    """The commit hash of the local HF-cache snapshot that `model` (a hub id) at `revision` loads:
+    what the segment cache is keyed on, so a newer snapshot never reuses older translations."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = snapshot_download(model, revision=revision, local_files_only=True)
+    except Exception:  # not in the cache as a snapshot: loading fails with its own clear error
+        return None
+    return Path(path).name
 
 
 def detect_family(model_type: str, tokenizer) -> str:
@@ -99,7 +118,7 @@ def lang_setup(tokenizer, family: str, cfg: TranslatorConfig) -> LangSetup:
     return LangSetup()
 
 
-class HFSeq2SeqTranslator(Translator):
+class HFSeq2SeqTranslator(TokenizedTranslator):
     def __init__(self, cfg: TranslatorConfig):
         import torch
         from transformers import AutoConfig, AutoModelForSeq2SeqLM
@@ -132,21 +151,30 @@ class HFSeq2SeqTranslator(Translator):
         self.drop_ids = self.lang.drop_ids(self.tokenizer)
         self.batches = 0
         self.new_tokens: list[int] = []  # generated tokens per segment of the last translate() call
+        positions = model_positions(mconf, self.tokenizer)
+        self.input_limit = min(cfg.max_input_tokens, positions) if positions else cfg.max_input_tokens
+        self.output_limit = positions - 1 if positions else None  # the decoder start token takes one
+        self.revision = resolve_revision(cfg.model, cfg.revision) if not self.local else None
 
     def model_id(self) -> dict:
+        # the resolved snapshot commit (a hub id) or the files' hash (a folder): `revision: None`
+        # must not match whatever snapshot the cache holds later
         return {"name": self.cfg.model if not self.local else "local", "revision": self.cfg.revision,
-                "fingerprint": self._fingerprint, "family": self.family}
+                "resolved_revision": self.revision, "fingerprint": self._fingerprint, "family": self.family,
+                "dtype": str(self.dtype).removeprefix("torch."), "device": self.device.split(":")[0]}
 
     def encode(self, segments: list[str]) -> list[list[int]]:
         texts = [self.lang.prefix + s for s in segments]
-        return self.tokenizer(texts, truncation=True, max_length=self.cfg.max_input_tokens)["input_ids"]
+        return self.tokenizer(texts, truncation=True, max_length=self.input_limit)["input_ids"]
 
     def generate_ids(self, segments: list[str]) -> list[list[int]]:
         """Generated token ids per segment (after the decoder start token, cut to the segment's cap)."""
+        return self._generate(self.encode(segments))
+
+    def _generate(self, ids: list[list[int]]) -> list[list[int]]:
         import torch
 
-        ids = self.encode(segments)
-        out: list[list[int]] = [[] for _ in segments]
+        out: list[list[int]] = [[] for _ in ids]
         pad = self.tokenizer.pad_token_id
         for batch in token_budget_batches([len(x) for x in ids], self.cfg.batch_tokens, self.cfg.max_batch_size):
             longest = max(len(ids[i]) for i in batch)
@@ -155,7 +183,8 @@ class HFSeq2SeqTranslator(Translator):
             for row, i in enumerate(batch):  # right padding, as the tokenizers do for seq2seq encoders
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
-            kwargs = dict(num_beams=self.cfg.beams, do_sample=False, max_new_tokens=output_cap(longest, self.cfg))
+            kwargs = dict(num_beams=self.cfg.beams, do_sample=False,
+                          max_new_tokens=output_cap(longest, self.cfg, self.output_limit))
             if self.forced_bos_id is not None:
                 kwargs["forced_bos_token_id"] = self.forced_bos_id
             with torch.inference_mode():
@@ -164,18 +193,25 @@ class HFSeq2SeqTranslator(Translator):
             self.batches += 1
             for row, i in enumerate(batch):
                 # each segment keeps at most its own cap, so the output does not depend on its batch
-                out[i] = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg)].tolist()
+                out[i] = gen[row, 1:1 + output_cap(len(ids[i]), self.cfg, self.output_limit)].tolist()
         return out
 
-    def translate(self, segments: list[str]) -> list[str]:
+    def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
         if not segments:
             return []
         pad = self.tokenizer.pad_token_id
         eos = self.model.generation_config.eos_token_id
-        gen = self.generate_ids(segments)
-        self.new_tokens = [sum(1 for t in g if t != pad and t != eos) for g in gen]
-        return [self.tokenizer.decode([t for t in g if t not in self.drop_ids], skip_special_tokens=True).strip()
-                for g in gen]
+        eos_ids = set(eos) if isinstance(eos, (list, tuple)) else {eos}
+        full = self.tokenizer([self.lang.prefix + s for s in segments], verbose=False)["input_ids"]
+        gen = self._generate([x[: self.input_limit] for x in full])
+        self.new_tokens = [sum(1 for t in g if t != pad and t not in eos_ids) for g in gen]
+        out = []
+        for src, g in zip(full, gen):
+            problem = SOURCE_TRUNCATED if len(src) > self.input_limit else (
+                None if eos_ids & set(g) else OUTPUT_TRUNCATED)
+            text = self.tokenizer.decode([t for t in g if t not in self.drop_ids], skip_special_tokens=True).strip()
+            out.append((text, problem))
+        return out
 
     def close(self) -> None:
         import gc

@@ -9,6 +9,11 @@ task later and no partial output is committed.
 
 The API key is read from the environment variable named by `api_key_env` when the client is
 built; it is never put into the config, the cache identity, errors or logs.
+
+Nothing cut passes: an answer with `finish_reason == "length"` is reported OUTPUT_TRUNCATED
+(mt.py quarantines its record). The cache identity holds what the endpoint serves (its
+/models entry for the model: id and root, where the server lists them) and the user-set
+`model_revision`: a name alone (TGI answers `tgi` for every model) does not pin the weights.
 The official `openai` client is not used: it is not a project dependency, and httpx (already
 installed) gives direct control of retry classes and concurrency.
 """
@@ -24,8 +29,9 @@ import threading
 import httpx
 
 from llammas_core.errors import ConfigError, InputError, TransientError
-from llammas_core.instructions.translate.base import Translator
-from llammas_core.instructions.translate.config import LANGUAGE_NAMES, TranslatorConfig
+from llammas_core.instructions.translate.base import OUTPUT_TRUNCATED, Translator
+from llammas_core.instructions.translate.config import TranslatorConfig
+from llammas_core.languages import english_name
 
 __all__ = ["OpenAITranslator"]
 
@@ -50,7 +56,35 @@ class OpenAITranslator(Translator):
 
     def model_id(self) -> dict:
         # endpoint excluded: the same model served elsewhere translates the same
-        return {"name": self.cfg.model, "revision": self.cfg.revision}
+        return {"name": self.cfg.model, "revision": self.cfg.revision, "model_revision": self.cfg.model_revision,
+                "served": self.served_model()}
+
+    def _client_kwargs(self) -> dict:
+        host = httpx.URL(self.url).host
+        loopback = host in {"127.0.0.1", "localhost", "::1"}  # never through a proxy from the environment
+        return {"timeout": self.cfg.timeout_s, "headers": self._headers(), "trust_env": not loopback}
+
+    def served_model(self) -> dict | None:
+        """The endpoint's /models entry for cfg.model (or its only entry): {id, root} as listed;
+        None when the server does not list models (then only model_revision pins the weights)."""
+        if not hasattr(self, "_served"):
+            url = self.cfg.base_url.rstrip("/") + "/models"
+            try:
+                resp = httpx.get(url, **self._client_kwargs())
+            except httpx.HTTPError as exc:
+                raise TransientError(f"translation endpoint {url} unreachable ({type(exc).__name__})") from None
+            entries = []
+            if resp.status_code == 200:
+                try:
+                    entries = [e for e in resp.json().get("data", []) if isinstance(e, dict)]
+                except (ValueError, AttributeError):
+                    entries = []
+            match = [e for e in entries if e.get("id") == self.cfg.model] or (entries if len(entries) == 1 else [])
+            self._served = {k: match[0][k] for k in ("id", "root") if k in match[0]} if match else None
+            if self._served is None and not self.cfg.model_revision:
+                log.warning("translation endpoint %s lists no model %r: set translator.model_revision so the "
+                            "segment cache is not reused across model updates", url, self.cfg.model)
+        return self._served
 
     def _headers(self) -> dict:
         headers = {"Content-Type": "application/json"}
@@ -60,8 +94,7 @@ class OpenAITranslator(Translator):
         return headers
 
     def _messages(self, text: str) -> list[dict]:
-        src_name = LANGUAGE_NAMES.get(self.cfg.src_lang, (self.cfg.src_lang,))[0]
-        tgt_name = LANGUAGE_NAMES.get(self.cfg.tgt_lang, (self.cfg.tgt_lang,))[0]
+        src_name, tgt_name = english_name(self.cfg.src_lang), english_name(self.cfg.tgt_lang)
         user = self.cfg.prompt_template.format(src_name=src_name, tgt_name=tgt_name, src_lang=self.cfg.src_lang,
                                                tgt_lang=self.cfg.tgt_lang, text=text)
         msgs = [{"role": "system", "content": self.cfg.system_prompt}] if self.cfg.system_prompt else []
@@ -73,7 +106,7 @@ class OpenAITranslator(Translator):
         # ~4 characters per token for Latin scripts, then the same proportional cap as the NMT backends
         return int(max(len(text) / 3, 8) * self.cfg.max_ratio) + self.cfg.max_extra_tokens
 
-    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, text: str) -> str:
+    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, text: str) -> tuple[str, str | None]:
         body = {"model": self.cfg.model, "messages": self._messages(text), "temperature": self.cfg.temperature,
                 "max_tokens": self._max_tokens(text), "stream": False}
         last = ""
@@ -98,12 +131,13 @@ class OpenAITranslator(Translator):
                                      f"{resp.text[:200]}")
                 try:
                     data = resp.json()
-                    content = data["choices"][0]["message"]["content"]
+                    choice = data["choices"][0]
+                    content = choice["message"]["content"]
                 except (ValueError, KeyError, IndexError, TypeError) as exc:
                     raise _Retryable(f"malformed response ({type(exc).__name__})") from None
                 if not isinstance(content, str):
                     raise _Retryable("response without text content")
-                return content.strip()
+                return content.strip(), OUTPUT_TRUNCATED if choice.get("finish_reason") == "length" else None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last = f"{type(exc).__name__}"
                 retry_after = None
@@ -123,14 +157,11 @@ class OpenAITranslator(Translator):
             f"translation endpoint {self.url} unreachable or failing after {self.cfg.max_retries + 1} attempts "
             f"(last: {last})")
 
-    async def _run(self, segments: list[str]) -> list[str]:
+    async def _run(self, segments: list[str]) -> list[tuple[str, str | None]]:
         sem = asyncio.Semaphore(self.cfg.max_concurrency)
         limits = httpx.Limits(max_connections=self.cfg.max_concurrency,
                               max_keepalive_connections=self.cfg.max_concurrency)
-        host = httpx.URL(self.url).host
-        loopback = host in {"127.0.0.1", "localhost", "::1"}  # never through a proxy from the environment
-        async with httpx.AsyncClient(timeout=self.cfg.timeout_s, limits=limits, headers=self._headers(),
-                                     trust_env=not loopback) as client:
+        async with httpx.AsyncClient(limits=limits, **self._client_kwargs()) as client:
             tasks = [asyncio.ensure_future(self._one(client, sem, s)) for s in segments]
             try:
                 return list(await asyncio.gather(*tasks))
@@ -141,6 +172,9 @@ class OpenAITranslator(Translator):
                 raise
 
     def translate(self, segments: list[str]) -> list[str]:
+        return [t for t, _ in self.translate_checked(segments)]
+
+    def translate_checked(self, segments: list[str]) -> list[tuple[str, str | None]]:
         if not segments:
             return []
         try:
