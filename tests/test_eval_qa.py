@@ -135,3 +135,20 @@ def test_qa_bad_input(tmp_path):
         {"context": "Tartu on linn.", "qas": [{"id": "1", "question": "Mis on Tartu?",
                                                "answers": [{"text": "linn", "answer_start": 9}]}]}]}]}))
     validate_task(TaskSpec(name="qa", kind="qa", data=str(nested)))
+
+
+def test_qa_folder_reads_exactly_the_test_split(tmp_path):
+    """A folder missing its test file fails, naming what is there: the machine-translated sibling
+    `qa-test.gmt-en.json` (or the dev split) is never scored in its place."""
+    from llammas_core.errors import InputError
+    from llammas_core.evaluate.qa import qa_files
+    from llammas_core.evaluate.spec import TaskSpec
+
+    row = json.dumps({"context": "c", "question": "q", "answers": {"text": ["c"], "answer_start": [0]}}) + "\n"
+    for name in ("qa-test.gmt-en.json", "qa-dev.json"):
+        (tmp_path / name).write_text(row)
+    task = TaskSpec(name="qa", kind="qa", data=str(tmp_path))
+    with pytest.raises(InputError, match=r"no file for qa QA test file .*qa-test\.gmt-en\.json"):
+        qa_files(task)
+    (tmp_path / "qa-test.json").write_text(row)
+    assert [p.name if p else None for p in qa_files(task)] == ["qa-test.json", "qa-dev.json"]

@@ -8,8 +8,13 @@ new document; within-run duplicates keep one survivor with the cluster size.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.dedup import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupSignature
 import heapq
@@ -28,8 +33,10 @@ from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.utils.hashing import HashConfig
+from datatrove.utils.text import TextNormConfig, simplify_text as datatrove_simplify_text
 
 from llammas_core.corpus.config import DedupConfig
+from llammas_core.corpus.words import word_splitter
 
 
 def normalized_text(doc: Document) -> str:
@@ -45,6 +52,36 @@ def exact_config() -> ExactDedupConfig:
 def minhash_config(cfg: DedupConfig) -> MinhashConfig:
     return MinhashConfig(n_grams=cfg.n_grams, num_buckets=cfg.num_buckets, hashes_per_bucket=cfg.hashes_per_bucket,
                          hash_config=HashConfig(precision=64))
+
+
+@lru_cache(maxsize=1)
+def _nonspacing_marks() -> dict[int, None]:
+    """str.translate table deleting every character of Unicode category Mn (Python's unicodedata)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Mn"}
+
+
+@lru_cache(maxsize=8)
+def _without_diacritics(settings: tuple) -> TextNormConfig:
+    return dataclasses.replace(TextNormConfig(**dict(settings)), norm_unicode_diacritics=False)
+
+
+def simplify_text(text: str, config: TextNormConfig) -> str:
+    """datatrove's simplify_text, the same output; its last step (NFD, then drop category-Mn
+    characters, a Python generator per character) done with one str.translate."""
+    if not config.norm_unicode_diacritics:
+        return datatrove_simplify_text(text, config)
+    text = datatrove_simplify_text(text, _without_diacritics(tuple(vars(config).items())))
+    return unicodedata.normalize("NFD", text).translate(_nonspacing_marks()).strip()
+
+
+class MinhashSignature(MinhashDedupSignature):
+    """datatrove's MinHash signature step, the same shingles and signatures, shingles made with
+    C-level joins and hashing over the whole document (no per-n-gram Python loop)."""
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        words = self.word_tokenizer.word_tokenize(simplify_text(text, self.config.norm_config))
+        grams = map(" ".join, zip(*(words[i:] for i in range(self.config.n_grams))))
+        return np.fromiter(map(self._hash_func, grams), dtype=np.uint64).reshape((-1, 1))
 
 
 class ExactDedupIndex(ExactDedupBuildIndex):
@@ -155,8 +192,9 @@ class DedupPlan:
             if self.cfg.exact:
                 sig_steps.append(DuplicateWeights(w / "minhash/weights"))
             groups += [
-                ("minhash_signatures", sig_steps + [MinhashDedupSignature(str(w / "minhash/sigs"), mc,
-                                                                          language=self.language)], tasks),
+                ("minhash_signatures", sig_steps + [MinhashSignature(str(w / "minhash/sigs"), mc,
+                                                                          language=word_splitter(self.language))],
+                 tasks),
                 ("minhash_buckets", [MinhashDedupBuckets(str(w / "minhash/sigs"), str(w / "minhash/buckets"),
                                                          index_folder=str(self.prior_minhash), config=mc,
                                                          only_dedup_in_index=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -13,11 +14,13 @@ from datatrove.pipeline.filters import (
     GopherQualityFilter,
     GopherRepetitionFilter,
 )
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.data import Document
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION, split_into_words
 
 from llammas_core.corpus.config import FiltersConfig
+from llammas_core.corpus.words import word_splitter
 from llammas_core.languages import find, word_tokenizer
 
 
@@ -70,6 +73,67 @@ class GopherQuality(GopherQualityFilter):
         return True
 
 
+def _joined_ngrams(words: list[str], n: int, sep: str) -> list[str]:
+    return list(map(sep.join, zip(*(words[i:] for i in range(n)))))
+
+
+def top_ngram_chars(words: list[str], n: int) -> int | None:
+    """datatrove's find_top_duplicate(get_n_grams(words, n)) (None without n-grams): characters of
+    the most frequent n-gram times its count, the first one seen winning a tie."""
+    grams = _joined_ngrams(words, n, " ")
+    if not grams:
+        return None
+    (gram, count), = Counter(grams).most_common(1)
+    return len(gram) * count
+
+
+def repeated_ngram_chars(words: list[str], n: int) -> int:
+    """datatrove's find_all_duplicate(words, n): characters in repeated n-grams (joined without a
+    space, as datatrove does), a repeat skipping its n words. Nothing repeats in most documents,
+    which one set of all n-grams shows."""
+    grams = _joined_ngrams(words, n, "")
+    if len(set(grams)) == len(grams):
+        return 0
+    seen: set[str] = set()
+    repeated, idx = 0, 0
+    while idx < len(grams):
+        if grams[idx] in seen:
+            repeated += len(grams[idx])
+            idx += n
+        else:
+            seen.add(grams[idx])
+            idx += 1
+    return repeated
+
+
+class GopherRepetition(GopherRepetitionFilter):
+    """datatrove's Gopher repetition filter, the same decisions (tests/test_words.py), its n-gram
+    counting done with C-level joins, Counter and sets instead of a Python loop per n-gram."""
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        text = doc.text
+        if not text:
+            return False, "empty"
+        paragraphs = self.paragraph_exp.split(text.strip())
+        for parts, frac, char_frac, what in ((paragraphs, self.dup_para_frac, self.dup_para_char_frac, "para"),
+                                             (None, self.dup_line_frac, self.dup_line_char_frac, "line")):
+            parts = parts if parts is not None else self._line_splitter.split(text)
+            dups, dup_chars = find_duplicates(parts)
+            if frac and dups / len(parts) > frac:
+                return False, f"dup_{what}_frac"
+            if char_frac and dup_chars / len(text) > char_frac:
+                return False, f"dup_{what}_char_frac"
+        words = split_into_words(text, self.language)
+        for n, n_frac in self.top_n_grams:
+            top = top_ngram_chars(words, n)
+            if top is not None and top / len(text) > n_frac:
+                return False, f"top_{n}_gram"
+        for n, n_frac in self.dup_n_grams:
+            if repeated_ngram_chars(words, n) / len(text) > n_frac:
+                return False, f"duplicated_{n}_n_grams"
+        return True
+
+
 def _gzip_without_mtime(infile, mode: str = "rb", **kwargs):
     return gzip.GzipFile(fileobj=infile, mode=mode, mtime=0, **kwargs)
 
@@ -107,18 +171,21 @@ def removed_writer(removed_dir: Path, name: str, max_examples: int | None = None
 
 
 def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, removed_examples: int | None = None) -> list:
-    """The enabled filters in FineWeb-2's order: repetition, quality, FineWeb, then optional C4."""
+    """The enabled filters in FineWeb-2's order: repetition, quality, FineWeb, then optional C4.
+    They split words with `word_splitter` (datatrove's tokens, faster) for the code the registry
+    builds datatrove's word tokenizer for (`words`), passed as the datatrove steps' `language`,
+    which takes a word tokenizer too."""
     stops = terminal_punctuation(language)
-    language = word_tokenizer(language)  # the code datatrove's word tokenizer is chosen by (registry `words`)
+    words = word_splitter(word_tokenizer(language))
     steps: list = []
     add: Callable[[str], JsonlWriter] = lambda name: removed_writer(removed_dir, name, removed_examples)  # noqa: E731
     rep = cfg.gopher_repetition
     if rep.enabled:
-        steps.append(GopherRepetitionFilter(
+        steps.append(GopherRepetition(
             dup_line_frac=rep.dup_line_frac, dup_para_frac=rep.dup_para_frac,
             dup_line_char_frac=rep.dup_line_char_frac, dup_para_char_frac=rep.dup_para_char_frac,
             top_n_grams=tuple(rep.top_n_grams), dup_n_grams=tuple(rep.dup_n_grams),
-            exclusion_writer=add("gopher_repetition"), language=language,
+            exclusion_writer=add("gopher_repetition"), language=words,
         ))
     q = cfg.gopher_quality
     if q.enabled:
@@ -129,7 +196,7 @@ def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, remove
             max_ellipsis_lines_ratio=q.max_ellipsis_lines_ratio,
             max_non_alpha_words_ratio=q.max_non_alpha_words_ratio,
             min_stop_words=q.min_stop_words, stop_words=q.stop_words,
-            exclusion_writer=add("gopher_quality"), language=language,
+            exclusion_writer=add("gopher_quality"), language=words,
         ))
     fw = cfg.fineweb_quality
     if fw.enabled:
@@ -138,11 +205,11 @@ def quality_filters(cfg: FiltersConfig, language: str, removed_dir: Path, remove
             stop_chars=tuple(fw.stop_chars if fw.stop_chars is not None else stops),
             short_line_thr=fw.short_line_thr,
             char_duplicates_ratio=fw.char_duplicates_ratio, new_line_ratio=fw.new_line_ratio,
-            exclusion_writer=add("fineweb_quality"), language=language,
+            exclusion_writer=add("fineweb_quality"), language=words,
         ))
     c4 = cfg.c4
     if c4.enabled:
         steps.append(C4QualityFilter(
-            **c4.model_dump(exclude={"enabled"}), exclusion_writer=add("c4_quality"), language=language,
+            **c4.model_dump(exclude={"enabled"}), exclusion_writer=add("c4_quality"), language=words,
         ))
     return steps

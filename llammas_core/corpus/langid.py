@@ -129,8 +129,8 @@ def _normalize(text: str) -> str:
     line = " ".join(text.split())
     # lid.176 is case-sensitive and reads SHOUTED text as noise (0/200 upper-cased Estonian
     # documents kept, 199/200 once lower-cased): mostly-uppercase text is lower-cased first
-    letters = [c for c in line if c.isalpha()]
-    if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+    letters = sum(map(str.isalpha, line))  # map/filter of str methods: C speed, ~1.5k chars a document
+    if letters and sum(map(str.isupper, filter(str.isalpha, line))) > 0.6 * letters:
         line = line.lower()
     return line
 

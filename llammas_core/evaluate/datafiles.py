@@ -48,20 +48,6 @@ def localize(uri: str) -> Path:
     return local
 
 
-def pick(folder: Path, patterns: list[str], what: str, required: bool = True) -> Path | None:
-    """The single file in `folder` matching the first pattern that matches anything."""
-    for pat in patterns:
-        hits = sorted(p for p in folder.glob(pat) if p.is_file())
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise InputError(f"{folder}: several files match {pat!r} for {what}: {[h.name for h in hits]}; "
-                             "name the file itself")
-    if required:
-        raise InputError(f"{folder}: no file for {what} (looked for {patterns})")
-    return None
-
-
 def pick_exact(folder: Path, names: list[str], what: str, required: bool = True) -> Path | None:
     """The file in `folder` whose whole name matches the first of `names` (regular expressions, e.g.
     `test\\.et\\.jsonl`) that matches a file. No loose glob: `test.et.gmt-en.jsonl` (the machine-translated

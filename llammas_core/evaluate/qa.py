@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from llammas_core.errors import InputError
-from llammas_core.evaluate.datafiles import localize, pick, read_records, require_fields
+from llammas_core.evaluate.datafiles import localize, pick_exact, read_records, require_fields
 from llammas_core.evaluate.spec import TaskSpec
 
 QARule = Literal["squad", "mlqa"]
@@ -103,9 +103,10 @@ def _answers(row: dict) -> list[str]:
 
 def qa_files(task: TaskSpec) -> tuple[Path, Path | None]:
     data = localize(task.data)
-    if data.is_dir():
-        test = pick(data, ["*test*.json*", "*dev*.json*"], f"{task.name} QA items")
-        dev = pick(data, ["*dev*.json*", "*train*.json*"], f"{task.name} few-shot items", required=False)
+    if data.is_dir():  # the split name right before the extension: `qa-test.gmt-en.json` is never the test file
+        test = pick_exact(data, [r"(?:.+[-_.])?test\.jsonl?"], f"{task.name} QA test file")
+        dev = pick_exact(data, [r"(?:.+[-_.])?dev\.jsonl?", r"(?:.+[-_.])?train\.jsonl?"],
+                         f"{task.name} few-shot file", required=False)
     else:
         test = data
         sib = test.with_name(test.name.replace("test", "dev"))
