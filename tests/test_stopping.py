@@ -42,7 +42,8 @@ def test_sigterm_to_the_process_group_stops_a_cpt_run_in_seconds(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     log = tmp_path / "out.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "train", "--config", str(tmp_path / "cfg.yaml")],
+        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "train", "--verbose", "--config",
+                                 str(tmp_path / "cfg.yaml")],
                                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
