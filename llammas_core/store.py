@@ -313,6 +313,19 @@ class S3Store(Store):
             )
 
 
+@contextlib.contextmanager
+def local_copy(store: Store, key: str) -> Iterator[Path]:
+    """A local path for the object: the file itself in a local store, else a temporary copy."""
+    local = store.local_path(key)
+    if local is not None:
+        if not Path(local).is_file():
+            raise InputError(f"{store.url(key)} does not exist")
+        yield Path(local)
+        return
+    with tempfile.TemporaryDirectory(prefix="llammas-shard-") as tmp:
+        yield store.get_file(key, Path(tmp) / Path(key).name)
+
+
 def s3_endpoint_url() -> str | None:
     """The endpoint for an S3 client opened without one: the configured store's, else boto3's variables."""
     return (os.environ.get(ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL_S3")

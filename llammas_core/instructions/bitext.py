@@ -26,7 +26,8 @@ from typing import Iterator
 
 from llammas_core.errors import InputError
 from llammas_core.instructions.config import BitextSource, CleaningConfig
-from llammas_core.instructions.sources import local_copy, resolve_files_any
+from llammas_core.instructions.sources import resolve_files_any
+from llammas_core.store import local_copy
 from llammas_core.languages import lid_label_map, script_prefixes
 
 TERMINAL = (".", "?", "!", "…")

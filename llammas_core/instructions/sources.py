@@ -21,7 +21,7 @@ from typing import Iterator
 
 from llammas_core.errors import InputError
 from llammas_core.stage import is_manifest_ref, read_manifest
-from llammas_core.store import Store
+from llammas_core.store import Store, local_copy
 
 EXTS = (".json", ".jsonl", ".jsonl.gz", ".parquet")
 ROLES = {
@@ -89,13 +89,6 @@ def resolve_files_any(path: str) -> list[tuple[Store, str]]:
     if not found:
         raise InputError(f"no files in {path}")
     return found
-
-
-def local_copy(store: Store, key: str):
-    """A local path for a store object (the file itself, or a temporary copy): cpt_data's helper."""
-    from llammas_core.train.cpt_data import _local_copy
-
-    return _local_copy(store, key)
 
 
 def fingerprint(paths: list[str]) -> tuple[list[dict], list[str]]:

@@ -25,18 +25,16 @@ blow-up), then deleted.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.stage import MANIFEST, committed_file, open_manifest
-from llammas_core.store import LocalStore, Store, open_uri
+from llammas_core.store import LocalStore, Store, local_copy, open_uri
 
 TEXT_EXTS = (".parquet", ".jsonl", ".jsonl.gz")
 TOKENIZE_BATCH = 256
@@ -121,19 +119,6 @@ def resolve_files(source: str, exts: tuple[str, ...] = TEXT_EXTS) -> list[tuple[
     return found
 
 
-@contextlib.contextmanager
-def _local_copy(store: Store, key: str):
-    """A local path for the object: the file itself in a local store, else a temporary copy."""
-    local = store.local_path(key)
-    if local is not None:
-        if not Path(local).is_file():
-            raise InputError(f"{store.url(key)} does not exist")
-        yield Path(local)
-        return
-    with tempfile.TemporaryDirectory(prefix="llammas-shard-") as tmp:
-        yield store.get_file(key, Path(tmp) / Path(key).name)
-
-
 def _iter_jsonl(path: Path, url: str) -> Iterator:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
@@ -187,7 +172,7 @@ def iter_records(
     def gen():
         for store, key in files:
             url = store.url(key)
-            with _local_copy(store, key) as path:
+            with local_copy(store, key) as path:
                 low = key.lower()
                 if low.endswith(".parquet"):
                     yield from _iter_parquet(path, url, columns)
