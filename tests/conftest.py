@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# the Prefect server of the deployment tests (session fixtures: server, registered, small_corpus)
+pytest_plugins = ["tests.deploy_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
