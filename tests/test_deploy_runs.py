@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_server import POOL, REPO, RUN_NAME, _cli, _deployments, _run_corpus, _run_logs, _scheduled_runs, client
+from tests.deploy_server import (
+    POOL, REPO, RUN_NAME, _cli, _deployments, _post, _run_corpus, _run_logs, _scheduled_runs, client,
+)
 
 
 @pytest.mark.slow
@@ -61,6 +63,33 @@ def test_input_error_fails_the_run_with_one_line(server, registered, small_corpu
 
 
 @pytest.mark.slow
+def test_retry_keeps_the_run_name(server, registered, small_corpus, tmp_path):
+    """Retry in the UI re-runs the failed run itself: its name, and so every link to it, stays. The run
+    fails on a source that is not there yet; the source arrives; Retry (the request the UI's button sends:
+    state AwaitingRetry, not forced) and a worker complete the same run under the same name. The name is
+    set to another minute of the scheme first: a flow that renamed on each start would change it."""
+    import shutil
+
+    params = json.loads(json.dumps(small_corpus))
+    later = tmp_path / "arrives-later.jsonl"
+    params["corpus"]["sources"][0]["paths"] = [str(later)]
+    run, logs, _, _ = _run_corpus(server, params)
+    assert run.state.is_failed() and RUN_NAME.match(run.name), (run.name, run.state)
+    name = "corpus-et-2020-01-01-0000"
+    with client(server) as c:
+        c.update_flow_run(run.id, name=name)
+    shutil.copyfile(small_corpus["corpus"]["sources"][0]["paths"][0], later)
+    status, body = _post(server, f"/flow_runs/{run.id}/set_state",
+                         {"state": {"type": "SCHEDULED", "name": "AwaitingRetry", "message": "Retry from the UI"},
+                          "force": False})
+    assert status in (200, 201) and body["status"] == "ACCEPT", body
+    _cli(server, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", timeout=240)
+    retried, logs, _, _ = _run_logs(server, run.id)
+    assert retried.state.is_completed(), f"{retried.state}\n{logs[-3000:]}"
+    assert retried.run_count >= 2 and retried.name == name, (retried.run_count, retried.name)
+
+
+@pytest.mark.slow
 def test_scheduler_creates_the_weekly_refresh_runs(server, registered):
     """The server's scheduler (not the client) creates upcoming runs of the README's weekly
     `corpus-refresh`: with SQLAlchemy 2.1 it failed every loop and the Upcoming tab stayed empty."""
@@ -73,6 +102,26 @@ def test_scheduler_creates_the_weekly_refresh_runs(server, registered):
         assert (when.weekday(), when.hour, when.minute) == (0, 3, 0), when  # Mondays 03:00 UTC
         assert run.parameters["corpus"]["language"] == "et"
     assert "bulk DML" not in (server.home / "server.log").read_text()
+
+
+@pytest.mark.slow
+def test_scheduled_runs_carry_the_scheme_name(server, registered):
+    """Upcoming shows the naming scheme's name: the scheduler names its runs with a random slug (Prefect has
+    no name template for them); deploy/run_names.py renames them to what the flow's namer gives them."""
+    from deploy.run_names import name_scheduled_runs
+
+    refresh = _deployments(server)["corpus/corpus-refresh"]
+    runs = _scheduled_runs(server, refresh.id, 3)
+    assert runs, "no scheduled runs"
+    with client(server) as c:
+        renamed = name_scheduled_runs(c)
+        assert name_scheduled_runs(c) == []  # named once: the scheme's names stay
+        after = [c.read_flow_run(r.id) for r in runs]
+    for run in after:
+        when = run.expected_start_time.astimezone(dt.timezone.utc)
+        assert run.name == f"corpus-et-{when:%Y-%m-%d}-0300" and run.state.is_scheduled(), (run.name, when)
+    assert {new for _, new in renamed} >= {r.name for r in after}
+    assert not any(RUN_NAME.match(old) for old, _ in renamed)  # the scheduler's own names were slugs
 
 
 @pytest.mark.slow
