@@ -15,7 +15,7 @@ then takes headless Chromium screenshots of:
     run-retried.png         the same run after Retry (the source arrived): Completed, the same name
     run-pipeline.png        the whole demo (corpora, tiny base, instructions, CPT, SFT, evaluation): the
                             training tasks and their loss artifacts (a few minutes on 2 cores)
-    artifact-report-*.png   its evaluation report
+    artifact-*-report.png   its evaluation report (and comparison table, loss curves)
 
 Needs Debian's `chromium` (apt-get install chromium) or any Chrome on PATH; nothing leaves the
 machine (telemetry off, the UI talks to the local server only).
@@ -203,7 +203,7 @@ def pipeline(chromium: str, url: str, env: dict, deployment: dict | None, tmp: P
     artifacts = api(f"{url}/api", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}})
     for artifact in artifacts:
         key = artifact.get("key") or ""
-        if key.startswith("report") or key.endswith("-loss"):
+        if key.endswith(("-report", "-comparison", "-loss")):
             shoot(chromium, f"{url}/artifacts/artifact/{artifact['id']}", out / f"artifact-{key}.png", profile,
                   width=1800, height=1400)
 
