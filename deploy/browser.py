@@ -1,5 +1,5 @@
 """A headless Chromium driven over the DevTools protocol (websockets, already a Prefect dependency):
-type into the Prefect UI's forms and read what the page shows, as a user would (tests/test_deploy.py).
+type into the Prefect UI's forms and read what the page shows, as a user would (tests/test_deploy_forms.py).
 deploy/screenshot.py only takes pictures; this one clicks and types."""
 
 from __future__ import annotations

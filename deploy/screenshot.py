@@ -11,6 +11,11 @@ then takes headless Chromium screenshots of:
     run-corpus.png          the completed corpus run (name, tags, state, task graph, logs)
     artifact-<key>.png      its stage summary and step table
     run-corpus-again.png, task-corpus-et-again.png   the same parameters again: the stage is Cached
+    run-failed.png          a corpus run whose source is missing: Failed, with its one-line message
+    run-retried.png         the same run after Retry (the source arrived): Completed, the same name
+    run-pipeline.png        the whole demo (corpora, tiny base, instructions, CPT, SFT, evaluation): the
+                            training tasks and their loss artifacts (a few minutes on 2 cores)
+    artifact-*-report.png   its evaluation report (and comparison table, loss curves)
 
 Needs Debian's `chromium` (apt-get install chromium) or any Chrome on PATH; nothing leaves the
 machine (telemetry off, the UI talks to the local server only).
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             for task_run in again:
                 shoot(args.chromium, f"{url}/runs/task-run/{task_run['id']}",
                       out / f"task-{task_run['name']}-again.png", profile)
+            failed_and_retried(args.chromium, url, env, deployments["corpus"]["id"], params, tmp, out, profile)
+            pipeline(args.chromium, url, env, deployments.get("pipeline"), tmp, out, profile)
         finally:
             server.terminate()
             try:
@@ -157,6 +164,48 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
     return 0
+
+
+def _run_once(env: dict, url: str, flow_run_id: str) -> dict:
+    run(env, "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once", timeout=1800)
+    flow_run = api(f"{url}/api", f"/flow_runs/{flow_run_id}")
+    print(f"{flow_run['name']}: {flow_run['state']['name']}: {flow_run['state'].get('message') or ''}")
+    return flow_run
+
+
+def failed_and_retried(chromium: str, url: str, env: dict, deployment_id: str, params: dict, tmp: Path, out: Path,
+                       profile: Path) -> None:
+    """A corpus run on a source that is not there yet fails; the source arrives; Retry (the request the
+    UI's button sends) completes the same run under the same name."""
+    later = tmp / "arrives-later.jsonl"
+    failing = json.loads(json.dumps(params))
+    failing["corpus"]["sources"] = [{"name": "late-web", "kind": "jsonl", "paths": [str(later)]}]
+    failing["store"] = {"uri": f"file://{tmp}/store-retry", "work_dir": str(tmp / "work-retry")}
+    flow_run = api(f"{url}/api", f"/deployments/{deployment_id}/create_flow_run", {"parameters": failing})
+    _run_once(env, url, flow_run["id"])
+    shoot(chromium, f"{url}/runs/flow-run/{flow_run['id']}", out / "run-failed.png", profile)
+    shutil.copyfile(REPO / "demo" / "web" / "docs.jsonl", later)
+    api(f"{url}/api", f"/flow_runs/{flow_run['id']}/set_state",
+        {"state": {"type": "SCHEDULED", "name": "AwaitingRetry", "message": "Retry from the UI"}, "force": False})
+    _run_once(env, url, flow_run["id"])
+    shoot(chromium, f"{url}/runs/flow-run/{flow_run['id']}", out / "run-retried.png", profile)
+
+
+def pipeline(chromium: str, url: str, env: dict, deployment: dict | None, tmp: Path, out: Path, profile: Path) -> None:
+    """The demo's whole pipeline (training and the evaluation report) on a temporary store."""
+    if deployment is None:
+        return
+    params = json.loads(json.dumps(deployment["parameters"]))
+    params["config"]["store"] = {"uri": f"file://{tmp}/store-pipeline", "work_dir": str(tmp / "work-pipeline")}
+    flow_run = api(f"{url}/api", f"/deployments/{deployment['id']}/create_flow_run", {"parameters": params})
+    _run_once(env, url, flow_run["id"])
+    shoot(chromium, f"{url}/runs/flow-run/{flow_run['id']}", out / "run-pipeline.png", profile, height=1400)
+    artifacts = api(f"{url}/api", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}})
+    for artifact in artifacts:
+        key = artifact.get("key") or ""
+        if key.endswith(("-report", "-comparison", "-loss")):
+            shoot(chromium, f"{url}/artifacts/artifact/{artifact['id']}", out / f"artifact-{key}.png", profile,
+                  width=1800, height=1400)
 
 
 if __name__ == "__main__":

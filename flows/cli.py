@@ -13,7 +13,8 @@ FLOWS = ("corpus", "instructions", "train", "evaluate", "pipeline", "scaling")
 
 
 def rehearse_command(config: str, root: str | None, endpoint_url: str | None, overrides: list[str]) -> int:
-    """`llammas rehearse`: the config's whole pipeline at toy size on S3 (llammas_core.rehearsal); without
+    """`llammas rehearse`: the config's whole pipeline (or scaling flow) at toy size on S3
+    (llammas_core.rehearsal); without
     --endpoint-url on moto's S3 server on loopback (pip install 'moto[server]')."""
     import json
     import tempfile
@@ -45,17 +46,31 @@ def rehearse_command(config: str, root: str | None, endpoint_url: str | None, ov
     # the MT model at an s3:// URI too: its local copy is keyed on the URI alone (an earlier rehearsal's
     # tiny model, e.g. one built before the EOS calibration, would be translated with instead)
     os.environ["LLAMMAS_MODEL_CACHE"] = str(Path(root) / "cache" / "models")
+    flow = rehearsal_flow(config)
     try:
         with contextlib.ExitStack() as api:
-            summary = rehearse(config, root, endpoint_url, lambda path: run_flow("pipeline", path, overrides, api))
+            summary = rehearse(config, root, endpoint_url, lambda path: run_flow(flow, path, overrides, api))
     finally:
         if server is not None:
             server.stop()
+    summary["flow"] = flow
     print(f"[rehearse] {config}: {summary['seconds']:.0f} s ({summary['prepare_seconds']:.0f} s inputs and models, "
-          f"{summary['run_seconds']:.0f} s pipeline)")
+          f"{summary['run_seconds']:.0f} s {flow})")
     (Path(root) / "rehearsal.json").write_text(json.dumps(summary, indent=2))
     print(f"output: {summary['output']}")
     return 0
+
+
+def rehearsal_flow(config: str) -> str:
+    """The flow a config's rehearsal runs: `pipeline` when it has a corpus, instructions or train section,
+    else `scaling` (a scaling-only config: its pilots, fit and allocation)."""
+    import yaml
+    from pathlib import Path
+
+    raw = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    if not any(raw.get(s) for s in ("corpus", "instructions", "train")) and raw.get("scaling"):
+        return "scaling"
+    return "pipeline"
 
 
 def _quiet_prefect() -> None:

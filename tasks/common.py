@@ -179,12 +179,15 @@ def run_namer(stage: str, language: str | tuple[str, ...] | None = None) -> Call
     """
     paths = (language,) if isinstance(language, str) else tuple(language or ())
 
+    def lang_of(params: dict) -> str | None:
+        return next((v for v in (_param(params or {}, p) for p in paths) if v), None)
+
     def name() -> str:
         from prefect.context import FlowRunContext
 
         ctx = FlowRunContext.get()
         params = (ctx.parameters if ctx else None) or {}
-        lang = next((v for v in (_param(params, p) for p in paths) if v), None)
+        lang = lang_of(params)
         run = ctx.flow_run if ctx is not None else None
         if run is not None:
             try:  # cosmetic: never fail a run over its tags
@@ -194,6 +197,9 @@ def run_namer(stage: str, language: str | tuple[str, ...] | None = None) -> Call
                 get_run_logger().warning(f"flow run not tagged: {e}")
         return keep_or_make_name(stage, lang, run)
 
+    # the name a run of this flow gets, from its parameters and scheduled time, before it starts
+    # (deploy/run_names.py gives it to the scheduler's runs, which Prefect names with a random slug)
+    name.for_run = lambda run: keep_or_make_name(stage, lang_of(run.parameters), run)
     return name
 
 

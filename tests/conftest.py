@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# session fixtures shared by several test files: the Prefect server of tests/test_deploy_*.py (server,
+# registered, small_corpus) and the tiny training kit of tests/test_train_*.py (kit, tokenized, cpt_run)
+pytest_plugins = ["tests.deploy_server", "tests.train_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -54,7 +54,10 @@ def test_main_job_wires_every_reference(main_job):
     assert sft["init_model"] == cpt["id"] and cpt["id"] in _input_ids(sft)
     instructions = [i for i in _input_ids(sft) if i.startswith("instructions/")]
     assert len(instructions) == 1 and sft["data"] == instructions
-    assert read_manifest(f"file://{tmp}/store/{instructions[0]}/manifest.json")["records"] > 0
+    instr = read_manifest(f"file://{tmp}/store/{instructions[0]}/manifest.json")
+    assert instr["records"] > 0
+    # the mixture holds MT'd Alpaca as the real recipe does (the demo's QE band for its random tiny MT)
+    assert instr["components"]["alpaca_et"] > 0 and instr["pools"]["alpaca-demo@et"]["kept"] > 0, instr["pools"]
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ def _rehearse(name: str, tmp, endpoint: str) -> dict:
     summary = json.loads((tmp / "root" / "rehearsal.json").read_text())
     assert proc.stdout.strip().splitlines()[-1] == f"output: {summary['output']}"
     print(f"rehearsal {name}: {summary['seconds']} s ({summary['prepare_seconds']} s inputs/models, "
-          f"{summary['run_seconds']} s pipeline)")
+          f"{summary['run_seconds']} s {summary['flow']})")
     return summary
 
 
@@ -148,27 +148,68 @@ def test_rehearse_x_llama_coit(tmp_path, s3_env):
     assert tok.decode([i for i, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100]) == rec["messages"][1]["content"] + "</s>"
 
 
-def _others() -> list:
-    """Configs beyond the two recipes (demo*.yaml already run on CPU as they are). A config whose only flow
-    is `scaling` is not driven by `llammas rehearse` yet: listed as skipped, with the reason."""
-    import yaml
+def _pilots(allocation: dict, languages: list[str], sizes: list[int], mt_component: str) -> None:
+    """Each pilot's lineage: its evaluation report (an input of the allocation) scored the SFT model that
+    trained on that pilot's instructions stage, whose translation component holds at most `pairs` records
+    and whose MT'd Alpaca component is not empty."""
+    assert sorted(allocation["fits"]) == sorted(languages), allocation
+    assert {lang: [p["pairs"] for p in pts] for lang, pts in allocation["points"].items()} == {l: sizes for l in languages}
+    assert sum(allocation["allocation"].values()) == allocation["budget"]
+    reports = [i["uri"] for i in allocation["inputs"] if i["id"].startswith("report/")]
+    assert len(reports) == len(languages) * len(sizes), allocation["inputs"]
+    seen = set()
+    for uri in reports:
+        report = read_manifest(uri + "/manifest.json")
+        (sft_path,) = [m["path"] for m in report["models"] if m["name"] == "sft"]
+        sft = read_manifest(sft_path)
+        (instr_uri,) = _inputs(sft, "instructions")
+        instr = read_manifest(instr_uri + "/manifest.json")
+        assert sft["data"] == [instr["id"]]
+        lang, pairs = instr["config"]["language"], instr["config"]["name"].rsplit("-", 1)[1]
+        comps = _stats(instr)["components"]
+        assert 0 < comps["translation"]["kept"] <= int(pairs), (lang, pairs, comps)
+        assert comps[mt_component.format(lang=lang)]["kept"] > 0, (lang, comps)  # MT'd Alpaca reaches SFT
+        seen.add((lang, int(pairs)))
+    assert seen == {(lang, n) for lang in languages for n in sizes}
 
-    out = []
-    for name in CONFIGS:
-        if name in ("llammas-et.yaml", "x-llama-coit-et.yaml") or name.startswith("demo"):
-            continue
-        raw = yaml.safe_load((REPO / "configs" / name).read_text(encoding="utf-8"))
-        if not any(raw.get(s) for s in ("corpus", "instructions", "train")):
-            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: its flow is not the pipeline "
-                                                                  "(e.g. scaling); llammas rehearse runs the pipeline")))
-        else:
-            out.append(name)
-    return out
+
+@pytest.mark.slow
+def test_rehearse_x_llama_scaling(tmp_path, s3_env):
+    """The x-LLaMA scaling law: CoIT pilots (tiny NLLB MT, Alpaca + its MT + translation tasks, SFT, FLORES
+    en-xx) for the first two languages at two sizes, then the fit and the allocation, on S3."""
+    from llammas_core.rehearsal import SIZES
+
+    summary = _rehearse("x-llama-scaling.yaml", tmp_path, s3_env)
+    assert summary["flow"] == "scaling"
+    allocation = read_manifest(summary["output"])
+    assert allocation["stage"] == "allocation" and allocation["uri"].startswith("s3://my-llm-bucket/llammas/")
+    _pilots(allocation, ["ar", "el"][:SIZES["scaling_languages"]], SIZES["pilot_sizes"], "alpaca_{lang}")
+
+
+@pytest.mark.slow
+def test_rehearse_demo_scaling_pilots(tmp_path, s3_env):
+    """The CPU pilots demo, on S3 instead of its local store (its builtin tiny Marian as configured)."""
+    from llammas_core.rehearsal import SIZES
+
+    summary = _rehearse("demo-scaling-pilots.yaml", tmp_path, s3_env)
+    assert summary["flow"] == "scaling"
+    allocation = read_manifest(summary["output"])
+    assert allocation["stage"] == "allocation" and allocation["uri"].startswith("s3://llammas-rehearsal/store/")
+    _pilots(allocation, ["et"], SIZES["pilot_sizes"], "alpaca_{lang}")
+
+
+EXPLICIT = {"llammas-et.yaml", "x-llama-coit-et.yaml", "x-llama-scaling.yaml", "demo-scaling-pilots.yaml"}
+
+
+def _others() -> list[str]:
+    """Configs beyond those rehearsed above (the other demo*.yaml already run on CPU as they are)."""
+    return [name for name in CONFIGS if name not in EXPLICIT and not name.startswith("demo")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _others())
 def test_rehearse_every_other_config(name, tmp_path, s3_env):
-    """A config added later is rehearsed too: end to end to its last stage."""
+    """A config added later is rehearsed too: end to end to its last stage (the pipeline, or the scaling
+    flow of a scaling-only config)."""
     summary = _rehearse(name, tmp_path, s3_env)
-    assert read_manifest(summary["output"])["stage"] in ("report", "sft", "cpt", "instructions", "corpus")
+    assert read_manifest(summary["output"])["stage"] in ("report", "sft", "cpt", "instructions", "corpus", "allocation")

@@ -1,9 +1,10 @@
 """Rehearse a config before renting GPUs: the same stages, references, formats and S3 store, at toy size.
 
-`rehearse(config_path, root, endpoint_url, run)` writes the overlaid config (overlay.rehearsal_config) and
-its inputs (fixtures), then calls `run(config_file)` (the CLI runs the pipeline flow, or the instructions
-and train flows for a config without a corpus) and returns what ran, the final manifest URI and the wall
-time. The S3 endpoint is any S3-compatible server; `llammas rehearse` starts moto's on loopback.
+`rehearse(config_path, root, endpoint_url, run)` writes the overlaid config (overlay.rehearsal_config;
+a `scaling` section: rehearsal/scaling.py) and its inputs (fixtures), then calls `run(config_file)` (the
+CLI runs the pipeline flow, or the scaling flow of a scaling-only config) and returns what ran, the final
+manifest URI and the wall time. The S3 endpoint is any S3-compatible server; `llammas rehearse` starts
+moto's on loopback.
 """
 
 from __future__ import annotations

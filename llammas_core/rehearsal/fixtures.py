@@ -94,13 +94,19 @@ def _flores_rows() -> list[dict]:
     return rows + extra
 
 
-def write_flores_folder(folder: Path) -> None:
-    """FLORES-200 layout: parallel/{dev,devtest}.{eng_Latn,est_Latn}, line-aligned."""
+def write_flores_folder(folder: Path, codes: list[str] = ()) -> None:
+    """FLORES-200 layout: parallel/{dev,devtest}.{eng_Latn,est_Latn}, line-aligned (or, at a `.jsonl` path,
+    the data kit's one-field-per-code rows). Each of `codes` (other target languages) gets its side too,
+    with the Estonian text standing in: the fixtures hold no other text."""
     rows = _flores_rows()
+    if folder.suffix == ".jsonl":
+        write_jsonl(folder, [{**r, **{c: r["est_Latn"] for c in codes if c != "eng_Latn"}} for r in rows])
+        return
     (folder / "parallel").mkdir(parents=True, exist_ok=True)
     for split in ("dev", "devtest"):
-        for code in ("eng_Latn", "est_Latn"):
-            text = "".join(r[code] + "\n" for r in rows if r["flores_split"] == split)
+        for code in dict.fromkeys(["eng_Latn", "est_Latn", *codes]):
+            side = code if code == "eng_Latn" else "est_Latn"
+            text = "".join(r[side] + "\n" for r in rows if r["flores_split"] == split)
             (folder / "parallel" / f"{split}.{code}").write_text(text, encoding="utf-8")
 
 

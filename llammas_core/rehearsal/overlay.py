@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -40,6 +41,7 @@ SIZES = {
     "translator": {"beams": 1, "device": "cpu", "threads": 1, "max_ratio": 1.0, "max_extra_tokens": 4,
                    "compute_type": "auto", "dtype": "auto"},
     "tiny_mt_vocab": 600,
+    "pilot_sizes": [20, 60], "scaling_languages": 2, "scaling_step": 10,  # a scaling section's pilots (scaling.py)
 }
 
 
@@ -50,6 +52,7 @@ class Placer:
         self.root, self.endpoint_url = Path(root), endpoint_url
         self.staging = self.root / "s3"
         self.notes: list[str] = []
+        self.languages: list[str] = []  # what `{lang}` in a path stands for (a scaling section's languages)
         self._buckets: set[str] = set()
 
     def local_for(self, path: str) -> Path:
@@ -58,7 +61,11 @@ class Placer:
 
     def place(self, target: str, write: Callable[[Path], None]) -> str:
         """Write an input for `target` (a file or folder; `*` in a name is filled in); returns the path the
-        config should now name (the same unless it was a missing local absolute path)."""
+        config should now name (the same unless it was a missing local absolute path). A `{lang}` in the
+        path is written once per language of `self.languages`."""
+        if "{lang}" in target and self.languages:
+            first = [self.place(target.replace("{lang}", lang), write) for lang in self.languages][0]
+            return target if first == target.replace("{lang}", self.languages[0]) else str(self.local_for(target))
         concrete = target.replace("*", "0")
         if target.startswith("s3://"):
             bucket, _, key = concrete[len("s3://"):].partition("/")
@@ -74,9 +81,7 @@ class Placer:
         self.notes.append(f"{target} -> {local}")
         return str(self.local_for(target))
 
-    def _upload(self, bucket: str, key: str, local: Path) -> None:
-        from llammas_core.store import open_store
-
+    def ensure_bucket(self, bucket: str) -> None:
         if bucket not in self._buckets:
             import boto3
 
@@ -84,6 +89,11 @@ class Placer:
             if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
                 client.create_bucket(Bucket=bucket)
             self._buckets.add(bucket)
+
+    def _upload(self, bucket: str, key: str, local: Path) -> None:
+        from llammas_core.store import open_store
+
+        self.ensure_bucket(bucket)
         store = open_store(f"s3://{bucket}", endpoint_url=self.endpoint_url)
         files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
         for f in files:
@@ -99,6 +109,7 @@ def rehearsal_config(raw: dict, root: Path, endpoint_url: str) -> tuple[dict, li
     if not str(store.get("uri", "")).startswith("s3://"):
         store["uri"] = "s3://llammas-rehearsal/store"
         placer.notes.append(f"store -> {store['uri']} (a rehearsal runs on S3)")
+    placer.ensure_bucket(store["uri"][len("s3://"):].partition("/")[0])
     for name in ("corpus", "english_corpus"):
         if cfg.get(name):
             _corpus(cfg[name], placer)
@@ -108,6 +119,10 @@ def rehearsal_config(raw: dict, root: Path, endpoint_url: str) -> tuple[dict, li
         _train(cfg["train"], placer)
     if cfg.get("evaluate"):
         _evaluate(cfg["evaluate"], placer)
+    if cfg.get("scaling"):
+        from llammas_core.rehearsal.scaling import overlay_scaling
+
+        overlay_scaling(cfg["scaling"], placer)
     return cfg, placer.notes
 
 
@@ -267,6 +282,10 @@ def _evaluate(e: dict, placer: Placer) -> None:
                                 "left out of the rehearsal")
             continue
         write = _EVAL_WRITERS.get(task.get("kind"))
+        if task.get("kind") == "flores" and placer.languages:  # a column per language `{lang}` stands for
+            from llammas_core.languages import flores_code
+
+            write = functools.partial(fx.write_flores_folder, codes=[flores_code(lang) for lang in placer.languages])
         data = task.get("data")
         candidates = data if isinstance(data, list) else [data] if data else []
         if write is not None:
