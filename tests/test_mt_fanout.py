@@ -168,3 +168,24 @@ def test_endpoints_serving_different_models_are_refused():
             ChatServer(models=[{"id": "tiny-llm", "root": "/m/v2"}]) as b:
         with pytest.raises(ConfigError, match="different models"):
             make_translator(openai_config([a.url, b.url])).identity()
+
+
+@pytest.mark.slow
+def test_ray_actors_translate_like_one_worker(tmp_path):
+    """The same chunks through two Ray actors (a Ray started for the test): each flushes its own
+    shards, and the results are those of one in-process translator."""
+    pytest.importorskip("ray")
+    items = make_items(12)
+    with ChatServer(delay_s=0.02) as server:
+        cfg = openai_config(server.url, max_concurrency=1, workers=2, chunk_segments=3, ray_address="local")
+        tr = make_translator(cfg)
+        store = LocalStore(tmp_path / "store")
+        pool = start_workers(cfg, store, tr.identity(), lambda s: None)
+        try:
+            assert len(set(pool.pids())) == 2 and os.getpid() not in pool.pids()
+            fanned = translate_items(items, tr, SegmentCache(store, tr.identity()), QE, chunk_segments=3, pool=pool)
+        finally:
+            pool.close()
+        one = translate_items(items, tr, SegmentCache(LocalStore(tmp_path / "one"), tr.identity()), QE)
+    assert [(r.texts, r.verdict, r.qe) for r in fanned] == [(r.texts, r.verdict, r.qe) for r in one]
+    assert {p.name.split("-")[1] for p in _shards(tmp_path / "store")} == {"w0", "w1"}

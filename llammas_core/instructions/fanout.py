@@ -28,7 +28,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Callable, Iterator
 
-from llammas_core.errors import TransientError
+from llammas_core.errors import ConfigError, TransientError
 from llammas_core.instructions.cache import SegmentCache
 from llammas_core.instructions.translate.config import TranslatorConfig
 from llammas_core.store import Store
@@ -154,10 +154,16 @@ class WorkerPool:
     def _start_ray(self, cfg: TranslatorConfig, args: tuple) -> None:
         import ray
 
-        if not ray.is_initialized():
+        self._own_ray = not ray.is_initialized()  # started here: shut down on close
+        if self._own_ray:
             ray.init(address=None if self.ray == "local" else self.ray, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)
-        want_gpu = cfg.backend != "openai" and cfg.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0
+        have = ray.cluster_resources()
+        want_gpu = cfg.backend != "openai" and cfg.device != "cpu" and have.get("GPU", 0) > 0
+        if have.get("CPU", 0) < self.n or (want_gpu and have.get("GPU", 0) < self.n):
+            raise ConfigError(f"the Ray cluster at {self.ray} has {have.get('CPU', 0):g} CPUs and {have.get('GPU', 0):g} "
+                              f"GPUs: too few for translator.workers {self.n} (one CPU{' and one GPU' if want_gpu else ''} "
+                              "each); the actors would wait forever")
         actor = ray.remote(num_cpus=1, num_gpus=1 if want_gpu else 0)(ChunkWorker)
         self.gpus = ["ray"] * self.n if want_gpu else [None] * self.n
         self.actors = [actor.remote(*args, i) for i in range(self.n)]
@@ -221,6 +227,8 @@ class WorkerPool:
 
             for a in self.actors:
                 ray.kill(a)
+            if self._own_ray:
+                ray.shutdown()
         else:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
