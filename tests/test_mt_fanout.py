@@ -40,6 +40,7 @@ def _output_digests(manifest: dict) -> dict[str, str]:
     return {f["path"]: f["sha256"] for f in manifest["files"] if f["path"].split("/")[0] in ("data", "removed", "quarantine")}
 
 
+@pytest.mark.slow
 def test_two_workers_write_the_same_bytes_as_one(tmp_path):
     """One store (the tiny MT model is built once): the one-worker run's output and segment cache are
     removed before the two-worker run, which then translates every segment again."""

@@ -161,6 +161,8 @@ class WorkerPool:
         have = ray.cluster_resources()
         want_gpu = cfg.backend != "openai" and cfg.device != "cpu" and have.get("GPU", 0) > 0
         if have.get("CPU", 0) < self.n or (want_gpu and have.get("GPU", 0) < self.n):
+            if self._own_ray:
+                ray.shutdown()
             raise ConfigError(f"the Ray cluster at {self.ray} has {have.get('CPU', 0):g} CPUs and {have.get('GPU', 0):g} "
                               f"GPUs: too few for translator.workers {self.n} (one CPU{' and one GPU' if want_gpu else ''} "
                               "each); the actors would wait forever")
