@@ -20,6 +20,18 @@ and identical work in every mode. All modes go through the project's Translator 
     python benchmarks/translate_throughput.py --device cuda --shape nllb-600m --segments 4000 \
         --batch-tokens 32768 --single-limit 50        # GPU: NLLB-600M dimensions, bf16, projected Alpaca-52k time
 
+Worker scaling (issue 15): `--workers 1,2,4` instead times the instructions stage's MT path
+(mt.translate_segments, chunks flushed to a segment cache in a fresh store each run) with that many
+worker processes (llammas_core.instructions.fanout; 1 = the parent translates itself), ABBA order,
+each run loading its model(s) first: start-up and translation are reported apart, with CPU seconds
+of the parent and its workers and the load average; every run must give the same translations.
+
+    nice -n 10 python benchmarks/translate_throughput.py --workers 1,2,4 --segments 300 --chunk 25 --skip ct2
+
+Measured (2-CPU shared box, 'small' Marian, 1 thread a worker, load avg 2.1 before -> 7.8 after): translation
+9.8 / 15.8 / 12.8 segments/s with 1 / 2 / 4 workers (1.62x with 2; 4 workers on 2 CPUs do not scale), worker
+start-up 1.8 / 20.5 / 42.2 s (spawn + torch import + model load per process, paid once per stage run).
+
 Targets (issue 8): batched >= 5x one-at-a-time on CPU; CTranslate2 ahead of batched HF; on one H100/H200
 all of Alpaca 52k in <= 10 min with a real-size model shape. Measured figures: README "Benchmarks".
 """
@@ -28,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -95,6 +108,8 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of modes to skip: single,int8,ct2")
     ap.add_argument("--model-dir", default=None, help="reuse/build the model here (default: a temp folder)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", default="", help="comma list of worker counts, e.g. 1,2,4: time the worker scaling only")
+    ap.add_argument("--chunk", type=int, default=25, help="--workers: segments per chunk (translator.chunk_segments)")
     args = ap.parse_args()
 
     from _bench import abba, header, pin_threads
@@ -125,6 +140,8 @@ def main() -> None:
         convert_to_ctranslate2(hf_dir, ct2_dir)
     build_s = time.time() - t0
 
+    if args.workers:
+        return worker_scaling(args, segs, desc, hf_dir, batch_tokens)
     common = dict(beams=args.beams, max_ratio=args.max_ratio, max_extra_tokens=args.extra,
                   batch_tokens=batch_tokens, max_batch_size=1024, device=args.device, threads=args.threads)
     # (label, precision, translator): HF and CTranslate2 at each shared precision
@@ -225,6 +242,65 @@ def main() -> None:
     for _, _, tr in systems.values():
         tr.close()
     tmp.cleanup()
+
+
+def worker_scaling(args, segs: list[str], desc: str, hf_dir: Path, batch_tokens: int) -> None:
+    """Segments/s with 1, 2, 4 ... MT workers through the stage's code path (see the module docstring)."""
+    from _bench import abba, header, load
+
+    from llammas_core.instructions.cache import SegmentCache
+    from llammas_core.instructions.fanout import mt_parent_config, start_workers
+    from llammas_core.instructions.mt import translate_segments
+    from llammas_core.instructions.translate import TranslatorConfig, make_translator
+    from llammas_core.store import LocalStore
+
+    counts = [int(x) for x in args.workers.split(",")]
+    base = TranslatorConfig(model=str(hf_dir), beams=args.beams, max_ratio=args.max_ratio, max_extra_tokens=args.extra,
+                            batch_tokens=batch_tokens, max_batch_size=1024, device=args.device, threads=args.threads,
+                            chunk_segments=args.chunk)
+    parent = make_translator(mt_parent_config(base.model_copy(update={"workers": max(counts)})))
+    identity = parent.identity()
+    scratch = tempfile.TemporaryDirectory()
+    started: dict[str, list[float]] = {}
+
+    def mode(n: int):
+        def run():
+            cfg = base.model_copy(update={"workers": n})
+            store = LocalStore(Path(scratch.name) / f"w{n}-{time.time_ns()}")
+            t0 = time.perf_counter()
+            tr = make_translator(cfg) if n == 1 else None
+            pool = start_workers(cfg, store, identity, lambda s: None)
+            started.setdefault(f"{n} workers", []).append(time.perf_counter() - t0)
+            try:
+                table, _ = translate_segments(segs, tr or parent, SegmentCache(store, identity), None, args.chunk, pool)
+            finally:
+                if pool is not None:
+                    pool.close()  # the workers' CPU seconds count once they are reaped
+            return [table[s] for s in segs]
+        return run
+
+    print(f"segments: {len(segs)} from {desc} ({len(set(segs))} distinct); model {args.shape!r}; device {args.device}; "
+          f"chunks of {args.chunk}; {args.threads} thread(s) per worker")
+    print(header(args.threads))
+    runs = abba({f"{n} workers": mode(n) for n in counts})
+    same = all(o == runs.outputs(runs.order[0])[0] for m in runs.runs for o in runs.outputs(m))
+    print(f"ABBA order: {' | '.join(runs.order)}")
+    print(f"before: {runs.load_before}; after: {runs.load_after}; now {load()}; every run gave the same translations: {same}")
+    print(f"\n| {'workers':>7} | {'start s':>7} | {'translate s':>11} | {'CPU s':>7} | {'seg/s':>7} | {'seg/s incl. start':>17} | "
+          f"{'speed-up':>8} |")
+    print(f"|{'-' * 9}|{'-' * 9}|{'-' * 13}|{'-' * 9}|{'-' * 9}|{'-' * 19}|{'-' * 10}|")
+    rate1 = None
+    for n in counts:
+        m = f"{n} workers"
+        wall, cpu, start = runs.wall(m) / 2, runs.cpu(m) / 2, sum(started[m]) / 2
+        rate = len(segs) / (wall - start)
+        rate1 = rate1 or rate
+        print(f"| {n:>7} | {start:>7.1f} | {wall - start:>11.1f} | {cpu:>7.1f} | {rate:>7.1f} | {len(segs) / wall:>17.1f} | "
+              f"{rate / rate1:>7.2f}x |")
+    print(f"(means of {len(runs.order) // len(counts)} runs each; CPU s: parent + workers, start-up included; "
+          f"{os.cpu_count()} CPUs on this machine)")
+    parent.close()
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -84,12 +84,17 @@ def test_kill_and_resume_sends_no_cached_segment(tmp_path):
         resumed = translate_items(items, tr, SegmentCache(LocalStore(store_dir), tr.identity()), QE,
                                   chunk_segments=4)
         sent = server2.ok_texts()
-    assert not set(sent) & set(cached)                     # no cached segment sent again
-    assert sorted(sent) == sorted(set(all_segs) - set(cached))  # and each missing one exactly once
+    check_resumed(items, resumed, sent, cached, tmp_path / "fresh")
 
+
+def check_resumed(items, resumed, sent: list[str], cached: dict, fresh_store: Path) -> None:
+    """The resumed run sent each segment missing from the cache exactly once and nothing cached, and its
+    results are those of an uninterrupted run (one process, a fresh cache)."""
+    assert not set(sent) & set(cached)                     # no cached segment sent again
+    assert sorted(sent) == sorted(set(segments_of(items)) - set(cached))  # and each missing one exactly once
     with ChatServer() as server3:
         tr = make_translator(openai_config(server3.url))
-        fresh = translate_items(items, tr, SegmentCache(LocalStore(tmp_path / "fresh"), tr.identity()), QE)
+        fresh = translate_items(items, tr, SegmentCache(LocalStore(fresh_store), tr.identity()), QE)
     assert [(r.texts, r.verdict, r.qe) for r in resumed] == [(r.texts, r.verdict, r.qe) for r in fresh]
     assert all(r.verdict == "ok" for r in fresh)
     assert all(f"https://ex.am/{i}" in r.texts[2] for i, r in enumerate(fresh))

@@ -8,7 +8,9 @@ the backend reported (output_truncated, source_truncated) when there was one, so
 quarantines the same records without translating them again. Shards are only ever
 added, one per flush, each written atomically by the store (it appears whole or not at all), so
 a run killed at any moment leaves a readable cache and the rerun translates only what is missing.
-Concurrent writers never clash (random shard names); a key present twice has the same value.
+Concurrent writers never clash: a shard name holds the writer's tag (the MT worker's number, see
+fanout.py) and random bytes; a key present twice has the same value. A writer-only cache (the
+fan-out workers') never reads the shards: the parent that split the work reads them once, after.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ def segment_key(segment: str) -> str:
 
 
 class SegmentCache:
-    def __init__(self, store: Store, translator_identity: dict):
+    def __init__(self, store: Store, translator_identity: dict, writer: str = "", write_only: bool = False):
         self.store = store
+        self.writer = "".join(c for c in writer if c.isalnum() or c in "_.")  # goes into shard names
         self.identity = translator_identity
         self.id = identity_hash(translator_identity)
         self.prefix = f"{PREFIX}/{self.id}"
-        self._data: dict[str, str] | None = None
+        self.write_only = write_only
+        self._data: dict[str, str] | None = {} if write_only else None
         self._pending: dict[str, str] = {}
         self._problems: dict[str, str] = {}  # segment key -> reported problem (flushed and pending)
         self.hits = 0
@@ -68,8 +72,15 @@ class SegmentCache:
     def __len__(self) -> int:
         return len(self._load()) + len(self._pending)
 
-    def get_many(self, segments: list[str]) -> dict[str, str]:
-        """{segment: translation} for the segments already translated (flushed or pending)."""
+    def reload(self) -> None:
+        """Forget what was read: the next lookup reads every shard again (those other writers added)."""
+        if self._pending:
+            raise RuntimeError("SegmentCache.reload with unflushed translations")
+        self._data = None
+
+    def get_many(self, segments: list[str], count: bool = True) -> dict[str, str]:
+        """{segment: translation} for the segments already translated (flushed or pending);
+        count=False leaves the hit/miss counters alone."""
         data = self._load()
         out = {}
         for s in segments:
@@ -77,8 +88,9 @@ class SegmentCache:
             t = self._pending.get(k, data.get(k))
             if t is not None:
                 out[s] = t
-        self.hits += len(out)
-        self.misses += len(set(segments)) - len(out)
+        if count:
+            self.hits += len(out)
+            self.misses += len(set(segments)) - len(out)
         return out
 
     def problems(self, segments: list[str]) -> dict[str, str]:
@@ -100,12 +112,14 @@ class SegmentCache:
         if not self._pending:
             return 0
         data = self._load()
-        name = f"{self.prefix}/shards/{time.time_ns():020d}-{os.urandom(4).hex()}.jsonl"
+        tag = f"{self.writer}-" if self.writer else ""
+        name = f"{self.prefix}/shards/{time.time_ns():020d}-{tag}{os.urandom(4).hex()}.jsonl"
         with self.store.open_write(name) as f:
             for k, t in self._pending.items():
                 rec = {"k": k, "t": t, "p": self._problems[k]} if k in self._problems else {"k": k, "t": t}
                 f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
         n = len(self._pending)
-        data.update(self._pending)
+        if not self.write_only:
+            data.update(self._pending)
         self._pending = {}
         return n

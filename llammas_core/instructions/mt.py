@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from llammas_core.instructions.cache import SegmentCache
 from llammas_core.instructions.qe import COMET_SKIPPED, comet_scores, record_qe, roundtrip_chrf
 from llammas_core.instructions.segment import Layout, split_long, split_text
 from llammas_core.instructions.translate.base import OUTPUT_TRUNCATED, Translator
 from llammas_core.instructions.translate.config import QEConfig
+
+if TYPE_CHECKING:
+    from llammas_core.instructions.fanout import WorkerPool
 
 __all__ = ["ItemResult", "translate_items", "translate_segments"]
 
@@ -56,16 +59,29 @@ class ItemResult:
 
 def translate_segments(segments: list[str], translator: Translator, cache: SegmentCache,
                        progress: Callable[[int, int], None] | None = None,
-                       chunk_segments: int = 1024) -> tuple[dict[str, str], dict[str, str]]:
+                       chunk_segments: int = 1024, pool: WorkerPool | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """({segment: translation}, {segment: problem}) for every distinct segment: cache first, then
     the translator in chunks of chunk_segments, each chunk flushed to the cache before the next
-    starts. Problems are the backend's reports (output_truncated, source_truncated)."""
+    starts. Problems are the backend's reports (output_truncated, source_truncated). With a worker
+    pool (fanout.py) the same chunks go to the workers, which flush them; they are read back here."""
     unique = list(dict.fromkeys(s for s in segments if s))
     done = cache.get_many(unique)
     todo = [s for s in unique if s not in done]
     total = len(unique)
     if progress:
         progress(len(done), total)
+    if pool is not None and todo:
+        finished = len(done)
+        for n in pool.translate([todo[i:i + chunk_segments] for i in range(0, len(todo), chunk_segments)]):
+            finished += n
+            if progress:
+                progress(finished, total)
+        cache.reload()
+        got = cache.get_many(todo, count=False)
+        if len(got) != len(todo):
+            raise RuntimeError(f"MT workers finished but {len(todo) - len(got)} segments are not in the cache")
+        done.update(got)
+        return done, cache.problems(unique)
     for start in range(0, len(todo), chunk_segments):
         chunk = todo[start:start + chunk_segments]
         outs = translator.translate_checked(chunk)
@@ -84,7 +100,7 @@ MIN_SEGMENT_CHARS = 20
 
 
 def retry_truncated(table: dict[str, str], problems: dict[str, str], translator: Translator, cache: SegmentCache,
-                    chunk_segments: int = 1024) -> None:
+                    chunk_segments: int = 1024, pool: WorkerPool | None = None) -> None:
     """Translate each output-truncated segment again in pieces of at most half its length
     (split_long); where every piece finishes, their joined translations replace the segment's
     and its problem is cleared (in place)."""
@@ -97,7 +113,7 @@ def retry_truncated(table: dict[str, str], problems: dict[str, str], translator:
     if not halves:
         return
     pieces = [p.strip() for parts in halves.values() for p in parts]
-    sub, sub_problems = translate_segments(pieces, translator, cache, None, chunk_segments)
+    sub, sub_problems = translate_segments(pieces, translator, cache, None, chunk_segments, pool)
     for seg, parts in halves.items():
         if not any(p.strip() in sub_problems for p in parts):  # kept whitespace between the halves
             table[seg] = "".join(sub[p.strip()] + p[len(p.rstrip()):] for p in parts).strip()
@@ -140,10 +156,12 @@ def translate_items(
     *,
     reverse: Translator | None = None,
     chunk_segments: int = 1024,
+    pool: WorkerPool | None = None,
 ) -> list[ItemResult]:
     """Translate records (each a list of texts) with QE; see the module docstring.
     progress(done, total) counts distinct segments. `reverse` (tgt->src translator) enables the
-    round-trip chrF check when qe.roundtrip is set."""
+    round-trip chrF check when qe.roundtrip is set. `pool`: MT workers (fanout.py) translate the
+    forward segments; `translator` then only splits texts (its tokenizer) and names the model."""
     src_lang, tgt_lang = translator.cfg.src_lang, translator.cfg.tgt_lang
     layouts: list[list[Layout]] = []
     unfit: list[set[str]] = []  # per item: layout problems (a sentence too long for the model)
@@ -155,9 +173,9 @@ def translate_items(
         unfit.append({p for _, p in fitted if p})
     # records that cannot be translated whole are not sent at all
     all_segments = [s for item, bad in zip(layouts, unfit) if not bad for lay in item for s in lay.segments]
-    table, seg_problems = translate_segments(all_segments, translator, cache, progress, chunk_segments)
+    table, seg_problems = translate_segments(all_segments, translator, cache, progress, chunk_segments, pool)
     if len(seg_problems) <= 0.5 * len(table):  # a model that cuts most outputs (a random one) is not retried
-        retry_truncated(table, seg_problems, translator, cache, chunk_segments)
+        retry_truncated(table, seg_problems, translator, cache, chunk_segments, pool)
 
     back: dict[str, str] = {}
     if qe.roundtrip and reverse is not None:

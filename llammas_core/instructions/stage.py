@@ -48,7 +48,7 @@ from llammas_core.instructions.templates import translation_record
 from llammas_core.stage import StageContext, StageResult, committed_files, run_stage, sha256_file
 from llammas_core.store import Store
 
-__all__ = ["run_instructions", "instructions_inputs"]
+__all__ = ["run_instructions", "instructions_inputs", "instructions_view"]
 
 Log = Callable[[str], None]
 
@@ -196,6 +196,7 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
                     progress, removed: JsonlSink, quarantine: JsonlSink, pool: str, acct: dict) -> tuple[list[dict], dict]:
     """Machine-translate a source's records; ok records become the pool, the rest are written with reasons."""
     from llammas_core.instructions.cache import SegmentCache
+    from llammas_core.instructions.fanout import mt_parent_config, start_workers
     from llammas_core.instructions.mt import translate_items
     from llammas_core.instructions.translate import make_translator
 
@@ -207,11 +208,12 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
             removed.write(pool, {**r, "reasons": ["contaminated"]})
         else:
             todo.append(r)
-    translator = make_translator(translator_cfg)
-    reverse = None
+    translator = make_translator(mt_parent_config(translator_cfg))
+    reverse = workers = None
     try:
         identity = translator.identity()
         cache = SegmentCache(store, identity)
+        workers = start_workers(translator_cfg, store, identity, log) if todo else None
         if cfg.qe.roundtrip:  # the reverse MT of the round-trip check (the demo's tiny model serves both ways)
             rcfg = cfg.qe.roundtrip_translator
             if rcfg.model == TINY_MT:
@@ -219,9 +221,11 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
             reverse = make_translator(rcfg)
         started = time.time()
         results = translate_items([src.record_texts(r) for r in todo], translator, cache, cfg.qe, progress=progress,
-                                  reverse=reverse)
+                                  reverse=reverse, chunk_segments=translator_cfg.chunk_segments, pool=workers)
         seconds = time.time() - started
     finally:
+        if workers is not None:
+            workers.close()
         translator.close()
         if reverse is not None:
             reverse.close()
@@ -243,6 +247,7 @@ def _translate_pool(cfg: InstructionsConfig, translator_cfg, store: Store, recor
         sink.write(pool, item)
         qes["removed"].append(res.qe)  # quarantined translations too (e.g. truncated): their QE still tells
     info = {"translator": identity, "records": len(todo), "ok": len(out), "seconds": round(seconds, 2),
+            "workers": translator_cfg.workers,
             "roundtrip_translator": reverse.identity() if reverse is not None else None}
     info["cache"] = {"segment_hits": cache.hits, "segment_misses": cache.misses, "id": cache.id}
     log(f"[instructions] translated {pool}: {len(out)}/{len(todo)} ok in {seconds:.1f}s")
@@ -430,7 +435,18 @@ def run_instructions(store: Store, cfg: InstructionsConfig, work_root: str | Pat
             "steps": steps,
         }
 
-    return run_stage(store, "instructions", cfg, manifests, body, work_root, extra_key=prints, log=log)
+    return run_stage(store, "instructions", instructions_view(cfg), manifests, body, work_root, extra_key=prints,
+                     log=log)
+
+
+def instructions_view(cfg: InstructionsConfig) -> dict:
+    """The config as the stage's identity: how many MT workers ran, where, and in what chunks, does not change
+    the output (fanout.py), so those settings are left out (and the keys of earlier configs stay as they were)."""
+    view = cfg.model_dump(mode="json")
+    for t in (view.get("translator"), (view.get("qe") or {}).get("roundtrip_translator")):
+        for k in ("workers", "ray_address", "chunk_segments"):
+            (t or {}).pop(k, None)
+    return view
 
 
 def _tally(rows: list[dict], key: str) -> dict[str, int]:

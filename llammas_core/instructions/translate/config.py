@@ -71,10 +71,22 @@ class TranslatorConfig(BaseModel):
         "auto", description="ctranslate2 compute type: 'auto' = int8 on CPU, float16 on GPU; or any CTranslate2 "
         "type (float32, int8_float16, bfloat16, ...).")
     threads: int = Field(0, ge=0, description="CPU threads for ctranslate2/torch (0 = library default).")
+    workers: int = Field(
+        1, ge=1, le=1024, description="MT workers translating at once, each holding one model and, on a GPU "
+        "machine, one GPU (local processes with CUDA_VISIBLE_DEVICES, or Ray actors: ray_address). They share the "
+        "segment cache in the store; the output is identical to one worker's. Not part of the stage key.")
+    ray_address: str | None = Field(
+        None, description="Run the workers as Ray actors: 'auto' (the cluster this machine joined), 'host:port', "
+        "or 'local' (a Ray started here). None: local processes. Not part of the stage key.")
+    chunk_segments: int = Field(
+        1024, ge=1, description="Distinct segments translated as one unit of work, then written to the segment "
+        "cache: a run or worker killed mid-chunk loses at most one chunk (per worker).")
     # openai
-    base_url: str = Field(
+    base_url: str | list[str] = Field(
         "http://127.0.0.1:8000/v1", description="openai: endpoint base URL up to /v1 (chat/completions is "
-        "appended). No credentials in it: the key comes from api_key_env.", json_schema_extra={"pattern": NO_USERINFO})
+        "appended), or a list of them (several vLLM servers of the same model): requests are spread over them, "
+        "max_concurrency in flight at each. No credentials in it: the key comes from api_key_env.",
+        json_schema_extra={"pattern": NO_USERINFO})
     model_revision: str | None = Field(
         None, description="openai: a version label of the served weights that you set (a commit hash, a deploy "
         "tag); part of the segment cache key, so change it when the endpoint's model changes.")
@@ -90,7 +102,7 @@ class TranslatorConfig(BaseModel):
     temperature: float = Field(0.0, ge=0, description="openai: sampling temperature (0 = deterministic).")
     max_tokens: int | None = Field(
         None, description="openai: max_tokens per request; None = the proportional cap from max_ratio.")
-    max_concurrency: int = Field(8, ge=1, description="openai: requests in flight at once.")
+    max_concurrency: int = Field(8, ge=1, description="openai: requests in flight at once, per endpoint.")
     max_retries: int = Field(5, ge=0, description="openai: retries on 429/5xx/timeouts/connection errors.")
     backoff_s: float = Field(1.0, ge=0, description="openai: first retry delay; doubles each retry (with jitter).")
     timeout_s: float = Field(120.0, gt=0, description="openai: timeout of one request in seconds.")
@@ -99,12 +111,20 @@ class TranslatorConfig(BaseModel):
     def _check(self) -> "TranslatorConfig":
         if self.src_lang == self.tgt_lang:
             raise ConfigError(f"src_lang and tgt_lang are both {self.src_lang!r}")
-        refuse_userinfo(self.base_url, "translator.base_url")  # it would be sent as Basic auth and stored
-        if self.backend == "openai" and not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"openai base_url must be http(s)://..., got {self.base_url!r}")
+        if isinstance(self.base_url, list) and not self.base_url:
+            raise ConfigError("translator.base_url: an empty list")
+        for i, url in enumerate(self.endpoints()):
+            where = "translator.base_url" + (f".{i}" if isinstance(self.base_url, list) else "")
+            refuse_userinfo(url, where)  # it would be sent as Basic auth and stored
+            if self.backend == "openai" and not url.startswith(("http://", "https://")):
+                raise ConfigError(f"openai base_url must be http(s)://..., got {url!r}")
         if "{text}" not in self.prompt_template:
             raise ConfigError("prompt_template must contain {text}")
         return self
+
+    def endpoints(self) -> list[str]:
+        """openai: the base URLs, one or several."""
+        return list(self.base_url) if isinstance(self.base_url, list) else [self.base_url]
 
     def decoding(self) -> dict:
         """Settings that change the output (part of the cache identity)."""

@@ -1,8 +1,10 @@
 """An LLM translator behind any OpenAI-compatible chat/completions endpoint (vLLM, TGI, hosted APIs).
 
-One request per segment (a prompt template around it), at most `max_concurrency` in flight
-(httpx.AsyncClient + a semaphore). 429, 5xx, timeouts and connection errors are retried with
-exponential backoff and jitter (Retry-After honoured, capped); any other 4xx fails at once
+One request per segment (a prompt template around it). `base_url` may list several endpoints (vLLM
+servers of the same model): the segments go through one queue to `max_concurrency` senders per
+endpoint, so each endpoint has at most that many requests in flight and a faster one takes more.
+429, 5xx, timeouts and connection errors are retried with exponential backoff and jitter
+(Retry-After honoured, capped), on whichever endpoint is free then; any other 4xx fails at once
 (ConfigError for 401/403/404: wrong key, model or URL; InputError otherwise). When retries run
 out the run stops with a TransientError naming the endpoint, so the orchestrator may retry the
 task later and no partial output is committed.
@@ -21,6 +23,7 @@ installed) gives direct control of retry classes and concurrency.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -49,42 +52,53 @@ class _Retryable(Exception):
 class OpenAITranslator(Translator):
     def __init__(self, cfg: TranslatorConfig):
         self.cfg = cfg
-        self.url = cfg.base_url.rstrip("/") + "/chat/completions"
+        self.urls = [u.rstrip("/") + "/chat/completions" for u in cfg.endpoints()]
+        self.url = self.urls[0] if len(self.urls) == 1 else ", ".join(self.urls)  # for messages
         self._key_env = cfg.api_key_env
         self.requests_sent = 0
         self.retries = 0
 
     def model_id(self) -> dict:
-        # endpoint excluded: the same model served elsewhere translates the same
+        # endpoints excluded: the same model served elsewhere translates the same
         return {"name": self.cfg.model, "revision": self.cfg.revision, "model_revision": self.cfg.model_revision,
                 "served": self.served_model()}
 
-    def _client_kwargs(self) -> dict:
-        host = httpx.URL(self.url).host
+    def _client_kwargs(self, url: str) -> dict:
+        host = httpx.URL(url).host
         loopback = host in {"127.0.0.1", "localhost", "::1"}  # never through a proxy from the environment
         return {"timeout": self.cfg.timeout_s, "headers": self._headers(), "trust_env": not loopback}
 
     def served_model(self) -> dict | None:
-        """The endpoint's /models entry for cfg.model (or its only entry): {id, root} as listed;
-        None when the server does not list models (then only model_revision pins the weights)."""
+        """The endpoints' /models entry for cfg.model (or their only entry): {id, root} as listed;
+        None when no server lists models (then only model_revision pins the weights). Endpoints that
+        list different weights are refused: their translations would differ."""
         if not hasattr(self, "_served"):
-            url = self.cfg.base_url.rstrip("/") + "/models"
-            try:
-                resp = httpx.get(url, **self._client_kwargs())
-            except httpx.HTTPError as exc:
-                raise TransientError(f"translation endpoint {url} unreachable ({type(exc).__name__})") from None
-            entries = []
-            if resp.status_code == 200:
-                try:
-                    entries = [e for e in resp.json().get("data", []) if isinstance(e, dict)]
-                except (ValueError, AttributeError):
-                    entries = []
-            match = [e for e in entries if e.get("id") == self.cfg.model] or (entries if len(entries) == 1 else [])
-            self._served = {k: match[0][k] for k in ("id", "root") if k in match[0]} if match else None
+            listed = {}
+            for base in self.cfg.endpoints():
+                entry = self._listed_model(base.rstrip("/") + "/models")
+                if entry is not None:
+                    listed[base] = entry
+            if len({json.dumps(e, sort_keys=True) for e in listed.values()}) > 1:
+                raise ConfigError(f"translation endpoints serve different models for {self.cfg.model!r}: {listed}")
+            self._served = next(iter(listed.values()), None)
             if self._served is None and not self.cfg.model_revision:
                 log.warning("translation endpoint %s lists no model %r: set translator.model_revision so the "
-                            "segment cache is not reused across model updates", url, self.cfg.model)
+                            "segment cache is not reused across model updates", self.url, self.cfg.model)
         return self._served
+
+    def _listed_model(self, url: str) -> dict | None:
+        try:
+            resp = httpx.get(url, **self._client_kwargs(url))
+        except httpx.HTTPError as exc:
+            raise TransientError(f"translation endpoint {url} unreachable ({type(exc).__name__})") from None
+        entries = []
+        if resp.status_code == 200:
+            try:
+                entries = [e for e in resp.json().get("data", []) if isinstance(e, dict)]
+            except (ValueError, AttributeError):
+                entries = []
+        match = [e for e in entries if e.get("id") == self.cfg.model] or (entries if len(entries) == 1 else [])
+        return {k: match[0][k] for k in ("id", "root") if k in match[0]} if match else None
 
     def _headers(self) -> dict:
         headers = {"Content-Type": "application/json"}
@@ -106,70 +120,102 @@ class OpenAITranslator(Translator):
         # ~4 characters per token for Latin scripts, then the same proportional cap as the NMT backends
         return int(max(len(text) / 3, 8) * self.cfg.max_ratio) + self.cfg.max_extra_tokens
 
-    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, text: str) -> tuple[str, str | None]:
+    async def _attempt(self, client: httpx.AsyncClient, url: str, text: str) -> tuple[str, str | None]:
+        """One request: (translation, problem), or _Retryable / a transport error (retried), or
+        ConfigError / InputError (not)."""
         body = {"model": self.cfg.model, "messages": self._messages(text), "temperature": self.cfg.temperature,
                 "max_tokens": self._max_tokens(text), "stream": False}
-        last = ""
-        for attempt in range(self.cfg.max_retries + 1):
+        self.requests_sent += 1
+        resp = await client.post(url, json=body)
+        if resp.status_code == 429 or resp.status_code >= 500:
+            ra = resp.headers.get("retry-after")
             try:
-                async with sem:
-                    self.requests_sent += 1
-                    resp = await client.post(self.url, json=body)
-                if resp.status_code == 429 or resp.status_code >= 500:
-                    ra = resp.headers.get("retry-after")
-                    try:
-                        retry_after = float(ra) if ra else None
-                    except ValueError:
-                        retry_after = None
-                    raise _Retryable(f"HTTP {resp.status_code}", retry_after)
-                if resp.status_code in (401, 403, 404):
-                    raise ConfigError(
-                        f"translation endpoint {self.url} answered HTTP {resp.status_code} "
-                        f"(check the URL, model name {self.cfg.model!r} and the key in ${self._key_env})")
-                if resp.status_code >= 400:
-                    raise InputError(f"translation endpoint {self.url} refused a request: HTTP {resp.status_code}: "
-                                     f"{resp.text[:200]}")
-                try:
-                    data = resp.json()
-                    choice = data["choices"][0]
-                    content = choice["message"]["content"]
-                except (ValueError, KeyError, IndexError, TypeError) as exc:
-                    raise _Retryable(f"malformed response ({type(exc).__name__})") from None
-                if not isinstance(content, str):
-                    raise _Retryable("response without text content")
-                return content.strip(), OUTPUT_TRUNCATED if choice.get("finish_reason") == "length" else None
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}"
+                retry_after = float(ra) if ra else None
+            except ValueError:
                 retry_after = None
-            except _Retryable as exc:
-                last = str(exc)
-                retry_after = exc.retry_after
-            if attempt == self.cfg.max_retries:
-                break
-            self.retries += 1
-            delay = self.cfg.backoff_s * (2 ** attempt) * (0.5 + random.random())
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, _MAX_RETRY_AFTER_S))
-            log.warning("translation request failed (%s), retry %d/%d in %.1fs", last, attempt + 1,
-                        self.cfg.max_retries, delay)
-            await asyncio.sleep(delay)
-        raise TransientError(
-            f"translation endpoint {self.url} unreachable or failing after {self.cfg.max_retries + 1} attempts "
-            f"(last: {last})")
+            raise _Retryable(f"HTTP {resp.status_code}", retry_after)
+        if resp.status_code in (401, 403, 404):
+            raise ConfigError(
+                f"translation endpoint {url} answered HTTP {resp.status_code} "
+                f"(check the URL, model name {self.cfg.model!r} and the key in ${self._key_env})")
+        if resp.status_code >= 400:
+            raise InputError(f"translation endpoint {url} refused a request: HTTP {resp.status_code}: "
+                             f"{resp.text[:200]}")
+        try:
+            choice = resp.json()["choices"][0]
+            content = choice["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Retryable(f"malformed response ({type(exc).__name__})") from None
+        if not isinstance(content, str):
+            raise _Retryable("response without text content")
+        return content.strip(), OUTPUT_TRUNCATED if choice.get("finish_reason") == "length" else None
 
     async def _run(self, segments: list[str]) -> list[tuple[str, str | None]]:
-        sem = asyncio.Semaphore(self.cfg.max_concurrency)
-        limits = httpx.Limits(max_connections=self.cfg.max_concurrency,
-                              max_keepalive_connections=self.cfg.max_concurrency)
-        async with httpx.AsyncClient(limits=limits, **self._client_kwargs()) as client:
-            tasks = [asyncio.ensure_future(self._one(client, sem, s)) for s in segments]
-            try:
-                return list(await asyncio.gather(*tasks))
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+        """Every segment through a shared queue: each endpoint has max_concurrency senders, each with one
+        request in flight, so a fast endpoint takes more work and none has more than its limit. A failed
+        attempt goes back into the queue after its backoff, for whichever endpoint is free then."""
+        n = len(segments)
+        results: list[tuple[str, str | None] | None] = [None] * n
+        queue: asyncio.Queue = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait((i, 0))
+        state = {"left": n, "error": None}
+        finished = asyncio.Event()
+        later: set[asyncio.Task] = set()
+
+        def fail(exc: BaseException) -> None:
+            if state["error"] is None:
+                state["error"] = exc
+            finished.set()
+
+        async def requeue(item: tuple[int, int], delay: float) -> None:
+            await asyncio.sleep(delay)
+            queue.put_nowait(item)
+
+        async def sender(client: httpx.AsyncClient, url: str) -> None:
+            while True:
+                i, attempt = await queue.get()
+                try:
+                    results[i] = await self._attempt(client, url, segments[i])
+                except (httpx.TimeoutException, httpx.TransportError, _Retryable) as exc:
+                    last = str(exc) if isinstance(exc, _Retryable) else type(exc).__name__
+                    if attempt >= self.cfg.max_retries:
+                        fail(TransientError(f"translation endpoint {self.url} unreachable or failing after "
+                                            f"{self.cfg.max_retries + 1} attempts (last: {last} from {url})"))
+                        return
+                    self.retries += 1
+                    delay = self.cfg.backoff_s * (2 ** attempt) * (0.5 + random.random())
+                    retry_after = getattr(exc, "retry_after", None)
+                    if retry_after is not None:
+                        delay = max(delay, min(retry_after, _MAX_RETRY_AFTER_S))
+                    log.warning("translation request to %s failed (%s), retry %d/%d in %.1fs", url, last,
+                                attempt + 1, self.cfg.max_retries, delay)
+                    task = asyncio.ensure_future(requeue((i, attempt + 1), delay))
+                    later.add(task)
+                    task.add_done_callback(later.discard)
+                    continue
+                except Exception as exc:  # ConfigError, InputError: no retry
+                    fail(exc)
+                    return
+                state["left"] -= 1
+                if state["left"] == 0:
+                    finished.set()
+
+        k = self.cfg.max_concurrency
+        clients = [httpx.AsyncClient(limits=httpx.Limits(max_connections=k, max_keepalive_connections=k),
+                                     **self._client_kwargs(url)) for url in self.urls]
+        senders = [asyncio.ensure_future(sender(c, url)) for c, url in zip(clients, self.urls) for _ in range(k)]
+        try:
+            await finished.wait()
+        finally:
+            for t in senders + list(later):
+                t.cancel()
+            await asyncio.gather(*senders, *later, return_exceptions=True)
+            for c in clients:
+                await c.aclose()
+        if state["error"] is not None:
+            raise state["error"]
+        return results
 
     def translate(self, segments: list[str]) -> list[str]:
         return [t for t, _ in self.translate_checked(segments)]
