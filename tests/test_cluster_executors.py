@@ -129,11 +129,32 @@ def test_ray_two_nodes_tokenize_and_corpus_survive_a_lost_worker(ray_two_nodes, 
     try:
         _two_nodes(ray_two_nodes, kit, local, tmp_path)
     except _Hung:
+        _print_ray_state()
         pytest.xfail("two-node Ray stages did not finish in 420 s: the intermittent hang (datatrove waiting on a "
                      "task that never starts) is still open")
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _print_ray_state() -> None:
+    """What a hung step waits for: nodes with their total/available resources, placement groups not yet
+    placed (a PENDING one asks for more CPU or memory than any live node has free), actors not alive."""
+    import ray
+
+    try:
+        for n in ray.nodes():
+            print(f"node {n['NodeID'][:8]} alive={n['Alive']} resources={n['Resources']}")
+        print(f"available: {ray.available_resources()}")
+        for pg_id, info in ray.util.placement_group_table().items():
+            if info["state"] != "REMOVED":
+                print(f"placement group {pg_id[:8]}: {info['state']} bundles={info['bundles']}")
+        from ray.util.state import list_actors
+
+        for a in list_actors(filters=[("state", "!=", "ALIVE")], limit=50):
+            print(f"actor {a.class_name} {a.state} node={str(a.node_id)[:8]}")
+    except Exception as e:  # noqa: BLE001  (diagnostics only)
+        print(f"ray state not read: {e}")
 
 
 def _two_nodes(ray_two_nodes, kit, local, tmp_path):
