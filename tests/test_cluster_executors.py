@@ -120,7 +120,11 @@ class _Hung(Exception):
 
 def test_ray_two_nodes_tokenize_and_corpus_survive_a_lost_worker(ray_two_nodes, kit, local, tmp_path):  # noqa: F811
     """Bounded: once, with the test modules in another order, tokenize on the two-node cluster waited for a
-    task that never started (load 0 for minutes). Not yet understood: reported as xfail, never a CI hang."""
+    task that never started (load 0 for minutes). Reproduced 2026-12-06 (test_corpus_flow.py first, its
+    in-process ray.init/shutdown): the first two submissions' RankWorker actors died before starting ("all
+    references to the actor were removed"); datatrove dropped those ranks but never removed their two
+    CREATED placement groups, which hold both CPUs, so the other two stay PENDING (NO_RESOURCES) forever.
+    Not fixed yet: reported as xfail with the cluster state printed, never a CI hang."""
     def on_alarm(signum, frame):
         raise _Hung()
 
