@@ -81,3 +81,21 @@ def tiny_eval_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny-eval") / "model"
     save_tiny_base(out, texts * 3, vocab_size=600, hidden_size=64, layers=2)
     return out
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    """A Prefect test server (its own PREFECT_HOME) for the tests of a module that run flows and read
+    their task runs and artifacts back."""
+    old = os.environ.get("PREFECT_HOME")
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    try:
+        with prefect_test_harness(server_startup_timeout=180):
+            yield
+    finally:
+        if old is None:
+            os.environ.pop("PREFECT_HOME", None)
+        else:
+            os.environ["PREFECT_HOME"] = old

@@ -3,26 +3,6 @@ it does not add one) and completed at 100 % at the end."""
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    import os
-
-    old = os.environ.get("PREFECT_HOME")
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    from prefect.testing.utilities import prefect_test_harness
-
-    try:
-        with prefect_test_harness(server_startup_timeout=180):
-            yield
-    finally:
-        if old is None:
-            os.environ.pop("PREFECT_HOME", None)
-        else:
-            os.environ["PREFECT_HOME"] = old
-
 
 def test_progress_artifact_reused_across_retries_and_completed(prefect_api):
     from prefect import flow, task

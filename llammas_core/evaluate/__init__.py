@@ -16,5 +16,7 @@ One concept a file:
 - bootstrap.py: seeded percentile CIs and paired bootstrap deltas with p-values.
 - contamination_check.py: n-gram overlap of evaluation sets with each model's training data.
 - report.py: report.md, self-contained report.html, scores.png.
-- stage.py: run_evaluate: eval/<key> per (model, task), contamination/<key>, report/<key>.
+- stage.py: run_evaluate: eval/<key> per (model, task), contamination/<key>, report/<key>; evaluate_model
+  (one worker's share: one model's pairs) and assemble_report (contamination + report) for a fan-out.
+- workers.py: how many models run at once and the GPU each worker holds.
 """

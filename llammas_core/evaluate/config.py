@@ -59,6 +59,10 @@ class EvaluateConfig(BaseModel):
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig, description="Confidence intervals and paired deltas.")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig,
                                                description="N-gram overlap of evaluation sets with training data.")
+    workers: int | None = Field(
+        None, ge=1, description="Models evaluated at once, each by its own worker (its own Prefect task) that loads "
+                                "the model once and runs its tasks; on a GPU box each worker holds one GPU. Default: "
+                                "one per GPU, 2 on CPU. The report is the same for any value.")
 
     @model_validator(mode="before")
     @classmethod

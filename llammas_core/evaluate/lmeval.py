@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from contextlib import contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
@@ -169,16 +170,27 @@ def _convert_sample(s: dict, task_name: str, metrics: list[str]) -> dict:
     return row
 
 
+_PROBE_LOCK = threading.Lock()
+_probe_users = [0, None]  # tasks running now (several models' workers at once), lm-eval's own add_env_info
+
+
 @contextmanager
 def _no_env_probe(evaluator):
     """lm-eval's add_env_info runs torch's collect_env (about ten subprocesses, pip list among them: over a
-    second per task); results.json records our own package versions instead (engine._versions)."""
-    saved = evaluator.add_env_info
-    evaluator.add_env_info = lambda storage: storage.update({"pretty_env_info": "not collected (llammas)"})
+    second per task); results.json records our own package versions instead (engine._versions). Counted,
+    so workers in threads put lm-eval's own function back only when the last one is done."""
+    with _PROBE_LOCK:
+        if _probe_users[0] == 0:
+            _probe_users[1] = evaluator.add_env_info
+            evaluator.add_env_info = lambda storage: storage.update({"pretty_env_info": "not collected (llammas)"})
+        _probe_users[0] += 1
     try:
         yield
     finally:
-        evaluator.add_env_info = saved
+        with _PROBE_LOCK:
+            _probe_users[0] -= 1
+            if _probe_users[0] == 0:
+                evaluator.add_env_info = _probe_users[1]
 
 
 def run_lmeval(loaded, task: TaskSpec) -> dict:

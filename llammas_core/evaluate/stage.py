@@ -60,7 +60,7 @@ EVAL_STAGE, CONTAMINATION_STAGE, REPORT_STAGE = "eval", "contamination", "report
 
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["run_evaluate", "plan_evaluate", "model_identity", "data_fingerprint", "engine_version",
+__all__ = ["run_evaluate", "plan_evaluate", "evaluate_model", "assemble_report", "log_plan", "model_identity", "data_fingerprint", "engine_version",
            "EvalPlan", "EVAL_STAGE", "REPORT_STAGE", "CONTAMINATION_STAGE"]
 
 
@@ -189,35 +189,53 @@ def _free(loaded) -> None:
         pass
 
 
-def run_evals(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None],
-              progress: Progress | None = None) -> list[tuple[EvalItem, StageResult]]:
-    """Every (model, task) stage, model by model; a model is loaded at most once, only when needed."""
+def evaluate_model(store: Store, plan: EvalPlan, model_name: str, work_root: Path, log: Callable[[str], None],
+                   on_pair: Callable[[EvalItem, StageResult], None] | None = None,
+                   device: str | None = None) -> list[tuple[EvalItem, StageResult]]:
+    """One model's (model, task) stages, in task order: one worker's share of the evaluation. The model
+    is loaded at most once, only when one of its pairs is missing, onto `device` when given (a worker's
+    GPU; a device set in the model's spec wins), and released at the end, also on failure. `on_pair`
+    is called after each pair (committed or reused)."""
     from llammas_core.evaluate.models import load_model
 
+    model = next(m for m in plan.cfg.models if m.name == model_name)
+    spec = model.model_copy(update={"device": device}) if device and not model.device else model
+    holder: dict[str, object] = {}
+
+    def get_model():
+        if "m" not in holder:
+            log(f"[evaluate] loading {model.name} ({model.path}){f' on {spec.device}' if spec.device else ''}")
+            holder["m"] = load_model(spec)
+        return holder["m"]
+
     results = []
-    total, done = len(plan.items), 0
-    for model in plan.cfg.models:
-        holder: dict[str, object] = {}
-
-        def get_model(model=model, holder=holder):
-            if "m" not in holder:
-                log(f"[evaluate] loading {model.name} ({model.path})")
-                holder["m"] = load_model(model)
-            return holder["m"]
-
-        for item in (i for i in plan.items if i.model.name == model.name):
+    try:
+        for item in (i for i in plan.items if i.model.name == model_name):
             result = run_stage(store, EVAL_STAGE, item.config, item.inputs, _eval_body(item, get_model, log),
                                work_root, version=plan.version, log=log)
             if result.skipped:
                 log(f"[evaluate] {model.name} / {item.task.name}: reused {result.manifest_uri}")
             results.append((item, result))
-            done += 1
-            log(f"[evaluate] step {done}/{total}")
-            if progress:
-                progress(done, total, f"{model.name} / {item.task.name}")
+            if on_pair:
+                on_pair(item, result)
+    finally:
         if "m" in holder:
             _free(holder.pop("m"))
     return results
+
+
+def run_evals(store: Store, plan: EvalPlan, work_root: Path, log: Callable[[str], None],
+              progress: Progress | None = None) -> list[tuple[EvalItem, StageResult]]:
+    """Every (model, task) stage, model after model (one worker)."""
+    done = [0]
+
+    def on_pair(item: EvalItem, result: StageResult) -> None:
+        done[0] += 1
+        log(f"[evaluate] step {done[0]}/{len(plan.items)}")
+        if progress:
+            progress(done[0], len(plan.items), f"{item.model.name} / {item.task.name}")
+
+    return [r for m in plan.cfg.models for r in evaluate_model(store, plan, m.name, work_root, log, on_pair)]
 
 
 # --------------------------------------------------------------------------- contamination
@@ -419,22 +437,42 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
     return result
 
 
+def assemble_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageResult]], work_root: str | Path,
+                    log: Callable[[str], None] = print) -> StageResult:
+    """After every model's pairs (from one worker or several, in any order): the contamination check and
+    the report stage. The pairs are put in the plan's order first, so the report is the same however
+    the work was spread."""
+    order = {item.key: n for n, item in enumerate(plan.items)}
+    evals = sorted(evals, key=lambda e: order[e[0].key])
+    missing = sorted(set(order) - {item.key for item, _ in evals})
+    if missing:
+        raise LlammasError(f"evaluate: {len(missing)} (model, task) pairs have no result; the report needs all")
+    work_root = Path(work_root)
+    contamination = run_contamination(store, plan, work_root, log)
+    return run_report(store, plan, evals, contamination, work_root, log)
+
+
 def run_evaluate(store: Store, cfg: EvaluateConfig, work_root: str | Path, log: Callable[[str], None] = print,
                  progress: Progress | None = None) -> StageResult:
-    """Validate, evaluate every missing (model, task) pair, check contamination, write the report.
+    """Validate, evaluate every missing (model, task) pair, check contamination, write the report (one
+    worker; the Prefect task spreads evaluate_model over several and then calls assemble_report).
     Returns the report stage's result (manifest: rows, report/html/plot file names, eval ids)."""
     work_root = Path(work_root)
     plan = plan_evaluate(cfg, log)
+    log_plan(store, plan, log)
+    evals = run_evals(store, plan, work_root, log, progress)
+    return assemble_report(store, plan, evals, work_root, log)
+
+
+def log_plan(store: Store, plan: EvalPlan, log: Callable[[str], None]) -> None:
     missing = plan.missing(store)
     log(f"[evaluate] {len(plan.items)} (model, task) pairs, {len(missing)} to evaluate, "
         f"{len(plan.items) - len(missing)} already stored")
-    evals = run_evals(store, plan, work_root, log, progress)
-    contamination = run_contamination(store, plan, work_root, log)
-    return run_report(store, plan, evals, contamination, work_root, log)
 
 
 def report_identity(cfg: EvaluateConfig) -> str:
     """A stable identity of the whole evaluation (for Prefect cache keys): all eval keys + report settings."""
     plan = plan_evaluate(cfg, log=lambda _: None)
-    payload = {"evals": [i.key for i in plan.items], "cfg": cfg.model_dump(mode="json")}
+    # how the work is spread (workers) changes no result
+    payload = {"evals": [i.key for i in plan.items], "cfg": cfg.model_dump(mode="json", exclude={"workers"})}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
