@@ -158,6 +158,11 @@ def _others() -> list:
         if name in ("llammas-et.yaml", "x-llama-coit-et.yaml") or name.startswith("demo"):
             continue
         raw = yaml.safe_load((REPO / "configs" / name).read_text(encoding="utf-8"))
+        if raw.get("languages"):  # TODO(issue 14): the overlay swaps models and inputs of top-level sections only
+            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: the rehearsal overlay does not cover "
+                                                                  "per-language sections yet (configs/demo-multilingual.yaml "
+                                                                  "runs the same machinery on CPU)")))
+            continue
         if not any(raw.get(s) for s in ("corpus", "instructions", "train")):
             out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: its flow is not the pipeline "
                                                                   "(e.g. scaling); llammas rehearse runs the pipeline")))
