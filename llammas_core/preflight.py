@@ -100,7 +100,9 @@ def _produced(name: str, section) -> set[str]:
 
 def _check_references(config: BaseModel, sections: Iterable[str]) -> list[str]:
     """In a pipeline run, every @name must be produced by an earlier (enabled) stage of the same run."""
-    problems, available = [], set()
+    problems = []
+    # several target languages: the MuIT mixture over the per-language instructions is `@instructions`
+    available = {"instructions"} if getattr(config, "muit", None) is not None else set()
     for name in sections:
         section = getattr(config, name, None)
         if section is None:
@@ -119,16 +121,18 @@ def preflight(config: BaseModel, sections: Iterable[str], endpoint_url: str | No
     name earlier stages of it."""
     sections = list(sections)
     problems: list[str] = _check_references(config, sections) if whole_run else []
-    for name in sections:
-        section = getattr(config, name, None)
+    per_language = [(f"per_language.{lang}.{kind}", kind, getattr(sec, kind))
+                    for lang, sec in (getattr(config, "per_language", None) or {}).items()
+                    for kind in ("corpus", "instructions") if kind in sections and getattr(sec, kind) is not None]
+    for name, kind, section in [(n, n, getattr(config, n, None)) for n in sections] + per_language:
         if section is None:
             continue
         problems += [f"{f}: credentials in a URL are not accepted (use the environment)"
                      for f in credential_fields(section, name)]
-        if name not in CHECKS:
+        if kind not in CHECKS:
             continue
         try:
-            problems += CHECKS[name](section, endpoint_url)
+            problems += CHECKS[kind](section, endpoint_url)
         except LlammasError as e:
             problems.append(f"{name}: {e}" if not str(e).startswith(name) else str(e))
     if problems:

@@ -201,9 +201,22 @@ def test_rehearse_demo_scaling_pilots(tmp_path, s3_env):
 EXPLICIT = {"llammas-et.yaml", "x-llama-coit-et.yaml", "x-llama-scaling.yaml", "demo-scaling-pilots.yaml"}
 
 
-def _others() -> list[str]:
+def _others() -> list:
     """Configs beyond those rehearsed above (the other demo*.yaml already run on CPU as they are)."""
-    return [name for name in CONFIGS if name not in EXPLICIT and not name.startswith("demo")]
+    import yaml
+
+    out = []
+    for name in CONFIGS:
+        if name in EXPLICIT or name.startswith("demo"):
+            continue
+        raw = yaml.safe_load((REPO / "configs" / name).read_text(encoding="utf-8"))
+        if raw.get("languages"):  # TODO(issue 14): the overlay swaps models and inputs of top-level sections only
+            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: the rehearsal overlay does not cover "
+                                                                  "per-language sections yet (configs/demo-multilingual.yaml "
+                                                                  "runs the same machinery on CPU)")))
+        else:
+            out.append(name)
+    return out
 
 
 @pytest.mark.slow

@@ -19,10 +19,12 @@ CONFIGS = sorted(p for p in (REPO / "configs").glob("*.yaml") if p.name != "rehe
 # "file::function[config]"); test_every_shipped_config_is_run_by_a_test fails until it is.
 RUNS = {
     "demo.yaml": "tests/test_pipeline.py::test_main_job_wires_every_reference",
+    "demo-multilingual.yaml": "tests/test_multilingual.py::test_demo_multilingual_pipeline",
     "demo-scaling.yaml": "tests/test_scaling.py::test_demo_scaling_runs_from_the_command_line",
     "demo-scaling-pilots.yaml": "tests/test_rehearsal.py::test_rehearse_demo_scaling_pilots",
     "llammas-et.yaml": "tests/test_rehearsal.py::test_rehearse_llammas_et",
     "x-llama-coit-et.yaml": "tests/test_rehearsal.py::test_rehearse_x_llama_coit",
+    "x-llama-muit.yaml": "tests/test_rehearsal.py::test_rehearse_x_llama_muit",
     "x-llama-scaling.yaml": "tests/test_rehearsal.py::test_rehearse_x_llama_scaling",
 }
 

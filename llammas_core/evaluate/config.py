@@ -63,6 +63,9 @@ class EvaluateConfig(BaseModel):
         None, ge=1, description="Models evaluated at once, each by its own worker (its own Prefect task) that loads "
                                 "the model once and runs its tasks; on a GPU box each worker holds one GPU. Default: "
                                 "one per GPU, 2 on CPU. The report is the same for any value.")
+    skipped: list[str] = Field(default_factory=list, description=(
+        "Per-language tasks left out, with the reason (filled when `for_each_language.evaluate_tasks` is "
+        "expanded: 'xcopa_lv: no xcopa for lv in the language registry'); the report lists them."))
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +97,10 @@ class EvaluateConfig(BaseModel):
             raise ValueError(f"task names must be unique; repeated: {', '.join(tdup)}")
         if self.baseline is not None and self.baseline not in names:
             raise ValueError(f"baseline {self.baseline!r} is not one of the models ({', '.join(names)})")
+        base = next(m for m in self.models if m.name == self.baseline_name)
+        if base.languages:
+            raise ValueError(f"the baseline {base.name} is compared on every task: it cannot be limited to "
+                             f"languages {base.languages}")
         return self
 
     @property

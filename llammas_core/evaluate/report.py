@@ -18,6 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from llammas_core.evaluate.bootstrap import DELTA_METHOD, significant
+from llammas_core.evaluate.by_language import language_tables
 
 __all__ = ["fmt", "fmt_p", "chance_level", "sections", "markdown_report", "html_report", "plot_scores",
            "write_report", "table_rows", "contamination_table"]
@@ -133,6 +134,21 @@ def sections(rows: list[dict], context: dict, contamination: list[dict] | None, 
                                                       "identity": m.get("identity", "")}
                                                      for m in context.get("models", [])]},
                        {"title": "Results", "table": table_rows(rows, conf, context.get("samples")), "plot": plot}]
+    summary = context.get("per_language")
+    if summary:
+        by_lang, macro = language_tables(summary, context.get("baseline"))
+        out.insert(2, {"title": "Per language",
+                       "text": f"Primary metric of each task family per target language ({', '.join(summary['languages'])}); "
+                               f"in brackets the paired Δ vs {context.get('baseline')} on the same items. A model "
+                               "trained for one language (x-LLaMA) is evaluated on that language only.",
+                       "table": by_lang})
+        out.insert(3, {"title": "Macro average over languages",
+                       "text": "Each family's score and Δ averaged over the languages that have it, every language "
+                               "weighted the same; the per-language models of one kind (x-LLaMA) share a row.",
+                       "table": macro})
+    if context.get("skipped_tasks"):
+        out.append({"title": "Not evaluated", "table": [{"task": t.split(": ", 1)[0], "reason": t.split(": ", 1)[-1]}
+                                                        for t in context["skipped_tasks"]]})
     if contamination is not None:
         c = context.get("contamination") or {}
         text = (f"Word n-grams of n-gram size {c.get('n')}. An evaluation item counts as contaminated when at "

@@ -35,6 +35,12 @@ class ModelSpec(BaseModel):
     backend: Backend = Field(
         default="hf", description="lm-eval backend for log-likelihood tasks: 'hf' (in-process HFLM over the loaded "
                                   "model) or 'vllm' (lm-eval's VLLM, only where vllm is installed).")
+    languages: list[LanguageCode] | None = Field(
+        default=None, description="Evaluate only on the tasks of these languages (a model trained for one "
+                                  "language, e.g. an x-LLaMA); empty: every task.")
+    group: str | None = Field(
+        default=None, description="Label shared by models of one kind (the x-LLaMAs, one per language): one row "
+                                  "of the report's macro average over languages.")
 
 
 class TaskSpec(BaseModel):

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from llammas_core.errors import ConfigError, InputError, LlammasError
+from llammas_core.evaluate.by_language import evaluated_on, per_language
 from llammas_core.evaluate.config import EvaluateConfig
 from llammas_core.refs import REF
 from llammas_core.evaluate.identity import (
@@ -136,6 +137,8 @@ def plan_evaluate(cfg: EvaluateConfig, log: Callable[[str], None] = print) -> Ev
                       "backend": model.backend}
         inputs = [manifest] if manifest else []
         for task in cfg.tasks:
+            if not evaluated_on(model, task):  # an x-LLaMA: only its own language's tasks
+                continue
             config = {"model": model_view, "task": task_views[task.name]}
             key = stage_key(EVAL_STAGE, config, [m["id"] for m in inputs], version)
             plan.items.append(EvalItem(model, task, config, inputs, key))
@@ -381,6 +384,9 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
         "tasks": [t.name for t in cfg.tasks],
         "evals": [[item.model.name, item.task.name, r.manifest["id"]] for item, r in evals],
         "contamination": contamination.manifest["id"] if contamination else None,
+        **({"model_languages": {m.name: [m.languages, m.group] for m in cfg.models if m.languages or m.group}}
+           if any(m.languages or m.group for m in cfg.models) else {}),
+        **({"skipped": cfg.skipped} if cfg.skipped else {}),
     }
     inputs = [r.manifest for _, r in evals] + ([contamination.manifest] if contamination else [])
 
@@ -411,6 +417,8 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "contamination": {"n": cfg.contamination.n, "threshold": cfg.contamination.threshold,
                               "max_scan": cfg.contamination.max_scan, "sample_docs": cfg.contamination.sample_docs},
             "results": [{"model": i.model.name, "task": i.task.name, "uri": r.manifest_uri} for i, r in evals],
+            "per_language": per_language(rows, cfg.tasks, cfg.models),
+            "skipped_tasks": cfg.skipped,
             # what was not scored, with the reason (spBLEU without a checked SPM model, COMET absent, ...)
             "not_scored": [{"task": i.task.name, "model": i.model.name, "metric": k, "reason": str(v)}
                            for i, r in evals for k, v in sorted((r.manifest.get("skipped_metrics") or {}).items())]
@@ -423,6 +431,8 @@ def run_report(store: Store, plan: EvalPlan, evals: list[tuple[EvalItem, StageRe
             "title": cfg.name, "baseline": cfg.baseline_name,
             "models": context["models"], "tasks": [t.model_dump(mode="json") for t in cfg.tasks],
             "rows": rows, "contamination_rows": crows, "tasks_not_compared": skipped,
+            **({"per_language": context["per_language"]} if context["per_language"] else {}),
+            **({"tasks_skipped": cfg.skipped} if cfg.skipped else {}),
             "evals": [{"model": i.model.name, "task": i.task.name, "id": r.manifest["id"], "uri": r.manifest_uri,
                        "reused": r.skipped} for i, r in evals],
             **files,

@@ -100,10 +100,12 @@ def run_allocation(store: Store, cfg: ScalingConfig, work_root: str | Path, log:
     return run_stage(store, STAGE, view, list(manifests.values()), body, Path(work_root), log=log)
 
 
-def allocation_caps(manifest_uri: str, endpoint_url: str | None = None) -> dict[str, int]:
+def allocation_caps(manifest_uri: str, endpoint_url: str | None = None,
+                    which: str = "allocation") -> dict[str, int]:
     """Translation pairs per language of a committed allocation stage (`@allocation`): the caps a MuIT
-    mixture gives each language's translation component."""
+    mixture gives each language's translation component; `which="uniform"`: the even split of the same
+    budget (the scaling check's other arm)."""
     manifest = read_manifest(manifest_uri, endpoint_url)
-    if manifest.get("stage") != STAGE or not isinstance(manifest.get("allocation"), dict):
+    if manifest.get("stage") != STAGE or not isinstance(manifest.get(which), dict):
         raise InputError(f"{manifest_uri} is not an allocation stage (stage {manifest.get('stage')!r})")
-    return {lang: int(n) for lang, n in manifest["allocation"].items()}
+    return {lang: int(n) for lang, n in manifest[which].items()}

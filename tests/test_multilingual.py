@@ -1,0 +1,106 @@
+"""Several target languages in one run (x-LLaMA's MuIT): template expansion, the MuIT mixture's caps and
+dedup, the per-language report table, and configs/demo-multilingual.yaml end to end through the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from llammas_core.config import LlammasConfig, load_config
+from llammas_core.errors import ConfigError
+from llammas_core.evaluate.by_language import per_language
+from llammas_core.evaluate.spec import ModelSpec, TaskSpec
+from llammas_core.multilingual.config import MuitConfig
+from llammas_core.multilingual.mixture import combine
+from llammas_core.stage import read_manifest
+from tests.conftest import REPO
+
+DEMO = REPO / "configs" / "demo-multilingual.yaml"
+
+
+def test_templates_expand_per_language_and_round_trip():
+    cfg = load_config(str(DEMO))
+    assert cfg.languages == ["et", "fi", "lv"] and list(cfg.per_language) == ["et", "fi", "lv"]
+    fi = cfg.per_language["fi"].instructions
+    assert fi.language == "fi" and fi.translator.tgt_lang == "fi" and fi.name == "demo-muit-fi"
+    assert fi.bitext[0].paths[1].endswith("en-fi.fi")
+    assert cfg.per_language["et"].instructions.bitext[0].paths[1].endswith("demo.et")  # the override
+    names = [t.name for t in cfg.evaluate.tasks]
+    assert {"flores_en-lv", "flores_lv-en", "xcopa_et"} <= set(names) and "xcopa_lv" not in names
+    assert any(s.startswith("xcopa_lv: no xcopa for lv") for s in cfg.evaluate.skipped)
+    # what Prefect stores and hands back validates to the same config: no second expansion
+    assert LlammasConfig.model_validate(cfg.model_dump(mode="json")) == cfg
+
+
+def test_unknown_override_language_is_an_error(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("languages: [et]\nfor_each_language: {instructions: {name: 'x-{lang}', bitext: []}}\n"
+                 "per_language: {fi: {}}\n")
+    with pytest.raises(ConfigError, match="fi, not in `languages`"):
+        load_config(str(p))
+
+
+def _rows(lang: str, n_trans: int, n_en: int) -> list[dict]:
+    trans = [{"messages": [{"role": "user", "content": f"{lang} t{i}"}, {"role": "assistant", "content": "x"}],
+              "component": "translation"} for i in range(n_trans)]
+    en = [{"messages": [{"role": "user", "content": f"en {i}"}, {"role": "assistant", "content": "y"}],
+           "component": "alpaca_en"} for i in range(n_en)]
+    return trans + en
+
+
+def test_muit_caps_translation_and_keeps_one_copy_of_shared_records():
+    rows, acct = combine({"et": _rows("et", 10, 4), "fi": _rows("fi", 6, 4)}, MuitConfig(), {"et": 3, "fi": 50})
+    assert acct["et"]["translation"] == {"available": 10, "cap": 3, "kept": 3}
+    assert acct["fi"]["translation"]["kept"] == 6
+    assert acct["fi"]["removed"] == {"muit:duplicate": 4}  # the English records came with et
+    assert len(rows) == 3 + 4 + 6
+    for a in acct.values():
+        assert a["kept"] + sum(a["removed"].values()) == a["in"]
+
+
+def test_per_language_rows_macro_and_deltas():
+    tasks = [TaskSpec(name=f"flores_en-{l}", kind="flores", direction=f"en-{l}", data="x") for l in ("et", "fi")]
+    models = [ModelSpec(name="base", path="b"), ModelSpec(name="m", path="m"),
+              ModelSpec(name="x-et", path="x", languages=["et"], group="x-LLaMA"),
+              ModelSpec(name="x-fi", path="y", languages=["fi"], group="x-LLaMA")]
+    scores = {("et", "base"): 10, ("et", "m"): 14, ("et", "x-et"): 12, ("fi", "base"): 20, ("fi", "m"): 22,
+              ("fi", "x-fi"): 30}
+    rows = [{"task": f"flores_en-{l}", "metric": "chrf", "model": m, "score": s,
+             "delta": None if m == "base" else s - scores[(l, "base")]} for (l, m), s in scores.items()]
+    out = per_language(rows, tasks, models)
+    fam = "FLORES en→xx chrf"
+    assert [(r["language"], r["model"]) for r in out["rows"]] == [
+        ("et", "base"), ("et", "m"), ("et", "x-et"), ("fi", "base"), ("fi", "m"), ("fi", "x-fi")]
+    macro = {m["model"]: m for m in out["macro"]}
+    assert macro["m"]["scores"][fam] == 18 and macro["m"]["deltas"][fam] == 3
+    assert macro["x-LLaMA"]["scores"][fam] == 21 and macro["x-LLaMA"]["deltas"][fam] == 6
+    assert per_language(rows[:3], tasks[:1], models[:3]) is None  # one language: no such table
+
+
+@pytest.mark.slow  # the whole multilingual demo: about 4.5 minutes on 2 shared cores
+def test_demo_multilingual_pipeline(tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "pipeline", "--config", str(DEMO),
+                           "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    report = read_manifest(last.removeprefix("output: "))
+    summary = report["per_language"]
+    assert summary["languages"] == ["et", "fi", "lv"]
+    for lang in ("et", "fi"):  # FLORES both ways and Belebele for at least two languages
+        row = next(r for r in summary["rows"] if r["language"] == lang and r["model"] == "m-llama")
+        assert {"FLORES en→xx chrf", "FLORES xx→en chrf", "Belebele acc"} <= set(row["scores"])
+        assert all(d is not None for d in row["deltas"].values())
+    macro = {m["model"]: m for m in summary["macro"]}
+    assert set(macro) == {"base", "m-llama", "x-LLaMA"} and macro["m-llama"]["languages"] == ["et", "fi", "lv"]
+    assert {e["model"] for e in report["evals"]} == {"base", "m-llama", "x-llama-et", "x-llama-fi", "x-llama-lv"}
+    assert not any(e["model"] == "x-llama-et" and not e["task"].endswith(("-et", "_et", "et-en"))
+                   for e in report["evals"])
+    md = open(f"{tmp_path}/store/{report['id']}/report.md", encoding="utf-8").read()
+    assert "## Per language" in md and "## Macro average over languages" in md and "## Not evaluated" in md
+    for tag in ("corpus-fi", "instructions-demo-muit-lv", "muit-demo-muit", "sft-demo-mllama-fi"):
+        assert any(ln.startswith(tag) for ln in proc.stdout.splitlines()), tag
