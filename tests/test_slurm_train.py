@@ -19,7 +19,6 @@ import pytest
 from llammas_core.train.config import TrainConfig
 from tests.cluster_fixtures import jobs_named, slurm_cluster  # noqa: F401  (a fixture)
 from tests.test_tokenize import cfg_for, kit  # noqa: F401  (a fixture: tiny base + corpora)
-from tests.test_train_tasks import prefect_api  # noqa: F401  (a fixture: a throwaway Prefect server)
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

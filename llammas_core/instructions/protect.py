@@ -1,4 +1,4 @@
-"""Protected spans: what machine translation must never touch, and the check that it did not.
+r"""Protected spans: what machine translation must never touch, and the check that it did not.
 
 Two levels:
 - Lines: `code_lines(lines)` marks the lines of a text that are code, kept verbatim and never
