@@ -198,25 +198,39 @@ def test_rehearse_demo_scaling_pilots(tmp_path, s3_env):
     _pilots(allocation, ["et"], SIZES["pilot_sizes"], "alpaca_{lang}")
 
 
-EXPLICIT = {"llammas-et.yaml", "x-llama-coit-et.yaml", "x-llama-scaling.yaml", "demo-scaling-pilots.yaml"}
+@pytest.mark.slow
+def test_rehearse_x_llama_muit(tmp_path, s3_env):
+    """x-LLaMA's MuIT for the first two languages (ar, el): each language's instructions stage (tiny NLLB MT
+    of Alpaca, en->xx translation tasks), the MuIT mixture over both, the m-LLaMA trained on it, one x-LLaMA
+    per language on its own stage, and the per-language report with its macro average, on S3."""
+    summary = _rehearse("x-llama-muit.yaml", tmp_path, s3_env)
+    report = read_manifest(summary["output"])
+    assert report["uri"].startswith("s3://my-llm-bucket/llammas/")
+    per_language = report["per_language"]
+    assert per_language["languages"] == ["ar", "el"]
+    assert {m["model"] for m in per_language["macro"]} == {"base", "m-llama", "x-LLaMA"}
+    models = {m["name"]: read_manifest(m["path"]) for m in report["models"] if m["name"] != "base"}
+    assert sorted(models) == ["m-llama", "x-llama-ar", "x-llama-el"]
+    (mix_uri,) = _inputs(models["m-llama"], "muit")
+    mix = read_manifest(mix_uri + "/manifest.json")
+    langs = {read_manifest(u + "/manifest.json")["config"]["language"] for u in _inputs(mix, "instructions")}
+    assert langs == {"ar", "el"}
+    for lang in ("ar", "el"):
+        (instr_uri,) = _inputs(models[f"x-llama-{lang}"], "instructions")
+        instr = read_manifest(instr_uri + "/manifest.json")
+        assert instr["config"]["language"] == lang and instr_uri in _inputs(mix, "instructions")
+        comps = _stats(instr)["components"]
+        assert comps["translation"]["kept"] > 0 and comps[f"alpaca_{lang}"]["kept"] > 0, comps
+    assert {e["task"] for e in report["evals"]} >= {"flores_en-ar", "flores_el-en", "belebele_ar", "belebele_el"}
 
 
-def _others() -> list:
+EXPLICIT = {"llammas-et.yaml", "x-llama-coit-et.yaml", "x-llama-scaling.yaml", "demo-scaling-pilots.yaml",
+            "x-llama-muit.yaml"}
+
+
+def _others() -> list[str]:
     """Configs beyond those rehearsed above (the other demo*.yaml already run on CPU as they are)."""
-    import yaml
-
-    out = []
-    for name in CONFIGS:
-        if name in EXPLICIT or name.startswith("demo"):
-            continue
-        raw = yaml.safe_load((REPO / "configs" / name).read_text(encoding="utf-8"))
-        if raw.get("languages"):  # TODO(issue 14): the overlay swaps models and inputs of top-level sections only
-            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: the rehearsal overlay does not cover "
-                                                                  "per-language sections yet (configs/demo-multilingual.yaml "
-                                                                  "runs the same machinery on CPU)")))
-        else:
-            out.append(name)
-    return out
+    return [name for name in CONFIGS if name not in EXPLICIT and not name.startswith("demo")]
 
 
 @pytest.mark.slow

@@ -110,6 +110,10 @@ def rehearsal_config(raw: dict, root: Path, endpoint_url: str) -> tuple[dict, li
         store["uri"] = "s3://llammas-rehearsal/store"
         placer.notes.append(f"store -> {store['uri']} (a rehearsal runs on S3)")
     placer.ensure_bucket(store["uri"][len("s3://"):].partition("/")[0])
+    if cfg.get("languages"):  # several target languages: their templates expanded and overlaid
+        from llammas_core.rehearsal.multilingual import overlay_languages
+
+        overlay_languages(cfg, placer)
     for name in ("corpus", "english_corpus"):
         if cfg.get(name):
             _corpus(cfg[name], placer)
