@@ -85,14 +85,16 @@ def publish_report_artifacts(store: StoreConfig, name: str, manifest: dict) -> N
     s = store.open()
     with s.open_read(f"{manifest['id']}/{manifest['report']}") as f:
         md = f.read().decode("utf-8")
-    # the markdown names the plot by a relative file name; the artifact embeds it instead
-    plot = manifest.get("plot")
-    png_size = next((f["bytes"] for f in manifest.get("files", []) if f["path"] == plot), None) if plot else None
-    if plot and png_size is not None and png_size <= MAX_INLINE_PNG:
+    # the markdown names its plots by relative file names; the artifact embeds them instead
+    sizes = {f["path"]: f["bytes"] for f in manifest.get("files", [])}
+    for key, plot in (("scores", manifest.get("plot")), ("languages", manifest.get("language_plot"))):
+        if not plot or sizes.get(plot, MAX_INLINE_PNG + 1) > MAX_INLINE_PNG:
+            continue
         with s.open_read(f"{manifest['id']}/{plot}") as f:
             data = base64.b64encode(f.read()).decode()
-        create_markdown_artifact(f"![scores](data:image/png;base64,{data})", key=artifact_key(f"{name}-scores"),
-                                 description=f"{name}: scores with 95% bootstrap CI")
+        create_markdown_artifact(f"![{key}](data:image/png;base64,{data})", key=artifact_key(f"{name}-{key}"),
+                                 description=f"{name}: " + ("scores with 95% bootstrap CI" if key == "scores"
+                                                            else "primary score per target language"))
         md = md.replace(f"]({plot})", f"](data:image/png;base64,{data})")
     create_markdown_artifact(md, key=artifact_key(f"{name}-report"), description=f"{name}: evaluation report "
                              f"({manifest.get('report_uri')})")

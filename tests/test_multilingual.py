@@ -104,3 +104,28 @@ def test_demo_multilingual_pipeline(tmp_path):
     assert "## Per language" in md and "## Macro average over languages" in md and "## Not evaluated" in md
     for tag in ("corpus-fi", "instructions-demo-muit-lv", "muit-demo-muit", "sft-demo-mllama-fi"):
         assert any(ln.startswith(tag) for ln in proc.stdout.splitlines()), tag
+
+
+def test_report_plots_the_languages(tmp_path):
+    """With several target languages the report holds languages.png (a panel per family, a bar per model
+    and language), linked from report.md below the per-language table and embedded in report.html."""
+    import base64
+
+    from llammas_core.evaluate.report import write_report
+
+    tasks = [TaskSpec(name=f"flores_en-{l}", kind="flores", direction=f"en-{l}", data="x") for l in ("et", "fi")]
+    models = [ModelSpec(name="base", path="b"), ModelSpec(name="m", path="m")]
+    rows = [{"task": f"flores_en-{l}", "kind": "flores", "metric": "chrf", "model": m, "n": 10, "score": s,
+             "ci_low": s - 1, "ci_high": s + 1, "baseline": "base", "delta": None if m == "base" else 2.0,
+             "delta_low": 1.0, "delta_high": 3.0, "p_value": None if m == "base" else 0.01}
+            for l, m, s in (("et", "base", 10.0), ("et", "m", 12.0), ("fi", "base", 20.0), ("fi", "m", 22.0))]
+    summary = per_language(rows, tasks, models)
+    files = write_report(tmp_path, "t", rows, {"baseline": "base", "samples": 10, "per_language": summary}, None)
+    png = (tmp_path / "languages.png").read_bytes()
+    assert files["language_plot"] == "languages.png" and png[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "report.md").read_text()
+    section = md.split("## Per language", 1)[1].split("\n## ", 1)[0]
+    assert "](languages.png)" in section and "| fi | m |" in section
+    assert base64.b64encode(png).decode() in (tmp_path / "report.html").read_text()
+    single = write_report(tmp_path / "one", "t", rows[:2], {"baseline": "base", "samples": 10}, None)
+    assert single["language_plot"] is None and not (tmp_path / "one" / "languages.png").exists()

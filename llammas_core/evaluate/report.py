@@ -21,7 +21,7 @@ from llammas_core.evaluate.bootstrap import DELTA_METHOD, significant
 from llammas_core.evaluate.by_language import language_tables
 
 __all__ = ["fmt", "fmt_p", "chance_level", "sections", "markdown_report", "html_report", "plot_scores",
-           "write_report", "table_rows", "contamination_table"]
+           "plot_languages", "PLOTS", "write_report", "table_rows", "contamination_table"]
 
 # Chance accuracy of the shipped multiple-choice tasks: 2 choices (XCOPA), 4 choices (Belebele).
 CHANCE = {("xcopa", "acc"): 0.5, ("belebele", "acc"): 0.25, ("belebele", "acc_norm"): 0.25}
@@ -120,9 +120,10 @@ def _not_scored_rows(items: list[dict]) -> list[dict]:
     return [{"task": t, "metric": m, "models": ", ".join(ms), "reason": r} for (t, m, r), ms in grouped.items()]
 
 
-def sections(rows: list[dict], context: dict, contamination: list[dict] | None, plot: bool) -> list[dict]:
+def sections(rows: list[dict], context: dict, contamination: list[dict] | None, plots=()) -> list[dict]:
     """The report's sections, in order, for both renderers: {"title", "text"?, "table"?, "code_items"?,
-    "plot"?}. Markdown and HTML differ in markup only, never in content."""
+    "plot"?} ("plot": a key of PLOTS, among the `plots` drawn). Markdown and HTML differ in markup only,
+    never in content."""
     conf = context.get("confidence", 0.95)
     pct = f"{conf * 100:g}%"
     intro = (f"Baseline: {context.get('baseline')}. Scores with {pct} percentile bootstrap intervals "
@@ -133,7 +134,8 @@ def sections(rows: list[dict], context: dict, contamination: list[dict] | None, 
                        {"title": "Models", "table": [{"model": m["name"], "path": m.get("path", ""),
                                                       "identity": m.get("identity", "")}
                                                      for m in context.get("models", [])]},
-                       {"title": "Results", "table": table_rows(rows, conf, context.get("samples")), "plot": plot}]
+                       {"title": "Results", "table": table_rows(rows, conf, context.get("samples")),
+                        "plot": "scores" if "scores" in plots else None}]
     summary = context.get("per_language")
     if summary:
         by_lang, macro = language_tables(summary, context.get("baseline"))
@@ -141,7 +143,7 @@ def sections(rows: list[dict], context: dict, contamination: list[dict] | None, 
                        "text": f"Primary metric of each task family per target language ({', '.join(summary['languages'])}); "
                                f"in brackets the paired Δ vs {context.get('baseline')} on the same items. A model "
                                "trained for one language (x-LLaMA) is evaluated on that language only.",
-                       "table": by_lang})
+                       "table": by_lang, "plot": "languages" if "languages" in plots else None})
         out.insert(3, {"title": "Macro average over languages",
                        "text": "Each family's score and Δ averaged over the languages that have it, every language "
                                "weighted the same; the per-language models of one kind (x-LLaMA) share a row.",
@@ -180,11 +182,16 @@ def _md_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _alt(plot: str, context: dict) -> str:
+    return PLOTS[plot][1].format(pct=f"{context.get('confidence', 0.95) * 100:g}%")
+
+
 def markdown_report(title: str, rows: list[dict], context: dict, contamination: list[dict] | None,
-                    plot_name: str | None = "scores.png") -> str:
-    conf = context.get("confidence", 0.95)
+                    plots: dict[str, str] | None = None) -> str:
+    """`plots`: the drawn plots' file names by key of PLOTS (linked relative to report.md)."""
+    plots = plots or {}
     lines = [f"# {title}"]
-    for sec in sections(rows, context, contamination, plot_name is not None):
+    for sec in sections(rows, context, contamination, plots):
         lines.append("")
         if sec["title"]:
             lines += [f"## {sec['title']}", ""]
@@ -195,7 +202,7 @@ def markdown_report(title: str, rows: list[dict], context: dict, contamination: 
         if "table" in sec:
             lines += _md_table(sec["table"])
         if sec.get("plot"):
-            lines += ["", f"![scores with {conf * 100:g}% CI]({plot_name})"]
+            lines += ["", f"![{_alt(sec['plot'], context)}]({plots[sec['plot']]})"]
         for k, v in sec.get("code_items", []):
             lines.append(f"- {k}: `{v}`")
     return "\n".join(lines) + "\n"
@@ -230,20 +237,21 @@ def _html_table(rows: list[dict]) -> str:
 
 
 def html_report(title: str, rows: list[dict], context: dict, contamination: list[dict] | None,
-                png: bytes | None) -> str:
-    conf = context.get("confidence", 0.95)
+                pngs: dict[str, bytes] | None = None) -> str:
+    """`pngs`: the drawn plots by key of PLOTS (embedded as base64)."""
+    pngs = pngs or {}
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
-    for sec in sections(rows, context, contamination, png is not None):
+    for sec in sections(rows, context, contamination, pngs):
         if sec["title"]:
             parts.append(f"<h2>{html.escape(sec['title'])}</h2>")
         if "text" in sec:
             parts.append(f"<p>{html.escape(sec['text'])}</p>")
         if "table" in sec:
             parts.append(_html_table(sec["table"]))
-        if sec.get("plot") and png:
-            data = base64.b64encode(png).decode()
-            parts.append(f'<img alt="scores with {conf * 100:g}% CI" src="data:image/png;base64,{data}">')
+        if sec.get("plot"):
+            data = base64.b64encode(pngs[sec["plot"]]).decode()
+            parts.append(f'<img alt="{html.escape(_alt(sec["plot"], context))}" src="data:image/png;base64,{data}">')
         if sec.get("code_items"):
             parts.append("<ul>" + "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>"
                                           for k, v in sec["code_items"]) + "</ul>")
@@ -283,21 +291,65 @@ def plot_scores(rows: list[dict], confidence: float = 0.95) -> bytes:
     return buf.getvalue()
 
 
+def plot_languages(summary: dict) -> bytes:
+    """PNG bytes: one panel per task family, its primary score per target language, a bar per model
+    (the x-LLaMAs, one per language, as one series)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fams, langs = summary["families"], summary["languages"]
+    series = list(OrderedDict.fromkeys(c["group"] for c in summary["rows"]))
+    ncols = min(4, max(1, len(fams)))
+    nrows = math.ceil(len(fams) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
+    width = 0.8 / max(1, len(series))
+    for ax, fam in zip(axes.flat, fams):
+        for i, group in enumerate(series):
+            scores = {c["language"]: c["scores"].get(fam) for c in summary["rows"] if c["group"] == group}
+            xs = [j + i * width for j, lang in enumerate(langs) if scores.get(lang) is not None]
+            ys = [scores[lang] for lang in langs if scores.get(lang) is not None]
+            ax.bar(xs, ys, width, label=group, color=plt.get_cmap("tab10")(i % 10))
+        ax.set_xticks([j + width * (len(series) - 1) / 2 for j in range(len(langs))], langs)
+        ax.set_title(fam, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(fams):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("primary score per target language", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# key -> (file name, alt text): the plots a report can hold
+PLOTS = {"scores": ("scores.png", "scores with {pct} CI"),
+         "languages": ("languages.png", "primary score per target language")}
+
+
 def write_report(out_dir: Path, title: str, rows: list[dict], context: dict,
                  contamination: list[dict] | None) -> dict:
-    """report.md, report.html (self-contained), scores.png and comparison.json into out_dir."""
+    """report.md, report.html (self-contained), scores.png (languages.png with several target languages)
+    and comparison.json into out_dir."""
     import json
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = plot_scores(rows, context.get("confidence", 0.95)) if rows else None
-    if png:
-        (out_dir / "scores.png").write_bytes(png)
-    (out_dir / "report.md").write_text(markdown_report(title, rows, context, contamination,
-                                                       "scores.png" if png else None), encoding="utf-8")
-    (out_dir / "report.html").write_text(html_report(title, rows, context, contamination, png), encoding="utf-8")
+    pngs = {}
+    if rows:
+        pngs["scores"] = plot_scores(rows, context.get("confidence", 0.95))
+    if context.get("per_language"):
+        pngs["languages"] = plot_languages(context["per_language"])
+    for key, png in pngs.items():
+        (out_dir / PLOTS[key][0]).write_bytes(png)
+    names = {key: PLOTS[key][0] for key in pngs}
+    (out_dir / "report.md").write_text(markdown_report(title, rows, context, contamination, names), encoding="utf-8")
+    (out_dir / "report.html").write_text(html_report(title, rows, context, contamination, pngs), encoding="utf-8")
     (out_dir / "comparison.json").write_text(json.dumps({"rows": rows, "contamination": contamination,
                                                          "context": context}, indent=2, default=str),
                                              encoding="utf-8")
-    return {"report": "report.md", "html": "report.html", "plot": "scores.png" if png else None,
-            "comparison": "comparison.json"}
+    return {"report": "report.md", "html": "report.html", "plot": names.get("scores"),
+            "language_plot": names.get("languages"), "comparison": "comparison.json"}
