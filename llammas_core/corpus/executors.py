@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from llammas_core.corpus import ray_placement
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.errors import LlammasError
 
@@ -30,32 +31,6 @@ def _local(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
     # handlers (Prefect turns SIGTERM into an exception), which hangs the pool on shutdown
     return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers,
                                  logging_dir=str(logging_dir), start_method="forkserver")
-
-
-def _resolve_failed_placements() -> None:
-    """Work around datatrove 0.10.1: when a task's actor cannot be placed or started (its node died
-    meanwhile), the error stays in a submission thread and the future the run loop waits on is never
-    resolved, so the step waits forever. Resolve it with the error: datatrove then logs it and leaves
-    the rank incomplete, and run_pipeline runs the incomplete ranks again (see `_lost_nodes`)."""
-    from datatrove.executor import ray as dt_ray
-
-    original = dt_ray.RayTaskManager.submit_task
-    if getattr(original, "llammas_patched", False):
-        return
-
-    def submit_task(self, *args, **kwargs):
-        future = original(self, *args, **kwargs)
-        submission = self.pg_futures[-1]  # appended by the call above (only the run loop submits)
-
-        def propagate(done):
-            if done.exception() is not None and not future.done():
-                future.set_exception(done.exception())
-
-        submission.add_done_callback(propagate)
-        return future
-
-    submit_task.llammas_patched = True
-    dt_ray.RayTaskManager.submit_task = submit_task
 
 
 def _remove_leftover_placement_groups() -> None:
@@ -80,7 +55,7 @@ def _ray(cfg: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path):
     import ray
     from datatrove.executor import RayPipelineExecutor
 
-    _resolve_failed_placements()
+    ray_placement.install()
 
     if not ray.is_initialized():
         ray.init(address=cfg.ray_address, ignore_reinit_error=True, include_dashboard=False,
@@ -108,14 +83,16 @@ def run_pipeline(cfg: ExecutorConfig, name: str, pipeline: list, tasks: int, log
     logging_dir = logs_root / name
     executor = FACTORIES[cfg.kind](cfg, pipeline, tasks, logging_dir)
     lost = _lost_nodes() if cfg.kind == "ray" else 0
+    failed = ray_placement.failed_submissions()
     executor.run()
     if cfg.kind == "slurm":  # sbatch returns at once: follow the array job until it left the queue
         executor.wait(cfg.slurm.poll_seconds)
     missing = executor.get_incomplete_ranks(skip_completed=True)
-    if missing and cfg.kind == "ray" and _lost_nodes() > lost:  # a node died under its tasks: once more
-        from datatrove.utils.logging import logger
+    if missing and cfg.kind == "ray" and (_lost_nodes() > lost or ray_placement.failed_submissions() > failed):
+        from datatrove.utils.logging import logger  # a node died under its tasks, or an actor never started: once more
 
-        logger.warning(f"step {name!r}: a Ray node was lost; running tasks {missing[:10]} again on the nodes left")
+        logger.warning(f"step {name!r}: a Ray node was lost or a task's actor did not start; running tasks "
+                       f"{missing[:10]} again on the nodes left")
         _remove_leftover_placement_groups()
         executor.run()
         missing = executor.get_incomplete_ranks(skip_completed=True)
