@@ -96,8 +96,20 @@ def test_demo_multilingual_pipeline(tmp_path):
         assert {"FLORES en→xx chrf", "FLORES xx→en chrf", "Belebele acc"} <= set(row["scores"])
         assert all(d is not None for d in row["deltas"].values())
     macro = {m["model"]: m for m in summary["macro"]}
-    assert set(macro) == {"base", "m-llama", "x-LLaMA"} and macro["m-llama"]["languages"] == ["et", "fi", "lv"]
-    assert {e["model"] for e in report["evals"]} == {"base", "m-llama", "x-llama-et", "x-llama-fi", "x-llama-lv"}
+    assert set(macro) == {"base", "m-llama", "m-llama-uniform", "x-LLaMA"}
+    assert macro["m-llama"]["languages"] == macro["m-llama-uniform"]["languages"] == ["et", "fi", "lv"]
+    assert {e["model"] for e in report["evals"]} == {"base", "m-llama", "m-llama-uniform", "x-llama-et", "x-llama-fi",
+                                                     "x-llama-lv"}
+    # the scaling check: the allocated and the uniform split of one budget, each an m-LLaMA, on the same tasks
+    models = {m["name"]: read_manifest(m["path"]) for m in report["models"] if m["name"].startswith("m-llama")}
+    mixes = {name: [read_manifest(i["uri"] + "/manifest.json") for i in m["inputs"] if i["id"].startswith("muit/")]
+             for name, m in models.items()}
+    caps = {name: mix["config"]["translation_caps"] for name, (mix,) in mixes.items()}
+    (allocation,) = [read_manifest(str(p)) for p in (tmp_path / "store" / "allocation").glob("*/manifest.json")]
+    assert caps["m-llama"] == allocation["allocation"] != caps["m-llama-uniform"] == allocation["uniform"]
+    assert sum(caps["m-llama"].values()) == sum(caps["m-llama-uniform"].values()) == 60
+    per_model = {name: {e["task"] for e in report["evals"] if e["model"] == name} for name in models}
+    assert per_model["m-llama"] == per_model["m-llama-uniform"]
     assert not any(e["model"] == "x-llama-et" and not e["task"].endswith(("-et", "_et", "et-en"))
                    for e in report["evals"])
     md = open(f"{tmp_path}/store/{report['id']}/report.md", encoding="utf-8").read()
