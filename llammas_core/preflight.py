@@ -101,8 +101,11 @@ def _produced(name: str, section) -> set[str]:
 def _check_references(config: BaseModel, sections: Iterable[str]) -> list[str]:
     """In a pipeline run, every @name must be produced by an earlier (enabled) stage of the same run."""
     problems = []
-    # several target languages: the MuIT mixture over the per-language instructions is `@instructions`
+    # several target languages: their stages (`@corpus_<xx>`, `@instructions_<xx>`) run before the sections
+    # below read them, and the MuIT mixture over the per-language instructions is `@instructions`
     available = {"instructions"} if getattr(config, "muit", None) is not None else set()
+    for lang, sec in (getattr(config, "per_language", None) or {}).items():
+        available |= {f"{kind}_{lang}" for kind in ("corpus", "instructions") if getattr(sec, kind) is not None}
     for name in sections:
         section = getattr(config, name, None)
         if section is None:

@@ -35,6 +35,18 @@ def test_templates_expand_per_language_and_round_trip():
     assert LlammasConfig.model_validate(cfg.model_dump(mode="json")) == cfg
 
 
+def test_language_stages_are_references_of_the_run():
+    """`@corpus_<xx>` of a listed language is what a multilingual CPT reads; another language's is refused."""
+    from llammas_core.preflight import _check_references, PIPELINE_SECTIONS
+
+    cpt = ["train.cpt.enabled=true", "train.cpt.max_steps=5", "train.cpt.probabilities=[0.5,0.5]"]
+    ok = load_config(str(DEMO), cpt + ['train.cpt.sources=["@corpus_et","@corpus_lv"]'])
+    assert _check_references(ok, PIPELINE_SECTIONS) == []
+    bad = load_config(str(DEMO), cpt + ['train.cpt.sources=["@corpus_et","@corpus_de"]'])
+    (problem,) = _check_references(bad, PIPELINE_SECTIONS)
+    assert "train refers to @corpus_de" in problem and "@corpus_fi" in problem and "@instructions_lv" in problem
+
+
 def test_unknown_override_language_is_an_error(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("languages: [et]\nfor_each_language: {instructions: {name: 'x-{lang}', bitext: []}}\n"
@@ -82,9 +94,14 @@ def test_per_language_rows_macro_and_deltas():
 
 @pytest.mark.slow  # the whole multilingual demo: about 4.5 minutes on 2 shared cores
 def test_demo_multilingual_pipeline(tmp_path):
+    """The shipped demo, plus the optional multilingual CPT its train section describes (one CPT over the
+    three languages' corpora at 50/25/25, shared by every SFT arm)."""
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    cpt = ["train.cpt.enabled=true", 'train.cpt.sources=["@corpus_et","@corpus_fi","@corpus_lv"]',
+           "train.cpt.probabilities=[0.5,0.25,0.25]", "train.cpt.max_steps=10"]
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "pipeline", "--config", str(DEMO),
-                           "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work"],
+                           "--set", f"store.uri=file://{tmp_path}/store", "--set", f"store.work_dir={tmp_path}/work",
+                           *[a for kv in cpt for a in ("--set", kv)]],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
@@ -110,6 +127,13 @@ def test_demo_multilingual_pipeline(tmp_path):
     assert sum(caps["m-llama"].values()) == sum(caps["m-llama-uniform"].values()) == 60
     per_model = {name: {e["task"] for e in report["evals"] if e["model"] == name} for name in models}
     assert per_model["m-llama"] == per_model["m-llama-uniform"]
+    # one CPT (tokenized from the three corpora at 50/25/25) under every SFT arm
+    (cpt,) = [read_manifest(str(p)) for p in (tmp_path / "store" / "cpt").glob("*/manifest.json")]
+    (tokenized,) = [read_manifest(str(p)) for p in (tmp_path / "store" / "tokenize").glob("*/manifest.json")]
+    assert tokenized["id"] in {i["id"] for i in cpt["inputs"]}
+    corpora = sorted(read_manifest(i["uri"] + "/manifest.json")["language"] for i in tokenized["inputs"]
+                     if i["id"].startswith("corpus/"))
+    assert corpora == ["et", "fi", "lv"] and tokenized["config"]["probabilities"] == [0.5, 0.25, 0.25]
     assert not any(e["model"] == "x-llama-et" and not e["task"].endswith(("-et", "_et", "et-en"))
                    for e in report["evals"])
     md = open(f"{tmp_path}/store/{report['id']}/report.md", encoding="utf-8").read()
