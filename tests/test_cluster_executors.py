@@ -121,7 +121,7 @@ class _Hung(Exception):
 
 
 def test_ray_two_nodes_tokenize_and_corpus_survive_a_lost_worker(ray_two_nodes, kit, local, tmp_path):  # noqa: F811
-    """Bounded. Reproduced 2026-12-06 with test_corpus_flow.py first (its in-process ray.init/shutdown): the
+    """Bounded. Reproduced 2026-12-06 after another in-process ray.init/shutdown in the same pytest process: the
     first submissions' RankWorker actors died before starting ("all references to the actor were removed");
     datatrove 0.10.1 then waited forever on their futures while their CREATED placement groups held every CPU.
     `ray_placement` closes both (the failed submission removes its group and resolves its future; the stage

@@ -218,23 +218,6 @@ def test_s3_store_and_s3_sources(tmp_path, s3_endpoint, monkeypatch):
     assert second.manifest["records"] == 0 and not second.skipped
 
 
-@pytest.mark.slow
-def test_ray_executor_matches_local(tmp_path):
-    ray = pytest.importorskip("ray")
-    cfg = demo_config(tmp_path)
-    local = run_corpus(LocalStore(tmp_path / "local"), cfg, tmp_path / "w1")
-    ray_cfg = cfg.model_copy(update={"executor": cfg.executor.model_copy(update={"kind": "ray", "workers": 2})})
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        via_ray = run_corpus(LocalStore(tmp_path / "ray"), ray_cfg, tmp_path / "w2")
-    finally:
-        ray.shutdown()
-    ids = lambda store, m: sorted(r["id"] for r in rows(store, m))  # noqa: E731
-    assert ids(LocalStore(tmp_path / "ray"), via_ray.manifest) == ids(LocalStore(tmp_path / "local"), local.manifest)
-    executor = json.loads(next((tmp_path / "w2").glob("corpus/*/logs/filter/executor.json")).read_text())
-    assert "cpus_per_task" in executor and "start_method" not in executor  # RayPipelineExecutor, not local
-
-
 def test_refuses_an_index_with_other_minhash_parameters(tmp_path):
     from llammas_core.corpus.stage import check_index_compatible
     from llammas_core.errors import ConfigError
