@@ -16,6 +16,7 @@ from llammas_core.config import LlammasConfig
 from llammas_core.corpus.config import ExecutorConfig
 from llammas_core.errors import ConfigError
 from llammas_core.refs import remember, substitute
+from llammas_core.threads import import_model_libraries
 from tasks.common import tagged
 from tasks.corpus import corpus_task
 from tasks.instructions import instructions_task
@@ -58,6 +59,7 @@ def language_instructions(config: LlammasConfig, out: dict[str, str]) -> dict[st
     store = config.store
     sections = {lang: substitute(sec.instructions, out, f"per_language.{lang}.instructions")
                 for lang, sec in config.per_language.items() if sec.instructions is not None}
+    import_model_libraries()  # once, before the per-language threads (llammas_core.threads)
     futures = {lang: tagged(instructions_task, "instructions", lang).submit(store, s) for lang, s in sections.items()}
     res = {}
     for lang, future in futures.items():

@@ -29,6 +29,7 @@ from llammas_core.evaluate.report import table_rows
 from llammas_core.evaluate.stage import EvalItem, EvalPlan, assemble_report, evaluate_model, log_plan, plan_evaluate, \
     report_identity
 from llammas_core.evaluate.workers import DevicePool, eval_workers, worker_devices
+from llammas_core.threads import import_model_libraries
 from llammas_core.stage import StageResult
 from tasks.common import (
     RETRIES,
@@ -125,6 +126,7 @@ def evaluate_models(store: StoreConfig, plan: EvalPlan, progress: _Progress) -> 
     ctx = TaskRunContext.get()
     child = evaluate_model_task.with_options(tags=set(ctx.task_run.tags) if ctx else set())
     pool = DevicePool(devices)
+    import_model_libraries()  # once, before the threads (llammas_core.threads)
     with ThreadPoolTaskRunner(max_workers=workers) as runner:
         futures = [runner.submit(child, {"store": store, "plan": plan, "model": m, "devices": pool,
                                          "progress": progress}) for m in models]

@@ -16,6 +16,7 @@ from typing import Any
 
 from llammas_core.errors import ConfigError, InputError
 from llammas_core.evaluate.spec import ModelSpec
+from llammas_core.threads import model_lock
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.safetensors.index.json", "*.gguf")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".gguf")
@@ -169,11 +170,17 @@ def wrap_loaded(spec: ModelSpec, model, tokenizer, device: str | None = None, lo
 
 
 def load_model(spec: ModelSpec, cache_dir: str | Path | None = None) -> LoadedModel:
-    """validate_model, resolve, then load tokenizer + causal LM onto the device in eval mode."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """validate_model, resolve, then load tokenizer + causal LM onto the device in eval mode (one
+    thread at a time: evaluation fans out over threads, see llammas_core.threads)."""
     validate_model(spec)
     source, identity = resolve_model_dir(spec, cache_dir)
+    with model_lock():
+        return _load(spec, source, identity)
+
+
+def _load(spec: ModelSpec, source: str, identity) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     kw = {} if _is_local_dir(source) else {"revision": spec.revision}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kw)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from llammas_core.errors import ConfigError
+from llammas_core.threads import model_lock
 
 __all__ = ["build_tiny_marian", "build_tiny_m2m100", "build_tiny_nllb", "convert_to_ctranslate2", "MARIAN_SHAPES"]
 
@@ -131,7 +132,7 @@ def build_tiny_marian(
         init_std=init_std,  # larger than the usual 0.02 so random outputs depend on the input
         **dims,
     )
-    with torch.random.fork_rng(devices=[]):
+    with model_lock(), torch.random.fork_rng(devices=[]):  # the seed owns the generator (llammas_core.threads)
         torch.manual_seed(seed)
         model = MarianMTModel(config)
     model.generation_config = GenerationConfig(
@@ -237,7 +238,7 @@ def _save_random_m2m100(vocab_size: int, out: Path, seed: int, init_std: float, 
         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=init_std,
         scale_embedding=True, tie_word_embeddings=False,
     )
-    with torch.random.fork_rng(devices=[]):
+    with model_lock(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = M2M100ForConditionalGeneration(config)
     model.generation_config = GenerationConfig(pad_token_id=1, bos_token_id=0, eos_token_id=2,

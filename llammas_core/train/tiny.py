@@ -21,6 +21,7 @@ from typing import Iterable
 import torch
 
 from llammas_core.errors import ConfigError
+from llammas_core.threads import model_lock
 from llammas_core.train.sft_data import DEFAULT_CHAT_TEMPLATE
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
@@ -94,7 +95,7 @@ def tiny_llama(tokenizer, hidden_size: int = 64, layers: int = 2, heads: int = 4
     )
     if attn_implementation is not None:
         config._attn_implementation = attn_implementation
-    with torch.random.fork_rng(devices=[]):
+    with model_lock(), torch.random.fork_rng(devices=[]):  # the seed owns the generator (llammas_core.threads)
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(

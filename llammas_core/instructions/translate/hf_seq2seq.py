@@ -33,6 +33,7 @@ from llammas_core.instructions.translate.base import (
     token_budget_batches,
 )
 from llammas_core.instructions.translate.config import TranslatorConfig, model_lang_code
+from llammas_core.threads import model_lock
 
 __all__ = ["HFSeq2SeqTranslator", "detect_family", "LangSetup", "lang_setup", "load_tokenizer", "resolve_revision"]
 
@@ -139,9 +140,10 @@ class HFSeq2SeqTranslator(TokenizedTranslator):
         self.device, self.dtype = device, dtype
         self.tokenizer = load_tokenizer(path, cfg.revision, self.local)
         try:
-            mconf = AutoConfig.from_pretrained(path, revision=cfg.revision, local_files_only=True)
-            self.model = AutoModelForSeq2SeqLM.from_pretrained(
-                path, revision=cfg.revision, local_files_only=True, dtype=dtype).to(device).eval()
+            with model_lock():  # instruction stages of several languages run in threads side by side
+                mconf = AutoConfig.from_pretrained(path, revision=cfg.revision, local_files_only=True)
+                self.model = AutoModelForSeq2SeqLM.from_pretrained(
+                    path, revision=cfg.revision, local_files_only=True, dtype=dtype).to(device).eval()
         except OSError as exc:
             raise ConfigError(f"cannot load seq2seq model {cfg.model!r}: {exc}") from exc
         self.family = cfg.family if cfg.family != "auto" else detect_family(mconf.model_type, self.tokenizer)
