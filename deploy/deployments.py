@@ -4,7 +4,7 @@
                                  [--work-pool llammas-process] [--serve]
 
 Deployments (DEPLOYMENTS below): `corpus-refresh` (the corpus flow on a weekly cron), and on demand
-`corpus`, `instructions`, `train`, `evaluate` and `pipeline`. The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
+`corpus`, `instructions`, `train`, `evaluate`, `pipeline` and `scaling`. The defaults pre-fill the run form in the UI; the flow parameters are pydantic models,
 so the form shows every nested field.
 
 Default mode registers them on a *process* work pool (created if missing) with the code read from
@@ -37,6 +37,7 @@ DEPLOYMENTS: dict[str, tuple[str, bool]] = {
     "train": ("flows/train.py:train_flow", False),
     "evaluate": ("flows/evaluate.py:evaluate_flow", False),
     "pipeline": ("flows/pipeline.py:pipeline_flow", False),
+    "scaling": ("flows/scaling.py:scaling_flow", False),
 }
 DESCRIPTIONS = {
     "corpus-refresh": "Weekly corpus refresh: new crawls and dumps in, stages already done are reused.",
@@ -45,6 +46,7 @@ DESCRIPTIONS = {
     "train": "Tokenize, continued pretraining, instruction tuning (@corpus, @instructions: this config's stages).",
     "evaluate": "Base vs CPT vs SFT on the task suite, with bootstrap CIs and paired deltas.",
     "pipeline": "The whole adaptation run from one config: corpora, instructions, training, evaluation.",
+    "scaling": "x-LLaMA's scaling law: CoIT pilots, a fitted curve per language, the translation budget allocated.",
 }
 
 
@@ -66,7 +68,7 @@ def parameters_for(name: str, cfg) -> dict[str, Any] | None:
 # shows them as required (no "(Optional)", no None choice). deployment -> (definition, fields).
 REQUIRED_SECTIONS = {name: ("LlammasConfig", (section,)) for name, section in
                      (("pipeline", "corpus"), ("instructions", "instructions"), ("train", "train"),
-                      ("evaluate", "evaluate"))}
+                      ("evaluate", "evaluate"))}  # scaling: optional in demo.yaml, whose defaults fill the form
 
 
 def _is_null(schema: Any) -> bool:

@@ -114,7 +114,7 @@ def _expected_names() -> set[str]:
     from deploy.deployments import DEPLOYMENTS
 
     flow = {"corpus-refresh": "corpus", "corpus": "corpus", "instructions": "instructions", "train": "train",
-            "evaluate": "evaluate", "pipeline": "pipeline"}
+            "evaluate": "evaluate", "pipeline": "pipeline", "scaling": "scaling"}
     return {f"{flow[n]}/{n}" for n, (entry, _) in DEPLOYMENTS.items() if (REPO / entry.split(":")[0]).is_file()}
 
 
