@@ -14,8 +14,6 @@ import pytest
 from llammas_core.stage import read_manifest
 from tests.conftest import REPO
 
-CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.yaml") if p.name != "rehearsal.yaml")
-
 
 @pytest.fixture(scope="module")
 def s3():
@@ -75,10 +73,6 @@ def _machine_translated(instr: dict, pool: str, n: int) -> None:
     assert acct["in"] == n, acct
     assert acct["kept"] + sum(acct["removed"].values()) + sum(acct["quarantined"].values()) == n, acct
     assert acct["kept"] > 0, acct
-
-
-def test_every_config_has_a_rehearsal():
-    assert {"llammas-et.yaml", "x-llama-coit-et.yaml"} <= set(CONFIGS)
 
 
 @pytest.mark.slow
@@ -222,21 +216,3 @@ def test_rehearse_x_llama_muit(tmp_path, s3_env):
         comps = _stats(instr)["components"]
         assert comps["translation"]["kept"] > 0 and comps[f"alpaca_{lang}"]["kept"] > 0, comps
     assert {e["task"] for e in report["evals"]} >= {"flores_en-ar", "flores_el-en", "belebele_ar", "belebele_el"}
-
-
-EXPLICIT = {"llammas-et.yaml", "x-llama-coit-et.yaml", "x-llama-scaling.yaml", "demo-scaling-pilots.yaml",
-            "x-llama-muit.yaml"}
-
-
-def _others() -> list[str]:
-    """Configs beyond those rehearsed above (the other demo*.yaml already run on CPU as they are)."""
-    return [name for name in CONFIGS if name not in EXPLICIT and not name.startswith("demo")]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", _others())
-def test_rehearse_every_other_config(name, tmp_path, s3_env):
-    """A config added later is rehearsed too: end to end to its last stage (the pipeline, or the scaling
-    flow of a scaling-only config)."""
-    summary = _rehearse(name, tmp_path, s3_env)
-    assert read_manifest(summary["output"])["stage"] in ("report", "sft", "cpt", "instructions", "corpus", "allocation")
