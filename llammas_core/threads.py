@@ -21,17 +21,19 @@ from contextlib import contextmanager
 from typing import Iterator
 
 _LOCK = threading.RLock()
-_LIBRARIES = ("transformers", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
-              "lm_eval.models.huggingface")
+_LIBRARIES = ("transformers", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto")
+_OPTIONAL = ("lm_eval.models.huggingface",)  # evaluation only
 
 
 def import_model_libraries() -> None:
     """transformers' auto classes (and lm-eval's HF model, where installed), imported in this thread."""
     with _LOCK:
         for name in _LIBRARIES:
+            importlib.import_module(name)
+        for name in _OPTIONAL:
             try:
                 importlib.import_module(name)
-            except ImportError:  # an optional library: its users say so when they need it
+            except ImportError:  # not installed: evaluation says so when it needs it
                 pass
 
 

@@ -25,12 +25,12 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
 from llammas_core.config import StoreConfig
 from llammas_core.evaluate.config import EvaluateConfig
-from llammas_core.evaluate.report import table_rows
+from llammas_core.evaluate.report import PLOTS, table_rows
 from llammas_core.evaluate.stage import EvalItem, EvalPlan, assemble_report, evaluate_model, log_plan, plan_evaluate, \
     report_identity
 from llammas_core.evaluate.workers import DevicePool, eval_workers, worker_devices
-from llammas_core.threads import import_model_libraries
 from llammas_core.stage import StageResult
+from llammas_core.threads import import_model_libraries
 from tasks.common import (
     RETRIES,
     RETRY_DELAYS,
@@ -94,8 +94,7 @@ def publish_report_artifacts(store: StoreConfig, name: str, manifest: dict) -> N
         with s.open_read(f"{manifest['id']}/{plot}") as f:
             data = base64.b64encode(f.read()).decode()
         create_markdown_artifact(f"![{key}](data:image/png;base64,{data})", key=artifact_key(f"{name}-{key}"),
-                                 description=f"{name}: " + ("scores with 95% bootstrap CI" if key == "scores"
-                                                            else "primary score per target language"))
+                                 description=f"{name}: {PLOTS[key][1].format(pct='95%')}")
         md = md.replace(f"]({plot})", f"](data:image/png;base64,{data})")
     create_markdown_artifact(md, key=artifact_key(f"{name}-report"), description=f"{name}: evaluation report "
                              f"({manifest.get('report_uri')})")

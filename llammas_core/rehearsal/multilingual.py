@@ -13,11 +13,7 @@ What changes beyond overlay.py:
 
 from __future__ import annotations
 
-from llammas_core.rehearsal.overlay import SIZES, Placer, _corpus, _instructions
-
-_QE_OFF = {"lid_min_prob": None, "length_ratio_min": None, "length_ratio_max": None, "copy_max": None,
-           "compression_ratio_max": None}
-
+from llammas_core.rehearsal.overlay import SIZES, Placer, _corpus, _instructions, qe_thresholds_off
 
 def overlay_languages(cfg: dict, placer: Placer) -> None:
     """Expand `cfg`'s per-language templates (in place) for the kept languages and overlay their sections."""
@@ -50,7 +46,4 @@ def overlay_languages(cfg: dict, placer: Placer) -> None:
         if lang != "et":
             inst.setdefault("cleaning", {}).update(lid=False, min_script_ratio=0.0)
         _instructions(inst, placer)
-        if inst.get("translator"):
-            qe = inst.setdefault("qe", {})
-            if not qe.get("thresholds"):  # the defaults apply otherwise: off too, as _instructions does for set ones
-                qe["thresholds"] = {"default": dict(_QE_OFF)}
+        qe_thresholds_off(inst)

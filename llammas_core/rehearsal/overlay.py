@@ -183,6 +183,18 @@ def _instructions(c: dict, placer: Placer) -> None:
             placer.notes.append(f"qe thresholds for {', '.join(thresholds)}: off (random tiny MT output)")
 
 
+def qe_thresholds_off(c: dict) -> None:
+    """An instructions section with a translator and no QE thresholds gets every check that can be off,
+    off: the defaults would otherwise judge a random MT model's output (`_instructions` turns off set ones)."""
+    import typing
+
+    from llammas_core.instructions.translate.config import QEThresholds
+
+    if c.get("translator") and not (c.get("qe") or {}).get("thresholds"):
+        off = {n: None for n, f in QEThresholds.model_fields.items() if type(None) in typing.get_args(f.annotation)}
+        c.setdefault("qe", {})["thresholds"] = {"default": off}
+
+
 def _translator(c: dict, placer: Placer) -> None:
     from llammas_core.instructions import tiny_mt
 

@@ -15,11 +15,7 @@ A section without `pilot` (points or pilot_results only) fits in seconds: it run
 
 from __future__ import annotations
 
-from llammas_core.rehearsal.overlay import SIZES, Placer, _evaluate, _instructions, _train
-
-_QE_OFF = {"lid_min_prob": None, "length_ratio_min": None, "length_ratio_max": None, "copy_max": None,
-           "compression_ratio_max": None}
-
+from llammas_core.rehearsal.overlay import SIZES, Placer, _evaluate, _instructions, _train, qe_thresholds_off
 
 def _toy(n: float, step: int) -> int:
     return max(step, int(round(n / step)) * step)
@@ -50,9 +46,6 @@ def overlay_scaling(s: dict, placer: Placer) -> None:
         placer.notes.append("scaling pilots: Estonian fixture text stands in for "
                             f"{', '.join(sorted(set(langs) - {'et'}))}; bitext cleaning's LID and script checks off")
     _instructions(inst, placer)
-    if inst.get("translator"):
-        qe = inst.setdefault("qe", {})
-        if not qe.get("thresholds"):  # the defaults apply otherwise: off too, as _instructions does for set ones
-            qe["thresholds"] = {"default": dict(_QE_OFF)}
+    qe_thresholds_off(inst)
     _train(pilot.get("train") or {}, placer)
     _evaluate(pilot.get("evaluate") or {}, placer)
