@@ -2,17 +2,18 @@
 
 Log-likelihood tasks (XCOPA-et, Belebele est_Latn; lm-eval builds the requests): items/s of
   batched          what run_task uses: loglik.py (token-budget batches, each item's context encoded once,
-                   logits only where read)
+                   logits only where read, strings tokenized in one batch)
   one-at-a-time    lm-eval's HFLM, batch_size=1, logits_cache off: one forward per (context, choice)
   and, for reference, lm-eval's HFLM with its defaults at batch_size 1 and at --batch-size (its one-token
   continuation cache encodes a Belebele passage once per item too).
 FLORES en->et generation (our generate, batched vs batch_size 1): generated tokens/s.
 
-Modes run in ABBA order (A B C D D C B A) with torch/BLAS threads pinned (--threads); wall and process
+Items: XCOPA's whole test (500), 96 Belebele items, 32 FLORES sentences (--n-xcopa, --n-mc, --n-flores).
+Modes run in ABBA order (A B C D D C B A), --rounds times, with torch/BLAS threads pinned (--threads); wall and process
 CPU seconds are printed per mode, items per CPU-second is the per-core figure, the load average is
 printed before and after each task, and the per-item results of every run are checked to be the same
 (log-likelihoods within 1e-4, same acc; FLORES: same text). Speed-ups are one-at-a-time seconds over
-the mode's seconds, by wall and by CPU.
+the mode's seconds, by wall and by CPU, summed over the runs, and per A/B pair by CPU (the spread).
 
 Data: ../shared/data when present (XCOPA-et test, Belebele est_Latn test, the kit's FLORES subset),
 else the bundled demo/eval files (repeated to the requested size). The model is random (no download):
@@ -166,11 +167,16 @@ def main(argv=None) -> None:
     ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (pinned in every mode)")
-    ap.add_argument("--n-mc", type=int, default=96, help="items per log-likelihood task")
+    ap.add_argument("--n-xcopa", type=int, default=500,
+                    help="XCOPA items (its whole test: 96 short items are 0.4 s batched, a fifth of it lm-eval "
+                         "building the task, which no batching removes)")
+    ap.add_argument("--n-mc", type=int, default=96, help="Belebele items")
+    ap.add_argument("--rounds", type=int, default=2, help="ABBA rounds (2: A B B A A B B A)")
     ap.add_argument("--n-flores", type=int, default=32, help="FLORES sentences")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--no-reference", action="store_true", help="skip the two lm-eval HFLM reference modes")
     ap.add_argument("--full", action="store_true", help="every item of every task, batched only")
+    ap.add_argument("--tasks", default="", help="comma-separated subset of xcopa_et,belebele,flores_en-et")
     args = ap.parse_args(argv)
 
     from _bench import abba, header, load, pin_threads, same_work
@@ -187,24 +193,27 @@ def main(argv=None) -> None:
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else None
     ok_all = True
     try:
-        paths = _repeat_demo(data_paths(), tmp / "data", max(args.n_mc, args.n_flores))
+        paths = _repeat_demo(data_paths(), tmp / "data", max(args.n_xcopa, args.n_mc, args.n_flores))
         t0 = time.perf_counter()
         model, tok = build_model(args.shape, args.device, corpus_texts(paths))
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model: random Llama, shape {args.shape}, {n_params / 1e6:.1f}M params, {model.dtype}, "
               f"device {args.device}, built in {time.perf_counter() - t0:.1f}s; data: {paths['source']}")
         print(header(args.threads))
-        lim = None if args.full else args.n_mc
-        tasks = [
-            ("xcopa_et", "items", TaskSpec(name="xcopa_et", kind="xcopa", data=paths["xcopa"], limit=lim)),
-            ("belebele", "items", TaskSpec(name="belebele", kind="belebele", data=paths["belebele"], limit=lim)),
+        all_tasks = [
+            ("xcopa_et", "items", TaskSpec(name="xcopa_et", kind="xcopa", data=paths["xcopa"],
+                                                 limit=None if args.full else args.n_xcopa)),
+            ("belebele", "items", TaskSpec(name="belebele", kind="belebele", data=paths["belebele"],
+                                                 limit=None if args.full else args.n_mc)),
             ("flores_en-et", "gen tok", TaskSpec(name="flores_en-et", kind="flores", data=paths["flores"],
                                                  direction="en-et", num_fewshot=1,
                                                  limit=None if args.full else args.n_flores,
                                                  max_new_tokens=args.max_new_tokens)),
         ]
+        flores = all_tasks[2][2]
+        tasks = [t for t in all_tasks if not args.tasks or t[0] in args.tasks.split(",")]
         if args.full:
-            tasks.append(("flores_et-en", "gen tok", tasks[2][2].model_copy(
+            tasks.append(("flores_et-en", "gen tok", flores.model_copy(
                 update={"name": "flores_et-en", "direction": "et-en"})))
         bs = args.batch_size
         models = {"batched": loaded_with(model, tok, args.device, bs),
@@ -214,10 +223,10 @@ def main(argv=None) -> None:
         if not args.no_reference and not args.full:
             models["lm-eval bs=1"] = loaded_with(model, tok, args.device, 1, hflm(model, tok, args.device, 1))
             models[f"lm-eval bs={bs}"] = loaded_with(model, tok, args.device, bs, hflm(model, tok, args.device, bs))
-        warm = tasks[0][2].model_copy(update={"limit": 4})
+        warm = all_tasks[0][2].model_copy(update={"limit": 4})
         for name, lm in models.items():
             run_task(lm, warm, tmp / f"warm-{name}")
-        run_task(gen_models["batched"], tasks[2][2].model_copy(update={"limit": 2, "max_new_tokens": 4}),
+        run_task(gen_models["batched"], flores.model_copy(update={"limit": 2, "max_new_tokens": 4}),
                  tmp / "warm-gen")
         if args.full:
             for name, unit, task in tasks:
@@ -231,7 +240,7 @@ def main(argv=None) -> None:
         for name, unit, task in tasks:
             ms = gen_models if unit == "gen tok" else models
             modes = {m: (lambda lm=lm, m=m: run_task(lm, task, tmp / f"{name}-{m}")) for m, lm in ms.items()}
-            runs = abba(modes, sync=sync)
+            runs = abba(modes, rounds=args.rounds, sync=sync)
             ok = same_work(runs, lambda a, b: same_items(item_results(a), item_results(b)))
             ok_all &= ok
             base, base_cpu = runs.wall("one-at-a-time"), runs.cpu("one-at-a-time")
@@ -241,6 +250,7 @@ def main(argv=None) -> None:
                 print(f"{name:<14}{m:<18}{len(res.samples):>6}{runs.wall(m):>9.2f}{runs.cpu(m):>8.2f}"
                       f"{amount / runs.wall(m):>10.1f}{amount / runs.cpu(m):>11.1f}{base / runs.wall(m):>7.2f}x"
                       f"{base_cpu / runs.cpu(m):>7.2f}x  {unit}")
+            print(f"{'':<14}x CPU of each A/B pair, batched: {_pairs(runs, 'batched')}")
             print(f"{'':<14}identical item results across modes and runs: {ok}; order {' '.join(runs.order)}; "
                   f"before: {runs.load_before}; after: {runs.load_after}")
         print("\nx wall / x CPU = one-at-a-time seconds / mode seconds, summed over the two ABBA runs of each mode;"
@@ -249,6 +259,12 @@ def main(argv=None) -> None:
             sys.exit("item results differ between modes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pairs(runs, mode: str) -> str:
+    """One-at-a-time CPU seconds over the mode's, run by run in ABBA order: the spread behind the sums."""
+    base = runs.runs["one-at-a-time"]
+    return " ".join(f"{b[1] / m[1]:.2f}x" for b, m in zip(base, runs.runs[mode]))
 
 
 def _amount(res, unit: str) -> int:

@@ -76,5 +76,40 @@ def test_run_task_uses_shared_scoring_and_budget_batches(loaded, tmp_path):
     # token budget: no batch over budget unless one row alone is
     rows = [{"tokens": [0] * n, "reads": []} for n in (50, 40, 30, 30, 10, 10, 10, 10, 10)]
     sizes = lambda bs: [[len(r["tokens"]) for r in b] for b in bs]  # noqa: E731
-    assert sizes(_batches(rows, max_rows=4, budget=90)) == [[50], [40, 30], [30, 10, 10], [10, 10, 10]]
-    assert sizes(_batches(rows, max_rows=2, budget=10_000)) == [[50, 40], [30, 30], [10, 10], [10, 10], [10]]
+    assert sizes(_batches(rows, max_rows=4, budget=90, max_pad=1.0)) == [[50], [40, 30], [30, 10, 10], [10, 10, 10]]
+    assert sizes(_batches(rows, max_rows=2, budget=10_000, max_pad=1.0)) == [[50, 40], [30, 30], [10, 10], [10, 10],
+                                                                             [10]]
+    # and no row padded by more than max_pad of its batch's longest (the default: 10%)
+    rows = [{"tokens": [0] * n, "reads": []} for n in (52, 50, 47, 46, 42, 40, 40)]
+    assert sizes(_batches(rows, max_rows=32, budget=10_000)) == [[52, 50, 47], [46, 42], [40, 40]]
+
+
+def test_strings_tokenized_ahead_are_lm_evals(loaded):
+    """The batch-tokenized strings give exactly the ids of lm-eval's own per-request `_encode_pair`
+    (trailing spaces moved to the continuation, an empty context, a context that starts with BOS)."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from llammas_core.evaluate.loglik import batched_hflm
+
+    tok = loaded.tokenizer
+    pairs = [("Mees kukkus maha seetõttu", " ta sai haiget."), ("Mees kukkus maha seetõttu", " ta naeris."),
+             ("Küsimus: mis värvi on taevas?  ", "sinine"), ("", "Ainult jätk"),
+             (tok.bos_token + "Algus", " ja lõpp")]
+    reqs = [Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i) for i, p in enumerate(pairs)]
+    seen = {}
+
+    def capture(lm):
+        def fake(requests, disable_tqdm=False, override_bs=None):
+            seen[type(lm).__name__] = [(c, x) for _, c, x in requests]
+            return [(0.0, False)] * len(requests)
+        lm._loglikelihood_tokens = fake
+        return lm
+
+    ours = capture(batched_hflm(loaded.model, tok, batch_size=4, device="cpu"))
+    ref = capture(HFLM(pretrained=loaded.model, tokenizer=tok, batch_size=1, device="cpu"))
+    encoded = ours._encode_all(pairs)
+    ours.loglikelihood(reqs, disable_tqdm=True)
+    ref.loglikelihood(reqs, disable_tqdm=True)
+    assert seen["LlammasHFLM"] == seen["HFLM"]
+    assert len(encoded) == 8 and ours._encoded is None  # 2 strings a pair, the shared context once, dropped after

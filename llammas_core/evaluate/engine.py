@@ -14,6 +14,7 @@ import math
 import platform
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from llammas_core.errors import ConfigError
@@ -84,6 +85,7 @@ def _jsonable(obj):
     return str(obj)
 
 
+@cache  # importlib.metadata parses each package's METADATA: ~10 ms a call
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -145,7 +147,7 @@ def run_task(model, task: TaskSpec, out_dir: Path) -> TaskResult:
         "skipped": skipped,
         "model": {"name": model.spec.name, "path": model.spec.path, "identity": model.identity,
                   "is_chat": model.is_chat, "device": model.device, "dtype": str(getattr(model.model, "dtype", ""))},
-        "packages": _versions(),
+        "packages": dict(_versions()),
         "timing": {"seconds": round(elapsed, 3), "items_per_s": round(len(samples) / elapsed, 3) if elapsed else None,
                    "generated_tokens": gen_tokens},
     }

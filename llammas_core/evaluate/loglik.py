@@ -11,10 +11,13 @@ this scores them. What it does differently from HFLM's own loop:
   row compares it with separate rows. Any other model, or one that fails the check, gets one row per
   request.
 - **Batches by a token budget**, rows sorted longest first: rows x padded length <= budget, at most
-  `batch_size` rows. Long passages make narrow batches and short items wide ones: memory stays
-  bounded, and sorted rows waste little on padding.
+  `batch_size` rows, none padded by more than MAX_PAD of its batch's longest. Long passages make
+  narrow batches and short items wide ones: memory stays bounded, and little is spent on padding.
 - **Logits only where they are read** (`logits_to_keep` with the positions the batch needs), not
   a [batch, length, vocab] log-softmax over every position: most of a Belebele row is its passage.
+
+- **Tokenized in one call**: every string lm-eval's `_encode_pair` will ask for goes to the fast
+  tokenizer as one batch beforehand (`tok_encode` then reads it), the same ids in a fraction of the time.
 
 Requests longer than the model's window go through HFLM's own loop (it truncates from the left).
 """
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 Request = tuple[Any, list[int], list[int]]
 ROW_TOKENS = 256  # token budget per row of batch_size: bs 32 -> 8192 tokens a batch
 ROW_CAP = 1024  # most tokens one shared row holds (its mask is cap x cap)
+MAX_PAD = 0.1  # padding a row may get, as a share of its batch's longest: more buys fewer, wider forwards
 SELF_CHECK_TOL = 1e-3  # |packed - separate| in summed log-prob that turns sharing off (fp32 noise is ~1e-6)
 
 
@@ -114,16 +118,14 @@ def _tree_mask(row: dict, length: int):
     return m
 
 
-def _batches(rows: list[dict], max_rows: int, budget: int) -> list[list[dict]]:
-    """Longest first; a batch grows while rows x its longest row <= budget and rows <= max_rows."""
+def _batches(rows: list[dict], max_rows: int, budget: int, max_pad: float = MAX_PAD) -> list[list[dict]]:
+    """Longest first; a batch grows while rows x its longest row <= budget, rows <= max_rows and no row
+    is padded by more than max_pad of the longest (prefill.buckets, as batched generation does)."""
+    from llammas_core.evaluate.prefill import buckets
+
     rows = sorted(rows, key=lambda r: -len(r["tokens"]))
-    out: list[list[dict]] = []
-    for r in rows:
-        if out and len(out[-1]) < max_rows and (len(out[-1]) + 1) * len(out[-1][0]["tokens"]) <= budget:
-            out[-1].append(r)
-        else:
-            out.append([r])
-    return out
+    groups = buckets([len(r["tokens"]) for r in rows], budget, max_pad=max_pad, max_rows=max_rows)
+    return [[rows[i] for i in g] for g in groups]
 
 
 class BatchedHFLM:
@@ -131,6 +133,7 @@ class BatchedHFLM:
 
     token_budget: int | None = None
     _share: bool | None = None  # None: not checked yet
+    _encoded: dict | None = None  # strings tokenized ahead for the running loglikelihood call
 
     def _attn_impl(self) -> str:
         return str(getattr(self.model.config, "_attn_implementation", "") or "")
@@ -173,15 +176,25 @@ class BatchedHFLM:
                                              enabled=self.mixed_precision_dtype is not None):
             logits = self.model(toks.to(dev), **kw).logits
         logp = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+        # every read gathered at once: one index per continuation token, then summed per request
         col = {p: j for j, p in enumerate(need)} if keep is not None else None
-        out = {}
+        where, bs, ids, owner = [], [], [], []
+        order = []
         for b, r in enumerate(rows):
             for i, slots, cont in r["reads"]:
-                cols = torch.tensor([col[p] for p in slots] if col else slots, device=dev)
-                lp = logp[b, cols]  # [len(cont), vocab]
-                c = torch.tensor(cont, dtype=torch.long, device=dev)
-                out[i] = (float(lp.gather(1, c[:, None]).squeeze(-1).sum()), bool((lp.argmax(-1) == c).all()))
-        return out
+                where += [col[p] for p in slots] if col else slots
+                bs += [b] * len(cont)
+                ids += cont
+                owner += [len(order)] * len(cont)
+                order.append(i)
+        lp = logp[torch.tensor(bs, device=dev), torch.tensor(where, device=dev)]  # [tokens, vocab]
+        c = torch.tensor(ids, dtype=torch.long, device=dev)
+        own = torch.tensor(owner, device=dev)
+        n = len(order)
+        tok_lp = lp.gather(1, c[:, None]).squeeze(-1)
+        sums = torch.zeros(n, dtype=tok_lp.dtype, device=dev).index_add_(0, own, tok_lp)
+        misses = torch.zeros(n, dtype=torch.long, device=dev).index_add_(0, own, (lp.argmax(-1) != c).long())
+        return {i: (float(s), m == 0) for i, s, m in zip(order, sums.tolist(), misses.tolist())}
 
     def _check_sharing(self, requests: list[Request], idx: list[int]) -> bool | None:
         """The first shared row against the same requests one row each (None: no row would be shared)."""
@@ -196,6 +209,53 @@ class BatchedHFLM:
                         "scoring one row per request", worst)
             return False
         return True
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        """lm-eval's own (its `_encode_pair` tokenizes each request), with every string it will encode
+        tokenized beforehand in one batch call of the fast tokenizer: a per-string call costs ~60 us of
+        Python, and an item's choices repeat its context."""
+        self._encoded = self._encode_all([req.args for req in requests])
+        try:
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+        finally:
+            self._encoded = None
+
+    def _encode_all(self, pairs) -> dict | None:
+        """{(string, add_special_tokens): ids} for the strings a causal `_encode_pair` asks `tok_encode`
+        for, with the same special-token arguments. A string it asks for that is not here (say a later
+        lm-eval splits differently) is simply encoded as before: this only warms a cache."""
+        from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
+
+        if self.backend != "causal" or not getattr(self.tokenizer, "is_fast", False):
+            return None
+        wanted: set[tuple[str, bool | None]] = set()
+        for context, continuation in pairs:
+            if context == "":
+                wanted.add((continuation, False))
+                continue
+            n = len(context) - len(context.rstrip())
+            ctx, cont = (context[:-n], context[-n:] + continuation) if n else (context, continuation)
+            wanted.update({(ctx + cont, None), (ctx, None)})
+        bos = self.tokenizer.decode(self.prefix_token_id)
+        by_kwargs: dict[tuple, list] = {}
+        for string, special in wanted:
+            kw = _add_special_kwargs(special, self.add_bos_token)
+            if special is None and has_bos_prefix(string, bos):
+                kw["add_special_tokens"] = False
+            by_kwargs.setdefault(tuple(sorted(kw.items())), []).append((string, special))
+        out = {}
+        for kw, keys in by_kwargs.items():
+            ids = self.tokenizer([k[0] for k in keys], **dict(kw))["input_ids"]
+            out.update(zip(keys, ids))
+        return out
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, left_truncate_len: int | None = None,
+                   **kwargs) -> list[int]:
+        hit = (self._encoded or {}).get((string, add_special_tokens))
+        if hit is not None and not left_truncate_len and not kwargs:
+            return list(hit)
+        return super().tok_encode(string, add_special_tokens=add_special_tokens, left_truncate_len=left_truncate_len,
+                                  **kwargs)
 
     def _loglikelihood_tokens(self, requests: list[Request], disable_tqdm: bool = False,
                               override_bs: int | None = None) -> list[tuple[float, bool]]:

@@ -21,15 +21,18 @@ from __future__ import annotations
 from typing import Sequence
 
 
-def buckets(lengths: Sequence[int], token_budget: int, max_pad: float = 0.1) -> list[list[int]]:
+def buckets(lengths: Sequence[int], token_budget: int, max_pad: float = 0.1,
+            max_rows: int | None = None) -> list[list[int]]:
     """Row indices (lengths in descending order) grouped in order: a bucket's rows times its first
-    (longest) length stays within token_budget, and no row is padded by more than max_pad of it."""
+    (longest) length stays within token_budget, no row is padded by more than max_pad of it, and a
+    bucket holds at most max_rows rows. Also how loglik.py batches its scoring rows."""
     out: list[list[int]] = []
     for i, n in enumerate(lengths):
         if out:
             grp = out[-1]
             top = lengths[grp[0]]
-            if (len(grp) + 1) * top <= token_budget and top - n <= max_pad * top:
+            if ((len(grp) + 1) * top <= token_budget and top - n <= max_pad * top
+                    and (max_rows is None or len(grp) < max_rows)):
                 grp.append(i)
                 continue
         out.append([i])
