@@ -17,8 +17,10 @@ $(BIN)/llammas: pyproject.toml constraints.txt
 demo: $(BIN)/llammas
 	$(BIN)/llammas run pipeline --config configs/demo.yaml
 
+# two pytest-xdist workers: most tests wait on servers and subprocesses part of the time (serial: 26 min,
+# two workers: 17 min on 2 cores); tests sharing an expensive fixture stay on one worker (conftest.py)
 test: $(BIN)/llammas
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(BIN)/llammas
 	$(BIN)/python benchmarks/corpus_throughput.py

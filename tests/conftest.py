@@ -26,6 +26,21 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+# Under pytest-xdist (`make test`: -n 2 --dist loadgroup) the tests that use one of these module or
+# session fixtures run on one worker, so each is built once, as in a serial run (first match wins).
+XDIST_GROUPS = {"main_job": "main-job", "server": "deploy-server", "registered": "deploy-server",
+                "small_corpus": "deploy-server", "slurm_cluster": "cluster", "ray_two_nodes": "cluster",
+                "cpt_run": "train-kit", "tokenized": "train-kit"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        group = next((g for fixture, g in XDIST_GROUPS.items() if fixture in names), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "LLAMMAS_S3_ENDPOINT_URL", "LLAMMAS_S3_REGION")
 
 
