@@ -22,6 +22,7 @@ else the bundled demo/eval files (repeated to the requested size). The model is 
     .venv/bin/python benchmarks/eval_throughput.py                       # CPU, small shape, 1 thread
     .venv/bin/python benchmarks/eval_throughput.py --device cuda --shape 7b --full   # whole suite, batched
 
+--profile PATH writes a cProfile of one batched run per task (functions by own CPU time, Markdown).
 --full runs every item of each task once (batched only) and prints per-task wall time: the "whole suite
 in minutes" figure for a GPU.
 """
@@ -176,6 +177,8 @@ def main(argv=None) -> None:
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--no-reference", action="store_true", help="skip the two lm-eval HFLM reference modes")
     ap.add_argument("--full", action="store_true", help="every item of every task, batched only")
+    ap.add_argument("--profile", default=None,
+                    help="write here (Markdown) a cProfile of one batched run per task: functions by own CPU time")
     ap.add_argument("--tasks", default="", help="comma-separated subset of xcopa_et,belebele,flores_en-et")
     args = ap.parse_args(argv)
 
@@ -228,6 +231,8 @@ def main(argv=None) -> None:
             run_task(lm, warm, tmp / f"warm-{name}")
         run_task(gen_models["batched"], flores.model_copy(update={"limit": 2, "max_new_tokens": 4}),
                  tmp / "warm-gen")
+        if args.profile:
+            _profile(models["batched"], tasks, tmp, Path(args.profile))
         if args.full:
             for name, unit, task in tasks:
                 wall, cpu, res = _once(models["batched"], task, tmp / name, sync)
@@ -259,6 +264,27 @@ def main(argv=None) -> None:
             sys.exit("item results differ between modes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _profile(loaded, tasks, tmp: Path, out: Path, top: int = 25) -> None:
+    """One batched run per task under cProfile (single thread, so its times are CPU): the functions with
+    the most own time, the next change's baseline."""
+    import cProfile
+    import io
+    import pstats
+
+    from llammas_core.evaluate.engine import run_task
+
+    parts = ["# eval_throughput: batched runs profiled (cProfile, own time first)\n"]
+    for name, _, task in tasks:
+        prof = cProfile.Profile()
+        prof.runcall(run_task, loaded, task, tmp / f"profile-{name}")
+        buf = io.StringIO()
+        stats = pstats.Stats(prof, stream=buf)
+        stats.sort_stats("tottime").print_stats(top)
+        parts.append(f"## {name}: {stats.total_tt:.2f} s\n\n```\n{buf.getvalue().strip()}\n```\n")
+    out.write_text("\n".join(parts), encoding="utf-8")
+    print(f"profile of one batched run per task written to {out}")
 
 
 def _pairs(runs, mode: str) -> str:
