@@ -174,7 +174,7 @@ class BatchedHFLM:
             kw["logits_to_keep"] = keep
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                                              enabled=self.mixed_precision_dtype is not None):
-            logits = self.model(toks.to(dev), **kw).logits
+            logits = self.model(toks.to(dev), use_cache=False, **kw).logits  # no KV cache: one forward
         logp = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
         # every read gathered at once: one index per continuation token, then summed per request
         col = {p: j for j, p in enumerate(need)} if keep is not None else None
