@@ -258,7 +258,7 @@ def main(argv=None) -> None:
             print(f"{'':<14}x CPU of each A/B pair, batched: {_pairs(runs, 'batched')}")
             print(f"{'':<14}identical item results across modes and runs: {ok}; order {' '.join(runs.order)}; "
                   f"before: {runs.load_before}; after: {runs.load_after}")
-        print("\nx wall / x CPU = one-at-a-time seconds / mode seconds, summed over the two ABBA runs of each mode;"
+        print("\nx wall / x CPU = one-at-a-time seconds / mode seconds, summed over all runs of each mode;"
               " under load, x CPU is the steadier figure")
         if not ok_all:
             sys.exit("item results differ between modes")
