@@ -15,7 +15,6 @@ this scores them. What it does differently from HFLM's own loop:
   narrow batches and short items wide ones: memory stays bounded, and little is spent on padding.
 - **Logits only where they are read** (`logits_to_keep` with the positions the batch needs), not
   a [batch, length, vocab] log-softmax over every position: most of a Belebele row is its passage.
-
 - **Tokenized in one call**: every string lm-eval's `_encode_pair` will ask for goes to the fast
   tokenizer as one batch beforehand (`tok_encode` then reads it), the same ids in a fraction of the time.
 
