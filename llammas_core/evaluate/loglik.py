@@ -177,16 +177,16 @@ class BatchedHFLM:
         logp = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
         # every read gathered at once: one index per continuation token, then summed per request
         col = {p: j for j, p in enumerate(need)} if keep is not None else None
-        where, bs, ids, owner = [], [], [], []
-        order = []
+        where, row_of, ids, owner = [], [], [], []
+        order = []  # request indices, in the order of `owner`'s numbers
         for b, r in enumerate(rows):
             for i, slots, cont in r["reads"]:
                 where += [col[p] for p in slots] if col else slots
-                bs += [b] * len(cont)
+                row_of += [b] * len(cont)
                 ids += cont
                 owner += [len(order)] * len(cont)
                 order.append(i)
-        lp = logp[torch.tensor(bs, device=dev), torch.tensor(where, device=dev)]  # [tokens, vocab]
+        lp = logp[torch.tensor(row_of, device=dev), torch.tensor(where, device=dev)]  # [tokens, vocab]
         c = torch.tensor(ids, dtype=torch.long, device=dev)
         own = torch.tensor(owner, device=dev)
         n = len(order)

@@ -258,18 +258,36 @@ def html_report(title: str, rows: list[dict], context: dict, contamination: list
     parts.append("</body></html>")
     return "\n".join(parts)
 
-def plot_scores(rows: list[dict], confidence: float = 0.95) -> bytes:
-    """PNG bytes: one panel per (task, metric), a bar per model with its CI as error bars."""
+
+def _panels(k: int, panel_width: float):
+    """pyplot and a figure of k panels, at most 4 a row."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    ncols = min(4, max(1, k))
+    nrows = max(1, math.ceil(k / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, 2.8 * nrows), squeeze=False)
+    return plt, fig, axes
+
+
+def _png(plt, fig, axes, used: int, title: str) -> bytes:
+    """The figure as PNG bytes, its unused panels hidden."""
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot_scores(rows: list[dict], confidence: float = 0.95) -> bytes:
+    """PNG bytes: one panel per (task, metric), a bar per model with its CI as error bars."""
     groups = _groups(rows)
-    k = max(1, len(groups))
-    ncols = min(4, k)
-    nrows = math.ceil(k / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+    plt, fig, axes = _panels(len(groups), 3.2)
     models = list(OrderedDict.fromkeys(r["model"] for r in rows))
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
     for ax, ((task, metric), group) in zip(axes.flat, groups.items()):
@@ -281,29 +299,15 @@ def plot_scores(rows: list[dict], confidence: float = 0.95) -> bytes:
         ax.set_xticks(range(len(names)), names, rotation=20)
         ax.set_title(f"{task}\n{metric}", fontsize=9)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[k:]:
-        ax.set_visible(False)
-    fig.suptitle(f"scores with {int(confidence * 100)}% bootstrap CI", fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig, axes, len(groups), f"scores with {int(confidence * 100)}% bootstrap CI")
 
 
 def plot_languages(summary: dict) -> bytes:
     """PNG bytes: one panel per task family, its primary score per target language, a bar per model
     (the x-LLaMAs, one per language, as one series)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     fams, langs = summary["families"], summary["languages"]
     series = list(OrderedDict.fromkeys(c["group"] for c in summary["rows"]))
-    ncols = min(4, max(1, len(fams)))
-    nrows = math.ceil(len(fams) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
+    plt, fig, axes = _panels(len(fams), 3.4)
     width = 0.8 / max(1, len(series))
     for ax, fam in zip(axes.flat, fams):
         for i, group in enumerate(series):
@@ -314,15 +318,8 @@ def plot_languages(summary: dict) -> bytes:
         ax.set_xticks([j + width * (len(series) - 1) / 2 for j in range(len(langs))], langs)
         ax.set_title(fam, fontsize=9)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(fams):]:
-        ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle("primary score per target language", fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig, axes, len(fams), "primary score per target language")
 
 
 # key -> (file name, alt text): the plots a report can hold
